@@ -1,0 +1,140 @@
+"""Encoding what ``register_version`` uploads: lineage, feature specs, artifact, reference data.
+
+pandas, pyarrow and skops are imported only here, inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from assay.types import FeatureSpec, Lineage
+
+Features = Sequence[str] | Mapping[str, str] | Sequence[Mapping[str, str]] | Sequence[FeatureSpec]
+
+_FORMAT_SUFFIX = {"skops": ".skops", "onnx": ".onnx", "pickle": ".pkl"}
+
+
+def merged_lineage(
+    lineage: Mapping[str, Any] | Lineage | None,
+    params: Mapping[str, Any] | None,
+    metrics: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    if isinstance(lineage, Lineage):
+        merged = {k: v for k, v in dataclasses.asdict(lineage).items() if v not in (None, {})}
+    else:
+        merged = dict(lineage or {})
+    for key, extra in (("params", params), ("metrics", metrics)):
+        if extra:
+            merged[key] = {**(merged.get(key) or {}), **extra}
+    return merged
+
+
+def feature_specs(features: Features, reference_data: Any) -> list[dict[str, str]]:
+    if isinstance(features, Mapping):
+        return [{"name": str(name), "kind": str(kind)} for name, kind in features.items()]
+    if isinstance(features, str):
+        raise TypeError("features must be a list of names, a dict name -> kind, or specs")
+    specs: list[dict[str, str]] = []
+    names: list[str] = []
+    for feature in features:
+        if isinstance(feature, FeatureSpec):
+            specs.append({"name": feature.name, "kind": feature.kind})
+        elif isinstance(feature, Mapping):
+            specs.append({"name": str(feature["name"]), "kind": str(feature["kind"])})
+        else:
+            names.append(str(feature))
+    if names and specs:
+        raise TypeError("features mixes bare names with {name, kind} specs: use one or the other")
+    if not names:
+        return specs
+    frame = _as_dataframe(reference_data)
+    if frame is None:
+        raise ValueError(
+            "features given as names need their kinds: pass a dict name -> kind, or a pandas "
+            "DataFrame as reference_data to read them from, or omit features to let the "
+            "server infer them from the reference data"
+        )
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise ValueError(f"features not in reference_data: {', '.join(missing)}")
+    return [{"name": name, "kind": _kind_of(frame[name])} for name in names]
+
+
+def _kind_of(column: Any) -> str:
+    from pandas.api import types as pandas_types
+
+    dtype = column.dtype
+    numeric = pandas_types.is_numeric_dtype(dtype) and not pandas_types.is_bool_dtype(dtype)
+    return "numerical" if numeric else "categorical"
+
+
+def _as_dataframe(value: Any) -> Any:
+    # A DataFrame can only exist if pandas is already imported: no need to import it here.
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(value, pandas.DataFrame):
+        return value
+    return None
+
+
+def artifact_part(artifact: Any, format: str | None) -> tuple[str, bytes, str | None]:
+    """Return the file name, content and (for an estimator) format of an artifact."""
+    if isinstance(artifact, (str, os.PathLike)):
+        path = Path(artifact)
+        return path.name, path.read_bytes(), None
+    if isinstance(artifact, (bytes, bytearray, memoryview)):
+        return "model" + _FORMAT_SUFFIX.get(format or "", ".bin"), bytes(artifact), None
+    if hasattr(artifact, "read"):
+        content = artifact.read()
+        if not isinstance(content, bytes):
+            raise TypeError("an artifact file must be opened in binary mode ('rb')")
+        name = Path(str(getattr(artifact, "name", ""))).name
+        return name or "model" + _FORMAT_SUFFIX.get(format or "", ".bin"), content, None
+    if hasattr(artifact, "fit") and hasattr(artifact, "get_params"):
+        if format not in (None, "skops"):
+            raise ValueError(f"an estimator is saved with skops, not as {format!r}")
+        return "model.skops", _skops_dumps(artifact), "skops"
+    raise TypeError(
+        "artifact must be a path, bytes, a binary file or a scikit-learn estimator, "
+        f"not {type(artifact).__name__}"
+    )
+
+
+def _skops_dumps(estimator: Any) -> bytes:
+    try:
+        import skops.io
+    except ImportError:
+        raise ImportError(
+            "registering a scikit-learn estimator needs skops: pip install skops "
+            "(or pass the path or bytes of a saved model instead)"
+        ) from None
+    return skops.io.dumps(estimator)
+
+
+def reference_part(reference_data: Any) -> tuple[str, bytes, str]:
+    """Return the file name, content and media type of the reference dataset."""
+    frame = _as_dataframe(reference_data)
+    if frame is not None:
+        try:
+            import pyarrow  # noqa: F401 - pandas needs it to write Parquet
+        except ImportError:
+            csv = frame.to_csv(index=False).encode("utf-8")
+            return "reference.csv", csv, "text/csv"
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        return "reference.parquet", buffer.getvalue(), "application/vnd.apache.parquet"
+    if isinstance(reference_data, (str, os.PathLike)):
+        path = Path(reference_data)
+        if path.suffix.lower() not in (".csv", ".parquet"):
+            raise ValueError(f"reference_data must be a .csv or .parquet file, not {path.name}")
+        media = "text/csv" if path.suffix.lower() == ".csv" else "application/vnd.apache.parquet"
+        return path.name, path.read_bytes(), media
+    raise TypeError(
+        "reference_data must be a pandas DataFrame or the path of a CSV or Parquet file, "
+        f"not {type(reference_data).__name__}"
+    )

@@ -1,0 +1,89 @@
+"""The Flask app factory: binds the store, the API blueprints, the UI and the error handler."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from . import __version__, errors, request_scope
+from .auth import access
+from .db import Database, utcnow
+from .models import import_all_models
+from .schemas import ErrorSchema
+from .settings import Settings
+
+
+class AssayApi(Api):
+    """flask-smorest's Api, answering errors in our one shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
+        """Every HTTP error in our shape."""
+        return errors.handle_http_exception(error)
+
+
+def _secret_key(settings: Settings) -> str:
+    """The session-signing key: from ASSAY_SECRET_KEY, else generated once per data dir."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None,
+               clock: Callable[[], datetime] = utcnow) -> Flask:
+    """Build the Assay server; ``settings`` default to the ``ASSAY_*`` environment."""
+    settings = settings or Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    import_all_models()
+    database = database or Database.from_settings(settings)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=(settings.max_artifact_bytes + settings.max_reference_bytes
+                            + settings.max_request_bytes),
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        API_TITLE="Assay",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.getLogger("assay_server").setLevel(settings.log_level)
+
+    request_scope.init_app(app, database, settings, clock)
+    access.init_app(app)
+
+    api = AssayApi(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    from .audit.routes import blp as audit_blp
+    from .auth.routes import blp as auth_blp
+    from .health import blp as health_blp
+    from .registry.routes import blp as registry_blp
+    from .web.routes import bp as web_bp
+
+    for blueprint in (health_blp, auth_blp, registry_blp, audit_blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(web_bp)
+    errors.init_app(app)
+    return app

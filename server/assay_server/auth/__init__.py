@@ -1,0 +1,1 @@
+"""Tokens, roles, and the authorization rule every route declares."""

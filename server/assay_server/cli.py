@@ -1,0 +1,244 @@
+"""``assay-server``: run the server, migrate the store, manage tokens."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .auth.roles import ROLE_NAMES, Actor
+from .auth.service import TokenService
+from .context import ServiceContext
+from .db import Database
+from .errors import AssayError
+from .settings import Settings, SettingsError
+
+
+class _State:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._database: Database | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._database = Database.from_settings(self.settings)
+        return self._database
+
+    def context(self) -> ServiceContext:
+        return ServiceContext(actor=Actor.cli(f"cli:{_os_user()}"), settings=self.settings)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+pass_state = click.make_pass_decorator(_State, ensure=True)
+
+
+def _fail_cleanly(action: Any) -> Any:
+    try:
+        return action()
+    except AssayError as exc:
+        raise click.ClickException(exc.message or str(exc.details)) from None
+    except Exception as exc:  # database unreachable, permissions…
+        name = type(exc).__name__
+        raise click.ClickException(f"{name}: {str(exc).splitlines()[0]}") from None
+
+
+def _upgrade(state: _State) -> None:
+    from .migrate import upgrade
+
+    _fail_cleanly(lambda: upgrade(state.database.engine))
+
+
+def _print_first_admin_token(state: _State) -> None:
+    """On the very first start, make an admin token and print it, once."""
+    with state.database.unit_of_work() as session:
+        tokens = TokenService(session, state.context())
+        if tokens.count() > 0:
+            return
+        issued = tokens.create("admin", "admin")
+    click.echo("")
+    click.secho("  First start: an admin token was created. It is shown this once:", bold=True)
+    click.echo(f"\n    {issued.secret}\n")
+    click.echo("  Keep it safe; make more with 'assay-server tokens create'.\n")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="assay-server")
+def main() -> None:
+    """Assay server: model registry, audit trail, monitoring and governance."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on [ASSAY_HOST, 127.0.0.1].")
+@click.option("--port", default=None, type=click.IntRange(0, 65535),
+              help="Port [ASSAY_PORT, 8080].")
+@click.option("--no-scheduler", is_flag=True,
+              help="Do not run scheduled jobs in this process (run 'assay-server scheduler').")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (gunicorn).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per worker.")
+@pass_state
+def run(state: _State, host: str | None, port: int | None, no_scheduler: bool, workers: int,
+        threads: int) -> None:
+    """Migrate the store and serve the API and UI."""
+    from .app import create_app
+
+    settings = state.settings
+    host = host or settings.host
+    port = settings.port if port is None else port
+    _upgrade(state)
+    _print_first_admin_token(state)
+    app = create_app(settings, database=state.database)
+    click.echo(f"Assay {__version__} on http://{host}:{port}  (data: "
+               f"{settings.data_dir.resolve()}, store: {_store_name(settings)})")
+    if not no_scheduler:
+        click.echo("No scheduled jobs are defined yet; the scheduler starts with monitoring.")
+    _serve(app, host, port, workers, threads)
+
+
+def _store_name(settings: Settings) -> str:
+    return "SQLite" if settings.is_sqlite else settings.database_url.split(":", 1)[0]
+
+
+def _serve(app: Any, host: str, port: int, workers: int, threads: int) -> None:
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:  # no gunicorn (Windows): the threaded werkzeug server
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True)
+        return
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("timeout", 120)
+
+        def load(self) -> Any:
+            return app
+
+    _Gunicorn().run()
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@pass_state
+def db_upgrade(state: _State) -> None:
+    """Apply every pending migration."""
+    _upgrade(state)
+    click.echo("The store is up to date.")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@pass_state
+def db_revision(state: _State, message: str) -> None:
+    """Write a migration for model changes (development)."""
+    from .migrate import autogenerate
+
+    _upgrade(state)
+    path = _fail_cleanly(lambda: autogenerate(state.database.engine, message))
+    click.echo(f"Wrote {path}" if path else "No changes: no migration written.")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLE_NAMES))
+@click.option("--name", required=True, help="Who or what will use it, e.g. ci-pipeline.")
+@click.option("--expires-days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Lifetime in days (default: no expiry).")
+@pass_state
+def tokens_create(state: _State, role: str, name: str, expires_days: float | None) -> None:
+    """Create a token and print it (shown this once)."""
+    from marshmallow import ValidationError
+
+    from .auth.schemas import TOKEN_NAME
+
+    try:
+        TOKEN_NAME(name)
+    except ValidationError as exc:
+        raise click.BadParameter(" ".join(exc.messages), param_hint="--name") from None
+    _upgrade(state)
+
+    def create() -> str:
+        with state.database.unit_of_work() as session:
+            issued = TokenService(session, state.context()).create(
+                name, role, expires_days=expires_days)
+            return issued.secret
+
+    click.echo(_fail_cleanly(create))
+
+
+@tokens.command("revoke")
+@click.argument("token")
+@pass_state
+def tokens_revoke(state: _State, token: str) -> None:
+    """Revoke a token by id or name."""
+    _upgrade(state)
+
+    def revoke() -> str:
+        with state.database.unit_of_work() as session:
+            service = TokenService(session, state.context())
+            row = service.revoke(service.find(token).id)
+            return f"Revoked token {row.id} ({row.name}, {row.role})."
+
+    click.echo(_fail_cleanly(revoke))
+
+
+@tokens.command("list")
+@pass_state
+def tokens_list(state: _State) -> None:
+    """List tokens (never their secrets)."""
+    _upgrade(state)
+
+    def listing() -> list[str]:
+        with state.database.unit_of_work(write=False) as session:
+            now = state.context().clock()
+            return [
+                f"{t.id:>4}  {t.name:<24} {t.role:<12} {t.display_prefix}…{t.last_four}  "
+                f"{'revoked' if t.revoked_at else ('active' if t.is_active(now) else 'expired')}"
+                for t in TokenService(session, state.context()).list()
+            ]
+
+    for line in _fail_cleanly(listing):
+        click.echo(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Every table, imported in one place so metadata is complete for alembic and tests."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    """Import each domain's models module (they register themselves on ``Base.metadata``)."""
+    from .audit import models as _audit  # noqa: F401
+    from .auth import models as _auth  # noqa: F401
+    from .registry import models as _registry  # noqa: F401

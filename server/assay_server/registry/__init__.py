@@ -1,0 +1,1 @@
+"""Models, versions, artifacts, and reference data."""

@@ -1,0 +1,142 @@
+"""Registered models and their immutable versions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+
+
+class Task(str, enum.Enum):
+    """What a model predicts."""
+
+    BINARY_CLASSIFICATION = "binary_classification"
+    MULTICLASS_CLASSIFICATION = "multiclass_classification"
+    REGRESSION = "regression"
+
+
+class RiskTier(str, enum.Enum):
+    """How much harm a wrong prediction can do; policies key on it."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Stage(str, enum.Enum):
+    """Where a version is in its life."""
+
+    NONE = "none"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+class ArtifactFormat(str, enum.Enum):
+    """How an artifact is serialised; only skops and onnx are loadable without an opt-in."""
+
+    SKOPS = "skops"
+    ONNX = "onnx"
+    PICKLE = "pickle"
+
+
+class FeatureKind(str, enum.Enum):
+    """How a column is compared: as numbers, or as categories."""
+
+    NUMERICAL = "numerical"
+    CATEGORICAL = "categorical"
+
+
+class RegisteredModel(Base):
+    """A named model; archived instead of deleted."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    task: Mapped[str] = mapped_column(String(32))
+    risk_tier: Mapped[str] = mapped_column(String(16), index=True)
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]]
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
+
+    versions: Mapped[list[ModelVersion]] = relationship(
+        back_populates="model", order_by="ModelVersion.version"
+    )
+
+    @property
+    def archived(self) -> bool:
+        """True once archived."""
+        return self.archived_at is not None
+
+    @property
+    def latest_version_number(self) -> int | None:
+        """The newest version's number, or None before the first."""
+        return self.latest_version or None
+
+
+class ModelVersion(Base):
+    """One registered version: immutable but for its documentation and its stage."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    version: Mapped[int]
+    stage: Mapped[str] = mapped_column(String(16), default="none", index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]]
+    model_card: Mapped[dict[str, Any]]
+    feature_schema: Mapped[dict[str, Any]]
+    lineage: Mapped[dict[str, Any]]
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    artifact_format: Mapped[str | None] = mapped_column(String(16))
+    artifact_size: Mapped[int | None] = mapped_column(BigInteger)
+    artifact_filename: Mapped[str | None] = mapped_column(String(255))
+    reference_sha256: Mapped[str | None] = mapped_column(String(64))
+    reference_rows: Mapped[int | None] = mapped_column(BigInteger)
+    reference_columns: Mapped[int | None]
+    reference_size: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_by_token_id: Mapped[int | None]
+    stage_changed_at: Mapped[datetime | None]
+
+    model: Mapped[RegisteredModel] = relationship(back_populates="versions")
+
+    @property
+    def model_name(self) -> str:
+        """The model's name."""
+        return self.model.name
+
+    @property
+    def artifact(self) -> dict[str, Any] | None:
+        """The artifact's description, or None for a version registered without one."""
+        if self.artifact_sha256 is None:
+            return None
+        return {"sha256": self.artifact_sha256, "format": self.artifact_format,
+                "size_bytes": self.artifact_size, "filename": self.artifact_filename}
+
+    @property
+    def reference(self) -> dict[str, Any] | None:
+        """The reference dataset's description, or None."""
+        if self.reference_sha256 is None:
+            return None
+        return {"sha256": self.reference_sha256, "rows": self.reference_rows,
+                "columns": self.reference_columns, "size_bytes": self.reference_size}
+
+    @property
+    def audit_id(self) -> str:
+        """How audit events name this version: ``model/version``."""
+        return f"{self.model.name}/{self.version}"

@@ -1,0 +1,140 @@
+"""Reference datasets: read CSV or Parquet, check or infer the feature schema, store Parquet.
+
+pandas and pyarrow are imported here only, when a reference dataset arrives.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ValidationFailed
+from .models import FeatureKind, Task
+from .storage import Blob, ContentStore
+
+MAX_COLUMNS = 2000
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Features with their kinds, and the target and prediction columns with theirs."""
+
+    features: list[dict[str, str]]
+    target: dict[str, str] | None
+    prediction: dict[str, str] | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"features": self.features, "target": self.target, "prediction": self.prediction}
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """A reference dataset stored as Parquet, with its shape."""
+
+    blob: Blob
+    rows: int
+    columns: int
+
+
+def output_kind(task: str) -> str:
+    """Targets and predictions of a classifier are categories; of a regressor, numbers."""
+    if task == Task.REGRESSION.value:
+        return FeatureKind.NUMERICAL.value
+    return FeatureKind.CATEGORICAL.value
+
+
+def declared_schema(task: str, features: list[dict[str, str]] | None, target: str | None,
+                    prediction: str | None) -> FeatureSchema:
+    """The schema as declared, before any reference data is seen."""
+    kind = output_kind(task)
+    return FeatureSchema(
+        features=list(features or []),
+        target={"name": target, "kind": kind} if target else None,
+        prediction={"name": prediction, "kind": kind} if prediction else None,
+    )
+
+
+def read_table(path: Path, filename: str) -> Any:
+    """Parse an uploaded CSV or Parquet file into a DataFrame, or explain why not."""
+    import pandas as pd
+
+    suffix = Path(filename or "").suffix.lower()
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    is_parquet = magic == b"PAR1" or suffix in {".parquet", ".pq"}
+    try:
+        if is_parquet:
+            return pd.read_parquet(path)
+        return pd.read_csv(path, low_memory=False)
+    except Exception as exc:  # pandas raises many types for malformed files
+        kind = "Parquet" if is_parquet else "CSV"
+        raise ValidationFailed(
+            f"The reference dataset could not be read as {kind}.",
+            details={"reference_data": [f"Not a readable {kind} file: {type(exc).__name__}."]},
+        ) from None
+
+
+def _is_numeric(series: Any) -> bool:
+    from pandas.api import types
+
+    return bool(types.is_numeric_dtype(series) and not types.is_bool_dtype(series))
+
+
+def check_and_complete(frame: Any, schema: FeatureSchema) -> FeatureSchema:
+    """Check ``frame`` against the declared schema, inferring features when none are declared."""
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    problems: dict[str, list[str]] = {}
+    if len(columns) > MAX_COLUMNS:
+        problems["reference_data"] = [f"More than {MAX_COLUMNS} columns."]
+    if len(set(columns)) != len(columns):
+        problems["reference_data"] = ["Column names repeat."]
+    if len(frame) == 0:
+        problems["reference_data"] = ["The reference dataset has no rows."]
+    if schema.target and schema.target["name"] not in columns:
+        problems["target"] = [f"Column {schema.target['name']!r} is not in the reference data."]
+    reserved = {s["name"] for s in (schema.target, schema.prediction) if s}
+    features = schema.features or [
+        {"name": name,
+         "kind": (FeatureKind.NUMERICAL if _is_numeric(frame[name])
+                  else FeatureKind.CATEGORICAL).value}
+        for name in columns if name not in reserved
+    ]
+    missing = [f["name"] for f in features if f["name"] not in columns]
+    if missing:
+        problems["features"] = [f"Not in the reference data: {', '.join(missing[:20])}."]
+    wrong_kind = [
+        f["name"] for f in features
+        if f["name"] in columns and f["kind"] == FeatureKind.NUMERICAL.value
+        and not _is_numeric(frame[f["name"]])
+    ]
+    if wrong_kind:
+        problems.setdefault("features", []).append(
+            f"Declared numerical but holding non-numbers: {', '.join(wrong_kind[:20])}."
+        )
+    if schema.target and schema.target["name"] in columns \
+            and schema.target["kind"] == FeatureKind.NUMERICAL.value \
+            and not _is_numeric(frame[schema.target["name"]]):
+        problems.setdefault("target", []).append("A regression target must hold numbers.")
+    if not features:
+        problems.setdefault("features", []).append("The reference data has no feature columns.")
+    if problems:
+        raise ValidationFailed("The reference dataset does not match the schema.",
+                               details=problems)
+    return FeatureSchema(features=features, target=schema.target, prediction=schema.prediction)
+
+
+def store_reference(frame: Any, schema: FeatureSchema, store: ContentStore) -> StoredReference:
+    """Keep the schema's columns as Parquet, content-addressed."""
+    keep = [f["name"] for f in schema.features]
+    for extra in (schema.target, schema.prediction):
+        if extra and extra["name"] in frame.columns and extra["name"] not in keep:
+            keep.append(extra["name"])
+    subset = frame[keep]
+    buffer = io.BytesIO()
+    subset.to_parquet(buffer, index=False)
+    blob = store.put_bytes(buffer.getvalue())
+    return StoredReference(blob=blob, rows=len(subset), columns=len(keep))

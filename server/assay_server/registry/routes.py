@@ -1,0 +1,219 @@
+"""Registry endpoints: models, versions, their files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from werkzeug.wrappers import Response
+
+from ..auth.access import requires
+from ..auth.roles import Role
+from ..errors import BadRequest, ValidationFailed
+from ..request_scope import db_session, service_context
+from .schemas import (
+    ModelCreateSchema,
+    ModelListArgsSchema,
+    ModelPageSchema,
+    ModelSchema,
+    ModelUpdateSchema,
+    StageChangeSchema,
+    VersionCreateSchema,
+    VersionListArgsSchema,
+    VersionPageSchema,
+    VersionSchema,
+    VersionUpdateSchema,
+)
+from .service import RegistryService, Upload, VersionSpec
+
+blp = Blueprint("registry", __name__, url_prefix="/api/v1",
+                description="Models, versions, artifacts and reference data")
+
+VERSION_URL = "/models/<string:name>/versions/<int:version>"
+
+_REGISTER_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": VersionCreateSchema},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "metadata": {"type": "string",
+                                     "description": "The JSON version description"},
+                        "artifact": {"type": "string", "format": "binary"},
+                        "reference_data": {"type": "string", "format": "binary",
+                                           "description": "CSV or Parquet"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _registry() -> RegistryService:
+    return RegistryService(db_session(), service_context())
+
+
+@blp.route("/models")
+class Models(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(ModelListArgsSchema, location="query")
+    @blp.response(200, ModelPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List models"""
+        return _registry().list_models(**args)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(ModelCreateSchema)
+    @blp.response(201, ModelSchema)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Create a model"""
+        return _registry().create_model(**args)
+
+
+@blp.route("/models/<string:name>")
+class Model(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, ModelSchema)
+    def get(self, name: str) -> Any:
+        """Get a model"""
+        return _registry().get_model(name)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(ModelUpdateSchema)
+    @blp.response(200, ModelSchema)
+    def patch(self, args: dict[str, Any], name: str) -> Any:
+        """Change a model's description, owner, tags (risk tier: admin)"""
+        return _registry().update_model(name, args)
+
+
+@blp.route("/models/<string:name>/archive")
+class ArchiveModel(MethodView):
+    @requires(Role.ADMIN)
+    @blp.response(200, ModelSchema)
+    def post(self, name: str) -> Any:
+        """Archive a model (models are never deleted)"""
+        return _registry().archive_model(name)
+
+
+@blp.route("/models/<string:name>/restore")
+class RestoreModel(MethodView):
+    @requires(Role.ADMIN)
+    @blp.response(200, ModelSchema)
+    def post(self, name: str) -> Any:
+        """Restore an archived model"""
+        return _registry().restore_model(name)
+
+
+def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
+    """The version description and files, from a JSON body or a multipart form."""
+    if request.mimetype == "multipart/form-data":
+        raw = request.form.get("metadata", "{}")
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            raise BadRequest("The 'metadata' part is not valid JSON.") from None
+        files = {key: request.files[key] for key in ("artifact", "reference_data")
+                 if key in request.files}
+        unknown = set(request.files) - set(files)
+        if unknown:
+            raise ValidationFailed("", details={k: ["Unknown file part."] for k in unknown})
+    else:
+        body = request.get_json(silent=True)
+        if body is None and request.get_data():
+            raise BadRequest("The request body is not valid JSON.")
+        body = {} if body is None else body
+        files = {}
+    if not isinstance(body, dict):
+        raise ValidationFailed("", details={"_schema": ["Expected a JSON object."]})
+    try:
+        loaded = VersionCreateSchema().load(body)
+    except ValidationError as exc:
+        raise ValidationFailed("", details=exc.normalized_messages()) from None
+
+    def upload(key: str) -> Upload | None:
+        item = files.get(key)
+        return Upload(stream=item.stream, filename=item.filename or key) if item else None
+
+    return loaded, upload("artifact"), upload("reference_data")
+
+
+@blp.route("/models/<string:name>/versions")
+class Versions(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(VersionListArgsSchema, location="query")
+    @blp.response(200, VersionPageSchema)
+    def get(self, args: dict[str, Any], name: str) -> Any:
+        """List a model's versions"""
+        return _registry().list_versions(name, **args)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.doc(**_REGISTER_DOC)
+    @blp.response(201, VersionSchema)
+    def post(self, name: str) -> Any:
+        """Register a version: JSON, or multipart with metadata, artifact and reference_data"""
+        spec, artifact, reference_data = _version_request()
+        return _registry().register_version(
+            name, VersionSpec(**spec), artifact=artifact, reference_data=reference_data
+        )
+
+
+@blp.route(VERSION_URL)
+class Version(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, VersionSchema)
+    def get(self, name: str, version: int) -> Any:
+        """Get a version"""
+        return _registry().get_version(name, version)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(VersionUpdateSchema)
+    @blp.response(200, VersionSchema)
+    def patch(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Change a version's description, tags or model card (nothing else changes)"""
+        return _registry().update_version(name, version, args)
+
+
+@blp.route(VERSION_URL + "/stage")
+class VersionStage(MethodView):
+    @requires(Role.ADMIN)
+    @blp.arguments(StageChangeSchema)
+    @blp.response(200, VersionSchema)
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Move a version to a stage directly (admin; audited)"""
+        return _registry().set_stage(name, version, args["stage"], comment=args["comment"],
+                                     archive_existing=args["archive_existing"])
+
+
+@blp.route(VERSION_URL + "/artifact")
+class VersionArtifact(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, content_type="application/octet-stream")
+    def get(self, name: str, version: int) -> Response:
+        """Download a version's artifact"""
+        row, path = _registry().artifact_path(name, version)
+        response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                             download_name=row.artifact_filename or f"{name}-{version}")
+        response.headers["X-Assay-Sha256"] = row.artifact_sha256 or ""
+        return response
+
+
+@blp.route(VERSION_URL + "/reference")
+class VersionReference(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, content_type="application/vnd.apache.parquet")
+    def get(self, name: str, version: int) -> Response:
+        """Download a version's reference dataset as Parquet"""
+        row, path = _registry().reference_path(name, version)
+        response = send_file(path, mimetype="application/vnd.apache.parquet",
+                             as_attachment=True,
+                             download_name=f"{name}-v{version}-reference.parquet")
+        response.headers["X-Assay-Sha256"] = row.reference_sha256 or ""
+        return response

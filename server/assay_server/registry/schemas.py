@@ -1,0 +1,237 @@
+"""Request and response shapes of the registry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
+
+from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
+from .models import ArtifactFormat, FeatureKind, RiskTier, Stage, Task
+
+MODEL_NAME = validate.Regexp(
+    r"^[a-z0-9][a-z0-9._-]{0,99}$",
+    error="Must be a lowercase slug of 1–100 characters: a-z, 0-9, '.', '_' and '-', "
+    "starting with a letter or digit.",
+)
+COLUMN_NAME = validate.Regexp(r"^[^\x00-\x1f\x7f]{1,200}$",
+                              error="1–200 characters, no control characters.")
+SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="A sha256 is 64 hexadecimal digits.")
+GIT_COMMIT = validate.Regexp(r"^[0-9a-fA-F]{7,64}$",
+                             error="A git commit is 7–64 hexadecimal digits.")
+MAX_DOCUMENT_BYTES = 64 * 1024
+
+
+def _choices(enum_type: Any) -> validate.OneOf:
+    return validate.OneOf([member.value for member in enum_type])
+
+
+def _tags() -> fields.List:
+    return fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                       validate=validate.Length(max=50))
+
+
+def _check_document(value: dict[str, Any], name: str) -> None:
+    try:
+        size = len(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be plain JSON (no NaN or infinity).") from None
+    if size > MAX_DOCUMENT_BYTES:
+        raise ValidationError(f"{name} is {size} bytes as JSON; the limit is "
+                              f"{MAX_DOCUMENT_BYTES}.")
+
+
+class ModelCreateSchema(StrictSchema):
+    """A new model."""
+
+    name = fields.String(required=True, validate=MODEL_NAME)
+    task = fields.String(required=True, validate=_choices(Task))
+    risk_tier = fields.String(load_default=RiskTier.LOW.value, validate=_choices(RiskTier))
+    owner = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(min=1, max=100))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    tags = _tags()
+
+
+class ModelUpdateSchema(StrictSchema):
+    """What may change on a model."""
+
+    description = fields.String(validate=validate.Length(max=10_000))
+    owner = fields.String(allow_none=True, validate=validate.Length(min=1, max=100))
+    tags = _tags()
+    risk_tier = fields.String(validate=_choices(RiskTier))
+
+
+class ModelSchema(StrictSchema):
+    """A model."""
+
+    id = fields.Integer()
+    name = fields.String()
+    task = fields.String()
+    risk_tier = fields.String()
+    owner = fields.String(allow_none=True)
+    description = fields.String()
+    tags = fields.List(fields.String())
+    archived = fields.Boolean()
+    archived_at = Timestamp(allow_none=True)
+    latest_version = fields.Integer(attribute="latest_version_number", allow_none=True)
+    created_by = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class ModelPageSchema(PageSchema):
+    """A page of models."""
+
+    items = fields.List(fields.Nested(ModelSchema))
+
+
+class ModelListArgsSchema(PageArgsSchema):
+    """Filters and sort for the model list."""
+
+    q = fields.String(validate=validate.Length(max=100))
+    task = fields.String(validate=_choices(Task))
+    risk_tier = fields.String(validate=_choices(RiskTier))
+    owner = fields.String(validate=validate.Length(max=100))
+    tag = fields.String(validate=validate.Length(max=100))
+    include_archived = fields.Boolean(load_default=False)
+    sort = fields.String(load_default="name", validate=validate.OneOf(
+        ["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]))
+
+
+class FeatureSpecSchema(StrictSchema):
+    """One input column and how it is compared."""
+
+    name = fields.String(required=True, validate=COLUMN_NAME)
+    kind = fields.String(required=True, validate=_choices(FeatureKind))
+
+
+class LineageSchema(StrictSchema):
+    """Where a version came from."""
+
+    dataset_uri = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    dataset_hash = fields.String(allow_none=True, validate=validate.Length(max=200))
+    git_commit = fields.String(allow_none=True, validate=GIT_COMMIT)
+    params = fields.Dict(keys=fields.String(validate=validate.Length(max=200)))
+    metrics = fields.Dict(keys=fields.String(validate=validate.Length(max=200)),
+                          values=fields.Float(allow_nan=False))
+    metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=200)))
+
+    @validates_schema
+    def _size(self, data: dict[str, Any], **_: Any) -> None:
+        _check_document(data, "lineage")
+
+
+def _model_card() -> fields.Dict:
+    return fields.Dict(keys=fields.String(validate=validate.Regexp(
+        r"^[a-z][a-z0-9_]{0,63}$", error="Model-card fields are snake_case names, like "
+        "intended_use.")))
+
+
+class VersionCreateSchema(StrictSchema):
+    """What a client says about a version it registers (the JSON body, or ``metadata``)."""
+
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    tags = _tags()
+    format = fields.String(load_default=None, allow_none=True,
+                           validate=_choices(ArtifactFormat))
+    artifact_sha256 = fields.String(load_default=None, allow_none=True, validate=SHA256)
+    features = fields.List(fields.Nested(FeatureSpecSchema), load_default=None,
+                           allow_none=True, validate=validate.Length(min=1, max=2000))
+    target = fields.String(load_default=None, allow_none=True, validate=COLUMN_NAME)
+    prediction = fields.String(load_default=None, allow_none=True, validate=COLUMN_NAME)
+    lineage = fields.Nested(LineageSchema, load_default=dict)
+    model_card = _model_card()
+
+    @validates("features")
+    def _unique_features(self, value: list[dict[str, str]] | None, **_: Any) -> None:
+        names = [f["name"] for f in value or []]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValidationError(f"Feature names repeat: {', '.join(repeated)}.")
+
+    @validates("model_card")
+    def _card_size(self, value: dict[str, Any], **_: Any) -> None:
+        _check_document(value, "model_card")
+
+    @validates_schema
+    def _outputs_are_not_features(self, data: dict[str, Any], **_: Any) -> None:
+        names = {f["name"] for f in data.get("features") or []}
+        for column in ("target", "prediction"):
+            if data.get(column) and data[column] in names:
+                raise ValidationError(f"{data[column]!r} is listed as a feature too.",
+                                      field_name=column)
+
+
+class VersionUpdateSchema(StrictSchema):
+    """What may change after registration."""
+
+    description = fields.String(validate=validate.Length(max=10_000))
+    tags = _tags()
+    model_card = _model_card()
+
+    @validates("model_card")
+    def _card_size(self, value: dict[str, Any], **_: Any) -> None:
+        _check_document(value, "model_card")
+
+
+class StageChangeSchema(StrictSchema):
+    """A direct stage change (admin)."""
+
+    stage = fields.String(required=True, validate=_choices(Stage))
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=2000))
+    archive_existing = fields.Boolean(load_default=False)
+
+
+class ArtifactSchema(StrictSchema):
+    """A stored artifact."""
+
+    sha256 = fields.String()
+    format = fields.String()
+    size_bytes = fields.Integer()
+    filename = fields.String()
+
+
+class ReferenceSchema(StrictSchema):
+    """A stored reference dataset."""
+
+    sha256 = fields.String()
+    rows = fields.Integer()
+    columns = fields.Integer()
+    size_bytes = fields.Integer()
+
+
+class VersionSchema(StrictSchema):
+    """A version."""
+
+    id = fields.Integer()
+    model = fields.String(attribute="model_name")
+    version = fields.Integer()
+    stage = fields.String()
+    description = fields.String()
+    tags = fields.List(fields.String())
+    model_card = fields.Dict()
+    artifact = fields.Nested(ArtifactSchema, allow_none=True)
+    schema = fields.Dict(attribute="feature_schema")
+    lineage = fields.Dict()
+    reference = fields.Nested(ReferenceSchema, allow_none=True)
+    created_by = fields.String()
+    created_at = Timestamp()
+    stage_changed_at = Timestamp(allow_none=True)
+
+
+class VersionPageSchema(PageSchema):
+    """A page of versions."""
+
+    items = fields.List(fields.Nested(VersionSchema))
+
+
+class VersionListArgsSchema(PageArgsSchema):
+    """Filters and sort for the version list."""
+
+    stage = fields.String(validate=_choices(Stage))
+    tag = fields.String(validate=validate.Length(max=100))
+    sort = fields.String(load_default="-version", validate=validate.OneOf(
+        ["version", "-version", "created_at", "-created_at"]))

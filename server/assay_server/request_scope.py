@@ -1,0 +1,108 @@
+"""One unit of work per request: the request id, the session, and the commit at the end.
+
+The session opens lazily; a request with an unsafe method gets a write session. A response
+below 400 commits, anything else rolls back, and the session always closes. Streaming views
+open their own session inside the generator.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.orm import Session
+
+from .auth.roles import Actor
+from .context import ServiceContext
+from .db import Database
+from .errors import PayloadTooLarge, error_response
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+UPLOAD_MIMETYPES = frozenset({"multipart/form-data"})
+
+
+def database() -> Database:
+    """The app's store."""
+    return current_app.extensions["assay_db"]
+
+
+def settings() -> Settings:
+    """The app's settings."""
+    return current_app.extensions["assay_settings"]
+
+
+def db_session() -> Session:
+    """This request's session, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = database().session(write=request.method not in SAFE_METHODS)
+    return g.db_session
+
+
+def current_actor() -> Actor:
+    """The authenticated caller (set by the authorization hook)."""
+    return g.actor
+
+
+def service_context() -> ServiceContext:
+    """What services are built with for this request."""
+    return ServiceContext(actor=current_actor(), settings=settings(),
+                          request_id=g.get("request_id"),
+                          clock=current_app.extensions["assay_clock"])
+
+
+def _begin_request() -> None:
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    limit = settings().max_request_bytes
+    if request.mimetype in UPLOAD_MIMETYPES:
+        limit = settings().max_artifact_bytes + settings().max_reference_bytes + limit
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(
+            f"The request body is {request.content_length} bytes; the limit is {limit}."
+        )
+
+
+def _finish_request(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    session: Session | None = g.pop("db_session", None)
+    if session is None:
+        return response
+    try:
+        if response.status_code < 400:
+            session.commit()
+        else:
+            session.rollback()
+    except Exception:
+        session.rollback()
+        log.exception("commit failed [request %s]", g.get("request_id"))
+        failed = error_response(500, "internal_error",
+                                "Internal server error. Quote the request id when reporting it.")
+        response = current_app.make_response(failed)
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+    finally:
+        session.close()
+    return response
+
+
+def _close_request(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def init_app(app: Flask, db: Database, app_settings: Settings, clock: object) -> None:
+    """Bind the store and settings to ``app`` and install the request hooks."""
+    app.extensions["assay_db"] = db
+    app.extensions["assay_settings"] = app_settings
+    app.extensions["assay_clock"] = clock
+    app.before_request(_begin_request)
+    app.after_request(_finish_request)
+    app.teardown_request(_close_request)

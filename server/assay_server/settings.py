@@ -1,0 +1,129 @@
+"""Settings: the one place that reads ``ASSAY_*`` environment variables.
+
+Every setting has a documented default (``docs/configuration.md``); ``Settings.from_env()``
+builds the frozen dataclass the app, the CLI and the jobs are configured from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """An ``ASSAY_*`` variable holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server configuration; build it with :meth:`from_env` or directly in tests."""
+
+    data_dir: Path = Path(".assay")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_request_mb: float = 16.0
+    max_artifact_mb: float = 512.0
+    max_reference_mb: float = 256.0
+    allow_pickle: bool = False
+    secret_key: str = ""
+    log_level: str = "INFO"
+    sqlite_busy_timeout_ms: int = 30_000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.database_url:
+            url = f"sqlite:///{(self.data_dir / 'assay.db').resolve()}"
+            object.__setattr__(self, "database_url", url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``ASSAY_*`` variables from ``environ`` (default ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("ASSAY_DATA_DIR", ".assay")),
+            "database_url": env.get("ASSAY_DATABASE_URL", ""),
+            "host": env.get("ASSAY_HOST", "127.0.0.1"),
+            "port": _int(env, "ASSAY_PORT", 8080),
+            "max_request_mb": _float(env, "ASSAY_MAX_REQUEST_MB", 16.0),
+            "max_artifact_mb": _float(env, "ASSAY_MAX_ARTIFACT_MB", 512.0),
+            "max_reference_mb": _float(env, "ASSAY_MAX_REFERENCE_MB", 256.0),
+            "allow_pickle": _bool(env, "ASSAY_ALLOW_PICKLE", False),
+            "secret_key": env.get("ASSAY_SECRET_KEY", ""),
+            "log_level": env.get("ASSAY_LOG_LEVEL", "INFO").upper(),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the store is SQLite (the embedded default)."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where model artifacts are stored, by content."""
+        return self.data_dir / "artifacts"
+
+    @property
+    def reference_dir(self) -> Path:
+        """Where reference datasets are stored, as Parquet, by content."""
+        return self.data_dir / "reference"
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Largest JSON body accepted."""
+        return int(self.max_request_mb * 1024 * 1024)
+
+    @property
+    def max_artifact_bytes(self) -> int:
+        """Largest artifact accepted."""
+        return int(self.max_artifact_mb * 1024 * 1024)
+
+    @property
+    def max_reference_bytes(self) -> int:
+        """Largest reference dataset file accepted."""
+        return int(self.max_reference_mb * 1024 * 1024)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")

@@ -1,0 +1,1 @@
+"""The server-rendered UI (for now: sign-in and the model list)."""

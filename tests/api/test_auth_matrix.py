@@ -1,0 +1,140 @@
+"""Every route of the URL map × every role: who gets in, who gets 401, who gets 403.
+
+The table below is the specification. A route added to the app without a row here fails
+``test_every_route_has_a_row_in_the_matrix``; a route without an authorization rule is
+refused for everyone (``test_a_route_without_a_rule_is_refused_even_to_an_admin``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask.views import MethodView
+
+from assay_server.auth.roles import Role
+
+PUBLIC = "public"
+PAGE = "page"  # a page for people: without a session it redirects to the login form
+
+EXPECTED: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/health"): PUBLIC,
+    ("GET", "/api/v1/ready"): PUBLIC,
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/static/<path:filename>"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/"): PAGE,
+    ("GET", "/api/v1/whoami"): "viewer",
+    ("GET", "/api/v1/tokens"): "admin",
+    ("POST", "/api/v1/tokens"): "admin",
+    ("POST", "/api/v1/tokens/<int:token_id>/revoke"): "admin",
+    ("GET", "/api/v1/models"): "viewer",
+    ("POST", "/api/v1/models"): "contributor",
+    ("GET", "/api/v1/models/<string:name>"): "viewer",
+    ("PATCH", "/api/v1/models/<string:name>"): "contributor",
+    ("POST", "/api/v1/models/<string:name>/archive"): "admin",
+    ("POST", "/api/v1/models/<string:name>/restore"): "admin",
+    ("GET", "/api/v1/models/<string:name>/versions"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/versions"): "contributor",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>"): "viewer",
+    ("PATCH", "/api/v1/models/<string:name>/versions/<int:version>"): "contributor",
+    ("POST", "/api/v1/models/<string:name>/versions/<int:version>/stage"): "admin",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/artifact"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/reference"): "viewer",
+    ("GET", "/api/v1/audit"): "viewer",
+    ("GET", "/api/v1/audit/verify"): "viewer",
+    ("GET", "/api/v1/audit/export"): "viewer",
+}
+
+ROLES = [role.value for role in Role]
+
+
+def _routes(app) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_has_a_row_in_the_matrix(app):
+    routes = _routes(app)
+    assert routes - EXPECTED.keys() == set(), "routes without an expected authorization rule"
+    assert EXPECTED.keys() - routes == set(), "rows for routes that no longer exist"
+
+
+def _url(rule: str, token_id: int) -> str:
+    values = {"name": "matrix-model", "version": "1", "token_id": str(token_id),
+              "filename": "missing.css"}
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule)
+
+
+def _allowed(role: str | None, required: str) -> bool:
+    if required == PUBLIC:
+        return True
+    if role is None:
+        return False
+    return Role(role).allows(Role(required))
+
+
+@pytest.mark.parametrize("route", sorted(EXPECTED), ids=lambda r: f"{r[0]} {r[1]}")
+def test_each_role_gets_in_or_is_refused_as_the_matrix_says(route, client, token_for):
+    method, rule = route
+    required = EXPECTED[route]
+    admin = {"Authorization": f"Bearer {token_for('admin', 'matrix-admin')}"}
+    client.post("/api/v1/models", json={"name": "matrix-model", "task": "regression"},
+                headers=admin)
+    victim = client.post("/api/v1/tokens", json={"name": "victim", "role": "viewer"},
+                         headers=admin).json["id"]
+    url = _url(rule, victim)
+    tokens = {role: token_for(role, f"matrix-{role}") for role in ROLES}
+
+    for role in [None, *ROLES]:
+        headers = {"Authorization": f"Bearer {tokens[role]}"} if role else {}
+        body = {} if method in {"POST", "PATCH", "PUT"} else None
+        response = client.open(url, method=method, json=body, headers=headers)
+        status = response.status_code
+        who = role or "no token"
+        if required == PAGE:
+            if role is None:
+                assert status == 302 and "/login" in response.headers["Location"], who
+            else:
+                assert status == 200, who
+        elif _allowed(role, required):
+            assert status not in (401, 403), f"{who}: {status} {response.get_data(True)[:200]}"
+        elif role is None:
+            assert status == 401, who
+            assert response.json["error"]["code"] == "unauthenticated"
+        else:
+            assert status == 403, f"{who}: {status}"
+            assert response.json["error"]["code"] == "permission_denied"
+
+
+def test_a_bad_token_is_refused_before_the_body_is_read(client):
+    response = client.post("/api/v1/models", data="{not json",
+                           headers={"Authorization": "Bearer asy_not-a-real-token",
+                                    "Content-Type": "application/json"})
+    assert response.status_code == 401
+    assert response.json["error"]["message"] == "Invalid API token."
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "asy_x",
+                                    "Bearer not-our-prefix"])
+def test_malformed_authorization_headers_are_unauthenticated(client, header):
+    response = client.get("/api/v1/models", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthenticated"
+
+
+def test_a_route_without_a_rule_is_refused_even_to_an_admin(app, admin_headers):
+    class Forgotten(MethodView):
+        def get(self):
+            return {"secret": "data"}
+
+    app.add_url_rule("/api/v1/forgotten", view_func=Forgotten.as_view("forgotten"))
+    response = app.test_client().get("/api/v1/forgotten", headers=admin_headers)
+    assert response.status_code == 403
+    assert "no authorization rule" in response.json["error"]["message"]

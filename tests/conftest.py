@@ -1,0 +1,231 @@
+"""Shared fixtures: a migrated store (SQLite, or PostgreSQL when ASSAY_TEST_DATABASE_URL
+names one), an app and its test client, tokens per role, and a live server on loopback.
+
+The store is created once per session (by running the migrations) and emptied after every
+test that used it, so tests can commit, run threads and talk to a live server freely.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from assay.auditchain import GENESIS_HASH
+from assay_server.app import create_app
+from assay_server.audit.models import AuditChainHead
+from assay_server.auth.roles import Actor, Role
+from assay_server.auth.service import TokenService
+from assay_server.context import ServiceContext
+from assay_server.db import Base, Database
+from assay_server.migrate import upgrade
+from assay_server.models import import_all_models
+from assay_server.settings import Settings
+
+POSTGRES_URL_VAR = "ASSAY_TEST_DATABASE_URL"
+
+
+class FakeClock:
+    """A clock tests move by hand instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move time forward."""
+        with self._lock:
+            self.now += timedelta(**delta)
+
+
+def create_postgres_database(base_url: str) -> tuple[str, Callable[[], None]]:
+    url = make_url(base_url)
+    name = f"assay_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for this test session: PostgreSQL if configured, else SQLite."""
+    base = os.environ.get(POSTGRES_URL_VAR)
+    if base:
+        url, drop = create_postgres_database(base)
+        yield url
+        drop()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'assay.db'}"
+
+
+@pytest.fixture(scope="session")
+def session_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings shared by the session's store and live server."""
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def migrated_database(session_settings: Settings) -> Iterator[Database]:
+    """The session's store, migrated from empty to head."""
+    import_all_models()
+    database = Database.from_settings(session_settings)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def _empty(database: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "audit_chain_head"]
+    with database.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+        connection.execute(
+            AuditChainHead.__table__.update().values(seq=0, hash=GENESIS_HASH)
+        )
+
+
+@pytest.fixture
+def db(migrated_database: Database) -> Iterator[Database]:
+    """The store, emptied after the test."""
+    try:
+        yield migrated_database
+    finally:
+        _empty(migrated_database)
+
+
+@pytest.fixture
+def is_postgres(database_url: str) -> bool:
+    """True when the suite runs against PostgreSQL."""
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A hand-moved clock."""
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(session_settings: Settings, tmp_path: Path) -> Settings:
+    """Per-test settings: the session's store, a fresh data directory."""
+    return session_settings.with_overrides(data_dir=tmp_path / "data", secret_key="test-secret")
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, clock: FakeClock):
+    """An app on the session's store with a hand-moved clock."""
+    application = create_app(settings, database=db, clock=clock)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_context(settings: Settings, clock: FakeClock) -> ServiceContext:
+    """A service context acting as the server's operator."""
+    return ServiceContext(actor=Actor.cli("cli:test"), settings=settings, clock=clock)
+
+
+def _issue(database: Database, ctx: ServiceContext, role: str, name: str | None,
+           expires_days: float | None = None) -> str:
+    with database.unit_of_work() as session:
+        return TokenService(session, ctx).create(name or f"{role}-token", role,
+                                                 expires_days=expires_days).secret
+
+
+@pytest.fixture
+def token_for(db: Database, cli_context: ServiceContext) -> Callable[..., str]:
+    """Make a token: ``token_for("viewer")`` or ``token_for("admin", name="alice")``."""
+
+    def make(role: str, name: str | None = None, expires_days: float | None = None) -> str:
+        return _issue(db, cli_context, role, name, expires_days)
+
+    return make
+
+
+@pytest.fixture
+def headers_for(token_for: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    """Authorization headers for a new token of ``role``."""
+
+    def make(role: str, name: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(role, name)}"}
+
+    return make
+
+
+@pytest.fixture
+def admin_headers(headers_for: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """Headers of an admin token."""
+    return headers_for(Role.ADMIN.value, "root")
+
+
+@pytest.fixture
+def contributor_headers(headers_for: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """Headers of a contributor token."""
+    return headers_for(Role.CONTRIBUTOR.value, "data-scientist")
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A real Assay server on a loopback port."""
+
+    url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated_database: Database, session_settings: Settings) -> Iterator[LiveServer]:
+    """The server, over real HTTP on a free loopback port, in a background thread."""
+    application = create_app(session_settings, database=migrated_database)
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="assay-live-server",
+                              daemon=True)
+    thread.start()
+    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", settings=session_settings)
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def token_factory(db: Database, session_settings: Settings) -> Callable[..., str]:
+    """Make a token on the live server's store: ``token_factory("viewer")``."""
+    ctx = ServiceContext(actor=Actor.cli("cli:test"), settings=session_settings)
+
+    def make(role: str, name: str | None = None, expires_days: float | None = None) -> str:
+        return _issue(db, ctx, role, name, expires_days)
+
+    return make
+
+
+@pytest.fixture
+def admin_token(token_factory: Callable[..., str]) -> str:
+    """An admin token for the live server."""
+    return token_factory("admin", "live-admin")

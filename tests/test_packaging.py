@@ -1,0 +1,126 @@
+"""Packaging: the server runs from a non-editable install, and the SDK needs requests alone."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _install_into(target: Path) -> Path:
+    """Install Assay non-editable into ``target`` (dependencies come from this environment)."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(ROOT)],
+        check=True, capture_output=True, text=True,
+    )
+    return target
+
+
+def _env(target: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    # the installed copy comes first on the path, ahead of the editable checkout
+    env["PYTHONPATH"] = str(target)
+    return env
+
+
+def _start(target: Path, cwd: Path, port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(target / "bin" / "assay-server"), "run", "--port", str(port), "--no-scheduler"],
+        cwd=cwd, env=_env(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited: {process.stdout.read()}")
+        try:
+            if requests.get(f"{url}/api/v1/ready", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the server did not become ready within 60 s")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+def test_a_non_editable_install_runs_from_another_directory(tmp_path):
+    target = _install_into(tmp_path / "site")
+    where = subprocess.run(
+        [sys.executable, "-c",
+         "import assay_server.migrate as m, importlib.resources as r;"
+         "print(m.migrations_dir());"
+         "print(sorted(p.name for p in r.files('assay_server.policies').iterdir()))"],
+        cwd=tmp_path, env=_env(target), check=True, capture_output=True, text=True,
+    ).stdout.splitlines()
+    assert str(target) in where[0], "migrations must come from the installed package"
+    assert "README.md" in where[1]
+
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = _start(target, workdir, port)
+    try:
+        _wait_ready(url, first)
+    finally:
+        first_output = _stop(first)
+    tokens = re.findall(r"asy_[0-9A-Za-z]{43}", first_output)
+    assert len(tokens) == 1, first_output
+    assert (workdir / ".assay" / "assay.db").exists()
+
+    second = _start(target, workdir, port)
+    try:
+        _wait_ready(url, second)
+        response = requests.get(f"{url}/api/v1/whoami",
+                                headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=5)
+        assert response.json()["role"] == "admin"
+    finally:
+        second_output = _stop(second)
+    assert "asy_" not in second_output, "the first admin token is printed on the first start only"
+
+
+def test_the_sdk_distribution_depends_on_requests_alone(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-w", str(tmp_path), str(ROOT / "sdk")],
+        check=True, capture_output=True, text=True,
+    )
+    (wheel,) = tmp_path.glob("assay_sdk-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = next(archive.read(n).decode() for n in names if n.endswith("METADATA"))
+    required = [line.split(":", 1)[1].strip() for line in metadata.splitlines()
+                if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert [re.split(r"[<>=!~ ;\[]", r)[0] for r in required] == ["requests"]
+    assert "assay/py.typed" in names
+    assert not any(name.startswith("assay_server") for name in names)
