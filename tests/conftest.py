@@ -102,9 +102,7 @@ def _empty(database: Database) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
-        connection.execute(
-            AuditChainHead.__table__.update().values(seq=0, hash=GENESIS_HASH)
-        )
+        connection.execute(AuditChainHead.__table__.update().values(seq=0, hash=GENESIS_HASH))
 
 
 @pytest.fixture
@@ -154,11 +152,19 @@ def cli_context(settings: Settings, clock: FakeClock) -> ServiceContext:
     return ServiceContext(actor=Actor.cli("cli:test"), settings=settings, clock=clock)
 
 
-def _issue(database: Database, ctx: ServiceContext, role: str, name: str | None,
-           expires_days: float | None = None) -> str:
+def _issue(
+    database: Database,
+    ctx: ServiceContext,
+    role: str,
+    name: str | None,
+    expires_days: float | None = None,
+) -> str:
     with database.unit_of_work() as session:
-        return TokenService(session, ctx).create(name or f"{role}-token", role,
-                                                 expires_days=expires_days).secret
+        return (
+            TokenService(session, ctx)
+            .create(name or f"{role}-token", role, expires_days=expires_days)
+            .secret
+        )
 
 
 @pytest.fixture
@@ -206,8 +212,7 @@ def live_server(migrated_database: Database, session_settings: Settings) -> Iter
     """The server, over real HTTP on a free loopback port, in a background thread."""
     application = create_app(session_settings, database=migrated_database)
     server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="assay-live-server",
-                              daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="assay-live-server", daemon=True)
     thread.start()
     yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", settings=session_settings)
     server.shutdown()

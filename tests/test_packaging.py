@@ -28,9 +28,22 @@ def _free_port() -> int:
 def _install_into(target: Path) -> Path:
     """Install Assay non-editable into ``target`` (dependencies come from this environment)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(ROOT)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return target
 
@@ -45,7 +58,11 @@ def _env(target: Path) -> dict[str, str]:
 def _start(target: Path, cwd: Path, port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [str(target / "bin" / "assay-server"), "run", "--port", str(port), "--no-scheduler"],
-        cwd=cwd, env=_env(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=cwd,
+        env=_env(target),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -76,11 +93,18 @@ def _stop(process: subprocess.Popen[str]) -> str:
 def test_a_non_editable_install_runs_from_another_directory(tmp_path):
     target = _install_into(tmp_path / "site")
     where = subprocess.run(
-        [sys.executable, "-c",
-         "import assay_server.migrate as m, importlib.resources as r;"
-         "print(m.migrations_dir());"
-         "print(sorted(p.name for p in r.files('assay_server.policies').iterdir()))"],
-        cwd=tmp_path, env=_env(target), check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import assay_server.migrate as m, importlib.resources as r;"
+            "print(m.migrations_dir());"
+            "print(sorted(p.name for p in r.files('assay_server.policies').iterdir()))",
+        ],
+        cwd=tmp_path,
+        env=_env(target),
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.splitlines()
     assert str(target) in where[0], "migrations must come from the installed package"
     assert "README.md" in where[1]
@@ -101,8 +125,9 @@ def test_a_non_editable_install_runs_from_another_directory(tmp_path):
     second = _start(target, workdir, port)
     try:
         _wait_ready(url, second)
-        response = requests.get(f"{url}/api/v1/whoami",
-                                headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=5)
+        response = requests.get(
+            f"{url}/api/v1/whoami", headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=5
+        )
         assert response.json()["role"] == "admin"
     finally:
         second_output = _stop(second)
@@ -111,16 +136,32 @@ def test_a_non_editable_install_runs_from_another_directory(tmp_path):
 
 def test_the_sdk_distribution_depends_on_requests_alone(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-w", str(tmp_path), str(ROOT / "sdk")],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-w",
+            str(tmp_path),
+            str(ROOT / "sdk"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (wheel,) = tmp_path.glob("assay_sdk-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = next(archive.read(n).decode() for n in names if n.endswith("METADATA"))
-    required = [line.split(":", 1)[1].strip() for line in metadata.splitlines()
-                if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    required = [
+        line.split(":", 1)[1].strip()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
     assert [re.split(r"[<>=!~ ;\[]", r)[0] for r in required] == ["requests"]
     assert "assay/py.typed" in names
     assert not any(name.startswith("assay_server") for name in names)

@@ -44,8 +44,12 @@ def _secret_key(settings: Settings) -> str:
     return key
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None,
-               clock: Callable[[], datetime] = utcnow) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Flask:
     """Build the Assay server; ``settings`` default to the ``ASSAY_*`` environment."""
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,8 +61,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         SECRET_KEY=_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=(settings.max_artifact_bytes + settings.max_reference_bytes
-                            + settings.max_request_bytes),
+        MAX_CONTENT_LENGTH=(
+            settings.max_artifact_bytes + settings.max_reference_bytes + settings.max_request_bytes
+        ),
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
         API_TITLE="Assay",
         API_VERSION=__version__,
@@ -74,8 +79,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     request_scope.init_app(app, database, settings, clock)
     access.init_app(app)
 
-    api = AssayApi(app, spec_kwargs={"components": {"securitySchemes": {
-        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    api = AssayApi(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
     from .audit.routes import blp as audit_blp
     from .auth.routes import blp as auth_blp
     from .health import blp as health_blp

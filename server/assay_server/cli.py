@@ -86,24 +86,45 @@ def _print_first_admin_token(state: _State) -> None:
 @click.version_option(__version__, prog_name="assay-server")
 def main() -> None:
     """Assay server: model registry, audit trail, monitoring and governance."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on [ASSAY_HOST, 127.0.0.1].")
-@click.option("--port", default=None, type=click.IntRange(0, 65535),
-              help="Port [ASSAY_PORT, 8080].")
-@click.option("--no-scheduler", is_flag=True,
-              help="Do not run scheduled jobs in this process (run 'assay-server scheduler').")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (gunicorn).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Threads per worker.")
+@click.option(
+    "--port", default=None, type=click.IntRange(0, 65535), help="Port [ASSAY_PORT, 8080]."
+)
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Do not run scheduled jobs in this process (run 'assay-server scheduler').",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (gunicorn).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads per worker.",
+)
 @pass_state
-def run(state: _State, host: str | None, port: int | None, no_scheduler: bool, workers: int,
-        threads: int) -> None:
+def run(
+    state: _State,
+    host: str | None,
+    port: int | None,
+    no_scheduler: bool,
+    workers: int,
+    threads: int,
+) -> None:
     """Migrate the store and serve the API and UI."""
     from .app import create_app
 
@@ -113,8 +134,10 @@ def run(state: _State, host: str | None, port: int | None, no_scheduler: bool, w
     _upgrade(state)
     _print_first_admin_token(state)
     app = create_app(settings, database=state.database)
-    click.echo(f"Assay {__version__} on http://{host}:{port}  (data: "
-               f"{settings.data_dir.resolve()}, store: {_store_name(settings)})")
+    click.echo(
+        f"Assay {__version__} on http://{host}:{port}  (data: "
+        f"{settings.data_dir.resolve()}, store: {_store_name(settings)})"
+    )
     if not no_scheduler:
         click.echo("No scheduled jobs are defined yet; the scheduler starts with monitoring.")
     _serve(app, host, port, workers, threads)
@@ -181,8 +204,12 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--role", required=True, type=click.Choice(ROLE_NAMES))
 @click.option("--name", required=True, help="Who or what will use it, e.g. ci-pipeline.")
-@click.option("--expires-days", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Lifetime in days (default: no expiry).")
+@click.option(
+    "--expires-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Lifetime in days (default: no expiry).",
+)
 @pass_state
 def tokens_create(state: _State, role: str, name: str, expires_days: float | None) -> None:
     """Create a token and print it (shown this once)."""
@@ -199,7 +226,8 @@ def tokens_create(state: _State, role: str, name: str, expires_days: float | Non
     def create() -> str:
         with state.database.unit_of_work() as session:
             issued = TokenService(session, state.context()).create(
-                name, role, expires_days=expires_days)
+                name, role, expires_days=expires_days
+            )
             return issued.secret
 
     click.echo(_fail_cleanly(create))

@@ -67,8 +67,10 @@ def make_engine(settings: Settings) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000,
-                          "check_same_thread": False},
+            connect_args={
+                "timeout": settings.sqlite_busy_timeout_ms / 1000,
+                "check_same_thread": False,
+            },
         )
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine

@@ -104,8 +104,9 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     }
 
 
-def error_response(status: int, code: str, message: str,
-                   details: dict[str, Any] | None = None) -> ResponseReturnValue:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> ResponseReturnValue:
     """A JSON response in the one error shape."""
     return jsonify(error_body(code, message, details)), status
 
@@ -144,8 +145,9 @@ def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
         details = flatten_field_messages(messages)
         return error_response(422, code, _validation_message(details), details)
     if status == 400 and messages is not None:
-        return error_response(400, code, "The request body is not valid JSON.",
-                              flatten_field_messages(messages))
+        return error_response(
+            400, code, "The request body is not valid JSON.", flatten_field_messages(messages)
+        )
     message = {
         404: "No such resource.",
         405: "Method not allowed on this resource.",
@@ -169,8 +171,9 @@ def handle_unexpected(exc: Exception) -> ResponseReturnValue:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
     log.exception("unhandled error [request %s]", g.get("request_id"))
-    return error_response(500, "internal_error",
-                          "Internal server error. Quote the request id when reporting it.")
+    return error_response(
+        500, "internal_error", "Internal server error. Quote the request id when reporting it."
+    )
 
 
 def init_app(app: Flask) -> None:

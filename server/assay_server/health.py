@@ -48,6 +48,8 @@ class Ready(MethodView):
         except Exception:
             raise Unavailable("The database is not reachable.") from None
         if pending:
-            raise Unavailable("The database needs migrating: run 'assay-server db upgrade'.",
-                              details={"pending": pending})
+            raise Unavailable(
+                "The database needs migrating: run 'assay-server db upgrade'.",
+                details={"pending": pending},
+            )
         return {"status": "ready", "version": __version__}

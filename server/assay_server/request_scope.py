@@ -23,7 +23,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}\Z")
 UPLOAD_MIMETYPES = frozenset({"multipart/form-data"})
 
 
@@ -51,9 +51,12 @@ def current_actor() -> Actor:
 
 def service_context() -> ServiceContext:
     """What services are built with for this request."""
-    return ServiceContext(actor=current_actor(), settings=settings(),
-                          request_id=g.get("request_id"),
-                          clock=current_app.extensions["assay_clock"])
+    return ServiceContext(
+        actor=current_actor(),
+        settings=settings(),
+        request_id=g.get("request_id"),
+        clock=current_app.extensions["assay_clock"],
+    )
 
 
 def _begin_request() -> None:
@@ -82,8 +85,9 @@ def _finish_request(response: Response) -> Response:
     except Exception:
         session.rollback()
         log.exception("commit failed [request %s]", g.get("request_id"))
-        failed = error_response(500, "internal_error",
-                                "Internal server error. Quote the request id when reporting it.")
+        failed = error_response(
+            500, "internal_error", "Internal server error. Quote the request id when reporting it."
+        )
         response = current_app.make_response(failed)
         response.headers["X-Request-Id"] = g.get("request_id", "")
     finally:

@@ -26,8 +26,9 @@ def model_body(name: str = "churn", **fields: Any) -> dict[str, Any]:
     return {"name": name, "task": "binary_classification", **fields}
 
 
-def create_model(client: Any, headers: dict[str, str], name: str = "churn",
-                 **fields: Any) -> dict[str, Any]:
+def create_model(
+    client: Any, headers: dict[str, str], name: str = "churn", **fields: Any
+) -> dict[str, Any]:
     """Create a model through the API and return its JSON (asserting the 201)."""
     response = client.post(f"{API}/models", json=model_body(name, **fields), headers=headers)
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -36,11 +37,13 @@ def create_model(client: Any, headers: dict[str, str], name: str = "churn",
 
 def reference_frame(rows: int = 20) -> pd.DataFrame:
     """A churn-like reference dataset: a numeric and a text feature, and a 0/1 target."""
-    return pd.DataFrame({
-        "age": [20 + (i * 7) % 50 for i in range(rows)],
-        "plan": [("basic", "plus", "pro")[i % 3] for i in range(rows)],
-        "churned": [i % 2 for i in range(rows)],
-    })
+    return pd.DataFrame(
+        {
+            "age": [20 + (i * 7) % 50 for i in range(rows)],
+            "plan": [("basic", "plus", "pro")[i % 3] for i in range(rows)],
+            "churned": [i % 2 for i in range(rows)],
+        }
+    )
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -76,18 +79,29 @@ ONNX_ARTIFACT = b"\x08\x07\x12\x07pytorch\x1a\x032.0:fake-onnx-graph"
 """Bytes that are neither a zip nor a pickle: what the server accepts as an ONNX file."""
 
 
-def register_version(client: Any, headers: dict[str, str], model: str = "churn", *,
-                     metadata: dict[str, Any] | None = None,
-                     artifact: tuple[bytes, str] | None = None,
-                     reference: tuple[bytes, str] | None = None) -> Any:
+def artifact_bytes(kind: str) -> bytes:
+    """A small artifact of ``kind``: ``skops``, ``onnx`` or ``pickle``."""
+    return {"skops": skops_artifact, "onnx": lambda: ONNX_ARTIFACT, "pickle": pickle_artifact}[
+        kind
+    ]()
+
+
+def register_version(
+    client: Any,
+    headers: dict[str, str],
+    model: str = "churn",
+    *,
+    metadata: dict[str, Any] | None = None,
+    artifact: tuple[bytes, str] | None = None,
+    reference: tuple[bytes, str] | None = None,
+) -> Any:
     """POST a version: a JSON body without files, else multipart with ``metadata``.
 
     ``artifact`` and ``reference`` are ``(bytes, filename)`` pairs. Returns the response.
     """
     url = f"{API}/models/{model}/versions"
     if artifact is None and reference is None:
-        return client.post(url, json=metadata if metadata is not None else {},
-                           headers=headers)
+        return client.post(url, json=metadata if metadata is not None else {}, headers=headers)
     data: dict[str, Any] = {"metadata": json.dumps(metadata or {})}
     if artifact is not None:
         data["artifact"] = (io.BytesIO(artifact[0]), artifact[1])
@@ -96,8 +110,9 @@ def register_version(client: Any, headers: dict[str, str], model: str = "churn",
     return client.post(url, data=data, headers=headers, content_type="multipart/form-data")
 
 
-def declared_version(client: Any, headers: dict[str, str], model: str = "churn",
-                     **metadata: Any) -> dict[str, Any]:
+def declared_version(
+    client: Any, headers: dict[str, str], model: str = "churn", **metadata: Any
+) -> dict[str, Any]:
     """Register a version with declared features and no files; return its JSON."""
     body = {"features": CHURN_FEATURES, "target": "churned", **metadata}
     response = register_version(client, headers, model, metadata=body)
@@ -105,16 +120,55 @@ def declared_version(client: Any, headers: dict[str, str], model: str = "churn",
     return response.json
 
 
-def audit_events(client: Any, headers: dict[str, str], target_type: str,
-                 target_id: str) -> list[dict[str, Any]]:
+def audit_events(
+    client: Any, headers: dict[str, str], target_type: str, target_id: str
+) -> list[dict[str, Any]]:
     """The audit events about one target, oldest first."""
-    response = client.get(f"{API}/audit", headers=headers,
-                          query_string={"target_type": target_type, "target_id": target_id})
+    response = client.get(
+        f"{API}/audit",
+        headers=headers,
+        query_string={"target_type": target_type, "target_id": target_id},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.json["items"]
 
 
-def audit_actions(client: Any, headers: dict[str, str], target_type: str,
-                  target_id: str) -> list[str]:
+def audit_actions(
+    client: Any, headers: dict[str, str], target_type: str, target_id: str
+) -> list[str]:
     """Just the actions of :func:`audit_events`."""
     return [e["action"] for e in audit_events(client, headers, target_type, target_id)]
+
+
+VERSIONS = f"{API}/models/churn/versions"
+
+
+def stored_files(settings, kind: str) -> list[str]:
+    """Files under the data directory's ``artifacts``, ``reference`` or ``incoming`` folder."""
+    root = settings.data_dir / kind
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.rglob("*") if p.is_file())
+
+
+def assert_nothing_registered(client, headers, settings) -> None:
+    assert client.get(VERSIONS, headers=headers).json["total"] == 0
+    assert client.get(f"{API}/models/churn", headers=headers).json["latest_version"] is None
+    assert audit_actions(client, headers, "model_version", "churn/1") == []
+    for store in ("artifacts", "reference", "incoming"):
+        assert stored_files(settings, store) == [], store
+
+
+def field_errors(response, status: int = 422) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    error = response.json["error"]
+    assert (
+        error["code"]
+        == {422: "validation_error", 413: "payload_too_large", 400: "bad_request"}[status]
+    )
+    return error["details"]
+
+
+def stage(client, headers, version: int, **body):
+    """Move version ``version`` of ``churn`` to a stage (admin)."""
+    return client.post(f"{VERSIONS}/{version}/stage", headers=headers, json=body)

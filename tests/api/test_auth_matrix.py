@@ -67,8 +67,12 @@ def test_every_route_has_a_row_in_the_matrix(app):
 
 
 def _url(rule: str, token_id: int) -> str:
-    values = {"name": "matrix-model", "version": "1", "token_id": str(token_id),
-              "filename": "missing.css"}
+    values = {
+        "name": "matrix-model",
+        "version": "1",
+        "token_id": str(token_id),
+        "filename": "missing.css",
+    }
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule)
 
 
@@ -85,10 +89,12 @@ def test_each_role_gets_in_or_is_refused_as_the_matrix_says(route, client, token
     method, rule = route
     required = EXPECTED[route]
     admin = {"Authorization": f"Bearer {token_for('admin', 'matrix-admin')}"}
-    client.post("/api/v1/models", json={"name": "matrix-model", "task": "regression"},
-                headers=admin)
-    victim = client.post("/api/v1/tokens", json={"name": "victim", "role": "viewer"},
-                         headers=admin).json["id"]
+    client.post(
+        "/api/v1/models", json={"name": "matrix-model", "task": "regression"}, headers=admin
+    )
+    victim = client.post(
+        "/api/v1/tokens", json={"name": "victim", "role": "viewer"}, headers=admin
+    ).json["id"]
     url = _url(rule, victim)
     tokens = {role: token_for(role, f"matrix-{role}") for role in ROLES}
 
@@ -114,15 +120,21 @@ def test_each_role_gets_in_or_is_refused_as_the_matrix_says(route, client, token
 
 
 def test_a_bad_token_is_refused_before_the_body_is_read(client):
-    response = client.post("/api/v1/models", data="{not json",
-                           headers={"Authorization": "Bearer asy_not-a-real-token",
-                                    "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/models",
+        data="{not json",
+        headers={
+            "Authorization": "Bearer asy_not-a-real-token",
+            "Content-Type": "application/json",
+        },
+    )
     assert response.status_code == 401
     assert response.json["error"]["message"] == "Invalid API token."
 
 
-@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "asy_x",
-                                    "Bearer not-our-prefix"])
+@pytest.mark.parametrize(
+    "header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "asy_x", "Bearer not-our-prefix"]
+)
 def test_malformed_authorization_headers_are_unauthenticated(client, header):
     response = client.get("/api/v1/models", headers={"Authorization": header})
     assert response.status_code == 401

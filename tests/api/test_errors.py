@@ -28,19 +28,24 @@ def test_an_unknown_route_is_not_found_in_our_shape(client):
 
 
 def test_a_wrong_method_is_method_not_allowed_in_our_shape(client, admin_headers):
-    assert_error_shape(client.delete("/api/v1/models", headers=admin_headers), 405,
-                       "method_not_allowed")
+    assert_error_shape(
+        client.delete("/api/v1/models", headers=admin_headers), 405, "method_not_allowed"
+    )
 
 
 def test_malformed_json_is_a_bad_request(client, admin_headers):
-    response = client.post("/api/v1/models", data='{"name": ', headers=admin_headers,
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/models", data='{"name": ', headers=admin_headers, content_type="application/json"
+    )
     assert_error_shape(response, 400, "bad_request")
 
 
 def test_validation_errors_name_each_field(client, admin_headers):
-    response = client.post("/api/v1/models", json={"name": "UPPER", "task": "poetry",
-                                                   "surprise": 1}, headers=admin_headers)
+    response = client.post(
+        "/api/v1/models",
+        json={"name": "UPPER", "task": "poetry", "surprise": 1},
+        headers=admin_headers,
+    )
     error = assert_error_shape(response, 422, "validation_error")
     assert set(error["details"]) == {"name", "task", "surprise"}
 
@@ -48,14 +53,16 @@ def test_validation_errors_name_each_field(client, admin_headers):
 def test_a_body_over_the_size_limit_is_refused(settings, db, clock, admin_headers):
     small = create_app(settings.with_overrides(max_request_mb=0.001), database=db, clock=clock)
     response = small.test_client().post(
-        "/api/v1/models", json={"name": "big", "task": "regression", "description": "x" * 5000},
+        "/api/v1/models",
+        json={"name": "big", "task": "regression", "description": "x" * 5000},
         headers=admin_headers,
     )
     assert_error_shape(response, 413, "payload_too_large")
 
 
 def test_an_unexpected_exception_is_a_generic_500_logged_with_the_request_id(
-        app, admin_headers, caplog):
+    app, admin_headers, caplog
+):
     class Broken(MethodView):
         @requires(Role.VIEWER)
         def get(self):

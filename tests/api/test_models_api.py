@@ -31,20 +31,35 @@ def names(response) -> list[str]:
 
 
 def test_creating_a_model_answers_201_with_every_field(client, contributor_headers, clock):
-    response = client.post(MODELS, headers=contributor_headers, json={
-        "name": "churn", "task": "binary_classification", "risk_tier": "high",
-        "owner": "ds-team", "description": "Who leaves next month", "tags": ["retail", "eu"],
-    })
+    response = client.post(
+        MODELS,
+        headers=contributor_headers,
+        json={
+            "name": "churn",
+            "task": "binary_classification",
+            "risk_tier": "high",
+            "owner": "ds-team",
+            "description": "Who leaves next month",
+            "tags": ["retail", "eu"],
+        },
+    )
 
     assert response.status_code == 201, response.get_data(as_text=True)
     body = response.json
     assert isinstance(body.pop("id"), int)
     assert body == {
-        "name": "churn", "task": "binary_classification", "risk_tier": "high",
-        "owner": "ds-team", "description": "Who leaves next month", "tags": ["retail", "eu"],
-        "archived": False, "archived_at": None, "latest_version": None,
+        "name": "churn",
+        "task": "binary_classification",
+        "risk_tier": "high",
+        "owner": "ds-team",
+        "description": "Who leaves next month",
+        "tags": ["retail", "eu"],
+        "archived": False,
+        "archived_at": None,
+        "latest_version": None,
         "created_by": "data-scientist",
-        "created_at": "2026-11-23T09:00:00.000000Z", "updated_at": "2026-11-23T09:00:00.000000Z",
+        "created_at": "2026-11-23T09:00:00.000000Z",
+        "updated_at": "2026-11-23T09:00:00.000000Z",
     }
 
 
@@ -52,14 +67,19 @@ def test_a_new_model_defaults_to_low_risk_no_owner_and_no_tags(client, contribut
     body = create_model(client, contributor_headers, "fraud", task="regression")
 
     assert (body["risk_tier"], body["owner"], body["description"], body["tags"]) == (
-        "low", None, "", [])
+        "low",
+        None,
+        "",
+        [],
+    )
 
 
 def test_creating_a_model_with_a_taken_name_is_a_conflict(client, contributor_headers):
     create_model(client, contributor_headers, "churn")
 
-    response = client.post(MODELS, json=model_body("churn", task="regression"),
-                           headers=contributor_headers)
+    response = client.post(
+        MODELS, json=model_body("churn", task="regression"), headers=contributor_headers
+    )
 
     assert response.status_code == 409
     assert response.json["error"]["code"] == "conflict"
@@ -75,17 +95,19 @@ def test_a_viewer_may_not_create_a_model(client, viewer_headers):
     assert client.get(MODELS, headers=viewer_headers).json["total"] == 0
 
 
-def test_creating_a_model_is_audited_with_its_task_tier_owner_and_tags(
-        client, contributor_headers):
-    create_model(client, contributor_headers, "churn", risk_tier="medium", owner="ds",
-                 tags=["a"])
+def test_creating_a_model_is_audited_with_its_task_tier_owner_and_tags(client, contributor_headers):
+    create_model(client, contributor_headers, "churn", risk_tier="medium", owner="ds", tags=["a"])
 
     [event] = audit_events(client, contributor_headers, "model", "churn")
 
     assert event["action"] == "model.created"
     assert event["actor_name"] == "data-scientist"
-    assert event["payload"] == {"task": "binary_classification", "risk_tier": "medium",
-                                "owner": "ds", "tags": ["a"]}
+    assert event["payload"] == {
+        "task": "binary_classification",
+        "risk_tier": "medium",
+        "owner": "ds",
+        "tags": ["a"],
+    }
 
 
 # read -----------------------------------------------------------------------------------------
@@ -113,8 +135,7 @@ def test_a_model_shows_its_latest_version_number(client, contributor_headers):
     declared_version(client, contributor_headers, "churn")
     declared_version(client, contributor_headers, "churn")
 
-    assert client.get(f"{MODELS}/churn", headers=contributor_headers).json[
-        "latest_version"] == 2
+    assert client.get(f"{MODELS}/churn", headers=contributor_headers).json["latest_version"] == 2
 
 
 # list -----------------------------------------------------------------------------------------
@@ -134,11 +155,19 @@ def test_the_list_pages_by_page_and_limit_with_the_full_total(client, contributo
     for index in range(5):
         create_model(client, contributor_headers, f"model-{index}")
 
-    pages = [client.get(MODELS, headers=contributor_headers,
-                        query_string={"limit": 2, "page": page}).json for page in (1, 2, 3, 4)]
+    pages = [
+        client.get(
+            MODELS, headers=contributor_headers, query_string={"limit": 2, "page": page}
+        ).json
+        for page in (1, 2, 3, 4)
+    ]
 
     assert [[m["name"] for m in p["items"]] for p in pages] == [
-        ["model-0", "model-1"], ["model-2", "model-3"], ["model-4"], []]
+        ["model-0", "model-1"],
+        ["model-2", "model-3"],
+        ["model-4"],
+        [],
+    ]
     assert {p["total"] for p in pages} == {5}
     assert [(p["page"], p["limit"]) for p in pages] == [(1, 2), (2, 2), (3, 2), (4, 2)]
 
@@ -146,35 +175,67 @@ def test_the_list_pages_by_page_and_limit_with_the_full_total(client, contributo
 @pytest.fixture
 def catalogue(client, contributor_headers):
     """Four models that differ in task, risk tier, owner and tags."""
-    create_model(client, contributor_headers, "churn-eu", task="binary_classification",
-                 risk_tier="high", owner="retail", tags=["eu", "retail"])
-    create_model(client, contributor_headers, "churn-us", task="binary_classification",
-                 risk_tier="low", owner="retail", tags=["us"])
-    create_model(client, contributor_headers, "price", task="regression",
-                 risk_tier="medium", owner="pricing", tags=["eu"])
-    create_model(client, contributor_headers, "segment", task="multiclass_classification",
-                 risk_tier="high", owner=None, tags=[])
+    create_model(
+        client,
+        contributor_headers,
+        "churn-eu",
+        task="binary_classification",
+        risk_tier="high",
+        owner="retail",
+        tags=["eu", "retail"],
+    )
+    create_model(
+        client,
+        contributor_headers,
+        "churn-us",
+        task="binary_classification",
+        risk_tier="low",
+        owner="retail",
+        tags=["us"],
+    )
+    create_model(
+        client,
+        contributor_headers,
+        "price",
+        task="regression",
+        risk_tier="medium",
+        owner="pricing",
+        tags=["eu"],
+    )
+    create_model(
+        client,
+        contributor_headers,
+        "segment",
+        task="multiclass_classification",
+        risk_tier="high",
+        owner=None,
+        tags=[],
+    )
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ({"q": "churn"}, ["churn-eu", "churn-us"]),
-    ({"q": "CHURN-E"}, ["churn-eu"]),
-    ({"q": "ri"}, ["price"]),
-    ({"q": "_"}, []),
-    ({"q": "%"}, []),
-    ({"task": "regression"}, ["price"]),
-    ({"task": "multiclass_classification"}, ["segment"]),
-    ({"risk_tier": "high"}, ["churn-eu", "segment"]),
-    ({"owner": "retail"}, ["churn-eu", "churn-us"]),
-    ({"owner": "nobody"}, []),
-    ({"tag": "eu"}, ["churn-eu", "price"]),
-    ({"tag": "retail"}, ["churn-eu"]),
-    ({"tag": "e"}, []),
-    ({"task": "binary_classification", "risk_tier": "high"}, ["churn-eu"]),
-    ({"q": "churn", "tag": "us"}, ["churn-us"]),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"q": "churn"}, ["churn-eu", "churn-us"]),
+        ({"q": "CHURN-E"}, ["churn-eu"]),
+        ({"q": "ri"}, ["price"]),
+        ({"q": "_"}, []),
+        ({"q": "%"}, []),
+        ({"task": "regression"}, ["price"]),
+        ({"task": "multiclass_classification"}, ["segment"]),
+        ({"risk_tier": "high"}, ["churn-eu", "segment"]),
+        ({"owner": "retail"}, ["churn-eu", "churn-us"]),
+        ({"owner": "nobody"}, []),
+        ({"tag": "eu"}, ["churn-eu", "price"]),
+        ({"tag": "retail"}, ["churn-eu"]),
+        ({"tag": "e"}, []),
+        ({"task": "binary_classification", "risk_tier": "high"}, ["churn-eu"]),
+        ({"q": "churn", "tag": "us"}, ["churn-us"]),
+    ],
+)
 def test_the_list_filters_by_name_task_risk_tier_owner_and_tag(
-        client, contributor_headers, catalogue, query, expected):
+    client, contributor_headers, catalogue, query, expected
+):
     response = client.get(MODELS, headers=contributor_headers, query_string=query)
 
     assert names(response) == expected
@@ -183,11 +244,13 @@ def test_the_list_filters_by_name_task_risk_tier_owner_and_tag(
 
 def test_a_tag_filter_pages_and_counts_only_the_tagged_models(client, contributor_headers):
     for index in range(5):
-        create_model(client, contributor_headers, f"m{index}",
-                     tags=["keep"] if index % 2 == 0 else [])
+        create_model(
+            client, contributor_headers, f"m{index}", tags=["keep"] if index % 2 == 0 else []
+        )
 
-    body = client.get(MODELS, headers=contributor_headers,
-                      query_string={"tag": "keep", "limit": 2, "page": 2}).json
+    body = client.get(
+        MODELS, headers=contributor_headers, query_string={"tag": "keep", "limit": 2, "page": 2}
+    ).json
 
     assert [m["name"] for m in body["items"]] == ["m4"]
     assert body["total"] == 3
@@ -199,36 +262,72 @@ def three_models_created_apart(client, contributor_headers, admin_headers, clock
     for name in ("b", "c", "a"):
         create_model(client, contributor_headers, name)
         clock.advance(hours=1)
-    response = client.patch(f"{MODELS}/b", json={"description": "changed"},
-                            headers=contributor_headers)
+    response = client.patch(
+        f"{MODELS}/b", json={"description": "changed"}, headers=contributor_headers
+    )
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize(("sort", "expected"), [
-    (None, ["a", "b", "c"]),
-    ("name", ["a", "b", "c"]),
-    ("-name", ["c", "b", "a"]),
-    ("created_at", ["b", "c", "a"]),
-    ("-created_at", ["a", "c", "b"]),
-    ("updated_at", ["c", "a", "b"]),
-    ("-updated_at", ["b", "a", "c"]),
-])
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (None, ["a", "b", "c"]),
+        ("name", ["a", "b", "c"]),
+        ("-name", ["c", "b", "a"]),
+        ("created_at", ["b", "c", "a"]),
+        ("-created_at", ["a", "c", "b"]),
+        ("updated_at", ["c", "a", "b"]),
+        ("-updated_at", ["b", "a", "c"]),
+    ],
+)
 def test_the_list_sorts_by_name_creation_or_last_change(
-        client, contributor_headers, three_models_created_apart, sort, expected):
+    client, contributor_headers, three_models_created_apart, sort, expected
+):
     query = {"sort": sort} if sort else {}
 
     assert names(client.get(MODELS, headers=contributor_headers, query_string=query)) == expected
 
 
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("created_at", ["c", "a", "d", "b"]),
+        ("-created_at", ["b", "d", "a", "c"]),
+        ("updated_at", ["c", "a", "d", "b"]),
+        ("-updated_at", ["b", "d", "a", "c"]),
+    ],
+)
+def test_models_created_in_the_same_instant_sort_and_page_in_creation_order(
+    client, contributor_headers, sort, expected
+):
+    for name in ("c", "a", "d", "b"):
+        create_model(client, contributor_headers, name)
+
+    pages = [
+        names(
+            client.get(
+                MODELS,
+                headers=contributor_headers,
+                query_string={"sort": sort, "limit": 1, "page": page},
+            )
+        )
+        for page in (1, 2, 3, 4)
+    ]
+
+    assert [name for page in pages for name in page] == expected
+
+
 def test_an_archived_model_is_hidden_from_the_list_unless_asked_for(
-        client, contributor_headers, admin_headers):
+    client, contributor_headers, admin_headers
+):
     create_model(client, contributor_headers, "old")
     create_model(client, contributor_headers, "new")
     assert client.post(f"{MODELS}/old/archive", headers=admin_headers).status_code == 200
 
     default = client.get(MODELS, headers=contributor_headers)
-    everything = client.get(MODELS, headers=contributor_headers,
-                            query_string={"include_archived": "true"})
+    everything = client.get(
+        MODELS, headers=contributor_headers, query_string={"include_archived": "true"}
+    )
 
     assert names(default) == ["new"] and default.json["total"] == 1
     assert names(everything) == ["new", "old"] and everything.json["total"] == 2
@@ -242,13 +341,19 @@ def test_a_contributor_changes_description_owner_and_tags(client, contributor_he
     create_model(client, contributor_headers, "churn", owner="ds", tags=["a"])
     clock.advance(minutes=5)
 
-    response = client.patch(f"{MODELS}/churn", headers=contributor_headers, json={
-        "description": "new words", "owner": "platform", "tags": ["b", "c"]})
+    response = client.patch(
+        f"{MODELS}/churn",
+        headers=contributor_headers,
+        json={"description": "new words", "owner": "platform", "tags": ["b", "c"]},
+    )
 
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.json
     assert (body["description"], body["owner"], body["tags"]) == (
-        "new words", "platform", ["b", "c"])
+        "new words",
+        "platform",
+        ["b", "c"],
+    )
     assert body["updated_at"] == "2026-11-23T09:05:00.000000Z"
     assert body["created_at"] == "2026-11-23T09:00:00.000000Z"
     assert client.get(f"{MODELS}/churn", headers=contributor_headers).json == body
@@ -257,23 +362,29 @@ def test_a_contributor_changes_description_owner_and_tags(client, contributor_he
 def test_a_change_is_audited_with_each_field_from_and_to(client, contributor_headers):
     create_model(client, contributor_headers, "churn", owner="ds", tags=["a"])
 
-    client.patch(f"{MODELS}/churn", headers=contributor_headers,
-                 json={"description": "new", "owner": None, "tags": ["a"]})
+    client.patch(
+        f"{MODELS}/churn",
+        headers=contributor_headers,
+        json={"description": "new", "owner": None, "tags": ["a"]},
+    )
 
     events = audit_events(client, contributor_headers, "model", "churn")
     assert [e["action"] for e in events] == ["model.created", "model.updated"]
-    assert events[1]["payload"] == {"changes": {
-        "description": {"from": "", "to": "new"},
-        "owner": {"from": "ds", "to": None},
-    }}
+    assert events[1]["payload"] == {
+        "changes": {
+            "description": {"from": "", "to": "new"},
+            "owner": {"from": "ds", "to": None},
+        }
+    }
 
 
 def test_a_change_that_changes_nothing_is_not_audited(client, contributor_headers, clock):
     create_model(client, contributor_headers, "churn", description="same")
     clock.advance(minutes=1)
 
-    response = client.patch(f"{MODELS}/churn", headers=contributor_headers,
-                            json={"description": "same"})
+    response = client.patch(
+        f"{MODELS}/churn", headers=contributor_headers, json={"description": "same"}
+    )
 
     assert response.status_code == 200
     assert response.json["updated_at"] == response.json["created_at"]
@@ -281,8 +392,9 @@ def test_a_change_that_changes_nothing_is_not_audited(client, contributor_header
 
 
 def test_changing_an_unknown_model_is_not_found(client, contributor_headers):
-    response = client.patch(f"{MODELS}/nope", json={"description": "x"},
-                            headers=contributor_headers)
+    response = client.patch(
+        f"{MODELS}/nope", json={"description": "x"}, headers=contributor_headers
+    )
 
     assert response.status_code == 404
 
@@ -290,8 +402,7 @@ def test_changing_an_unknown_model_is_not_found(client, contributor_headers):
 def test_a_viewer_may_not_change_a_model(client, contributor_headers, viewer_headers):
     create_model(client, contributor_headers, "churn")
 
-    response = client.patch(f"{MODELS}/churn", json={"description": "x"},
-                            headers=viewer_headers)
+    response = client.patch(f"{MODELS}/churn", json={"description": "x"}, headers=viewer_headers)
 
     assert response.status_code == 403
     assert client.get(f"{MODELS}/churn", headers=viewer_headers).json["description"] == ""
@@ -300,8 +411,11 @@ def test_a_viewer_may_not_change_a_model(client, contributor_headers, viewer_hea
 def test_a_contributor_may_not_change_the_risk_tier(client, contributor_headers):
     create_model(client, contributor_headers, "churn", risk_tier="high")
 
-    response = client.patch(f"{MODELS}/churn", headers=contributor_headers,
-                            json={"risk_tier": "low", "description": "sneaky"})
+    response = client.patch(
+        f"{MODELS}/churn",
+        headers=contributor_headers,
+        json={"risk_tier": "low", "description": "sneaky"},
+    )
 
     assert response.status_code == 403
     assert response.json["error"]["code"] == "permission_denied"
@@ -313,19 +427,22 @@ def test_a_contributor_may_not_change_the_risk_tier(client, contributor_headers)
 def test_a_contributor_may_send_the_unchanged_risk_tier(client, contributor_headers):
     create_model(client, contributor_headers, "churn", risk_tier="high")
 
-    response = client.patch(f"{MODELS}/churn", headers=contributor_headers,
-                            json={"risk_tier": "high", "description": "ok"})
+    response = client.patch(
+        f"{MODELS}/churn",
+        headers=contributor_headers,
+        json={"risk_tier": "high", "description": "ok"},
+    )
 
     assert response.status_code == 200
     assert response.json["description"] == "ok"
 
 
 def test_an_admin_changes_the_risk_tier_and_it_is_audited(
-        client, contributor_headers, admin_headers):
+    client, contributor_headers, admin_headers
+):
     create_model(client, contributor_headers, "churn", risk_tier="high")
 
-    response = client.patch(f"{MODELS}/churn", headers=admin_headers,
-                            json={"risk_tier": "medium"})
+    response = client.patch(f"{MODELS}/churn", headers=admin_headers, json={"risk_tier": "medium"})
 
     assert response.status_code == 200
     assert response.json["risk_tier"] == "medium"
@@ -338,7 +455,8 @@ def test_an_admin_changes_the_risk_tier_and_it_is_audited(
 
 
 def test_an_admin_archives_a_model_and_it_stays_readable(
-        client, contributor_headers, admin_headers, clock):
+    client, contributor_headers, admin_headers, clock
+):
     create_model(client, contributor_headers, "churn")
     clock.advance(hours=2)
 
@@ -349,7 +467,9 @@ def test_an_admin_archives_a_model_and_it_stays_readable(
     assert response.json["archived_at"] == "2026-11-23T11:00:00.000000Z"
     assert client.get(f"{MODELS}/churn", headers=contributor_headers).json["archived"] is True
     assert audit_actions(client, admin_headers, "model", "churn") == [
-        "model.created", "model.archived"]
+        "model.created",
+        "model.archived",
+    ]
 
 
 def test_a_contributor_may_not_archive_or_restore(client, contributor_headers, admin_headers):
@@ -369,7 +489,9 @@ def test_archiving_an_archived_model_is_a_conflict(client, contributor_headers, 
 
     assert response.status_code == 409
     assert audit_actions(client, admin_headers, "model", "churn") == [
-        "model.created", "model.archived"]
+        "model.created",
+        "model.archived",
+    ]
 
 
 def test_archiving_or_restoring_an_unknown_model_is_not_found(client, admin_headers):
@@ -378,7 +500,8 @@ def test_archiving_or_restoring_an_unknown_model_is_not_found(client, admin_head
 
 
 def test_an_admin_restores_an_archived_model_and_it_is_audited(
-        client, contributor_headers, admin_headers, clock):
+    client, contributor_headers, admin_headers, clock
+):
     create_model(client, contributor_headers, "churn")
     client.post(f"{MODELS}/churn/archive", headers=admin_headers)
     clock.advance(hours=1)
@@ -390,11 +513,15 @@ def test_an_admin_restores_an_archived_model_and_it_is_audited(
     assert response.json["updated_at"] == "2026-11-23T10:00:00.000000Z"
     assert names(client.get(MODELS, headers=admin_headers)) == ["churn"]
     assert audit_actions(client, admin_headers, "model", "churn") == [
-        "model.created", "model.archived", "model.restored"]
+        "model.created",
+        "model.archived",
+        "model.restored",
+    ]
 
 
 def test_restoring_a_model_that_is_not_archived_is_a_conflict(
-        client, contributor_headers, admin_headers):
+    client, contributor_headers, admin_headers
+):
     create_model(client, contributor_headers, "churn")
 
     response = client.post(f"{MODELS}/churn/restore", headers=admin_headers)
@@ -407,8 +534,7 @@ def test_changing_an_archived_model_is_a_conflict(client, contributor_headers, a
     create_model(client, contributor_headers, "churn")
     client.post(f"{MODELS}/churn/archive", headers=admin_headers)
 
-    response = client.patch(f"{MODELS}/churn", json={"description": "late"},
-                            headers=admin_headers)
+    response = client.patch(f"{MODELS}/churn", json={"description": "late"}, headers=admin_headers)
 
     assert response.status_code == 409
     assert response.json["error"]["code"] == "conflict"
@@ -416,12 +542,17 @@ def test_changing_an_archived_model_is_a_conflict(client, contributor_headers, a
 
 
 def test_registering_a_version_on_an_archived_model_is_a_conflict(
-        client, contributor_headers, admin_headers):
+    client, contributor_headers, admin_headers
+):
     create_model(client, contributor_headers, "churn")
     client.post(f"{MODELS}/churn/archive", headers=admin_headers)
 
-    response = register_version(client, contributor_headers, "churn", metadata={
-        "features": [{"name": "age", "kind": "numerical"}]})
+    response = register_version(
+        client,
+        contributor_headers,
+        "churn",
+        metadata={"features": [{"name": "age", "kind": "numerical"}]},
+    )
 
     assert response.status_code == 409
     model = client.get(f"{MODELS}/churn", headers=admin_headers).json

@@ -9,8 +9,9 @@ from sqlalchemy import text
 
 
 def _create(client, headers, **body):
-    return client.post("/api/v1/tokens", json={"name": "ci", "role": "viewer", **body},
-                       headers=headers)
+    return client.post(
+        "/api/v1/tokens", json={"name": "ci", "role": "viewer", **body}, headers=headers
+    )
 
 
 def test_a_new_token_is_shown_once_and_listed_without_its_secret(client, admin_headers):
@@ -61,8 +62,10 @@ def test_a_revoked_token_is_refused_and_the_revocation_audited(client, admin_hea
 def test_revoking_twice_writes_one_event(client, admin_headers):
     token_id = _create(client, admin_headers).json["id"]
     for _ in range(2):
-        assert client.post(f"/api/v1/tokens/{token_id}/revoke",
-                           headers=admin_headers).status_code == 200
+        assert (
+            client.post(f"/api/v1/tokens/{token_id}/revoke", headers=admin_headers).status_code
+            == 200
+        )
     events = client.get("/api/v1/audit?action=token.revoked", headers=admin_headers).json
     assert events["total"] == 1
 
@@ -76,9 +79,13 @@ def test_whoami_names_the_calling_token(client, token_for):
 
 
 def test_token_creation_rejects_unknown_roles_and_bad_lifetimes(client, admin_headers):
-    for body, field in [({"role": "superuser"}, "role"), ({"expires_days": 0}, "expires_days"),
-                        ({"expires_days": "soon"}, "expires_days"), ({"name": ""}, "name"),
-                        ({"name": "x" * 101}, "name")]:
+    for body, field in [
+        ({"role": "superuser"}, "role"),
+        ({"expires_days": 0}, "expires_days"),
+        ({"expires_days": "soon"}, "expires_days"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
+    ]:
         response = _create(client, admin_headers, **body)
         assert response.status_code == 422, body
         assert field in response.json["error"]["details"]
@@ -87,3 +94,9 @@ def test_token_creation_rejects_unknown_roles_and_bad_lifetimes(client, admin_he
 def test_unknown_token_id_is_not_found(client, admin_headers):
     response = client.post("/api/v1/tokens/999999/revoke", headers=admin_headers)
     assert response.status_code == 404
+
+
+def test_a_token_name_with_a_trailing_newline_is_refused(client, admin_headers):
+    response = _create(client, admin_headers, name="ci-bot\n")
+    assert response.status_code == 422
+    assert "name" in response.json["error"]["details"]

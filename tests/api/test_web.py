@@ -10,10 +10,12 @@ def test_the_model_list_needs_a_sign_in(client):
 
 
 def test_signing_in_with_a_token_shows_the_models(client, token_for, admin_headers):
-    client.post("/api/v1/models", json={"name": "churn", "task": "binary_classification",
-                                        "tags": ["retail"]}, headers=admin_headers)
-    client.post("/api/v1/models", json={"name": "old", "task": "regression"},
-                headers=admin_headers)
+    client.post(
+        "/api/v1/models",
+        json={"name": "churn", "task": "binary_classification", "tags": ["retail"]},
+        headers=admin_headers,
+    )
+    client.post("/api/v1/models", json={"name": "old", "task": "regression"}, headers=admin_headers)
     client.post("/api/v1/models/old/archive", headers=admin_headers)
     signed_in = client.post("/login?next=/", data={"token": token_for("viewer", "auditor")})
     assert signed_in.status_code == 302
@@ -44,7 +46,8 @@ def test_signing_out_forgets_the_token(client, token_for):
 def test_a_revoked_token_ends_the_browser_session(client, token_for, admin_headers):
     secret = token_for("viewer", "soon-revoked")
     client.post("/login", data={"token": secret})
-    token_id = client.get("/api/v1/whoami",
-                          headers={"Authorization": f"Bearer {secret}"}).json["token_id"]
+    token_id = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {secret}"}).json[
+        "token_id"
+    ]
     client.post(f"/api/v1/tokens/{token_id}/revoke", headers=admin_headers)
     assert client.get("/").status_code == 302

@@ -39,12 +39,12 @@ def test_events_link_into_one_chain_from_the_genesis_hash(db, cli_context):
         assert AuditTrail(session, cli_context).verify().ok
 
 
-def test_both_verifiers_name_an_event_changed_with_raw_sql(db, cli_context, client,
-                                                           admin_headers):
+def test_both_verifiers_name_an_event_changed_with_raw_sql(db, cli_context, client, admin_headers):
     _models(db, cli_context, ["a", "b", "c", "d"])
     with db.engine.begin() as connection:
-        connection.execute(text(
-            "UPDATE audit_events SET payload = :p WHERE seq = 3"), {"p": '{"task": "forged"}'})
+        connection.execute(
+            text("UPDATE audit_events SET payload = :p WHERE seq = 3"), {"p": '{"task": "forged"}'}
+        )
     server = client.get("/api/v1/audit/verify", headers=admin_headers).json
     assert server["ok"] is False
     assert server["first_broken_seq"] == 3
@@ -55,10 +55,10 @@ def test_both_verifiers_name_an_event_changed_with_raw_sql(db, cli_context, clie
 def test_a_changed_actor_is_noticed_too(db, cli_context, client, admin_headers):
     _models(db, cli_context, ["a", "b"])
     with db.engine.begin() as connection:
-        connection.execute(text("UPDATE audit_events SET actor_name = 'someone-else' "
-                                "WHERE seq = 2"))
-    assert client.get("/api/v1/audit/verify", headers=admin_headers).json[
-        "first_broken_seq"] == 2
+        connection.execute(
+            text("UPDATE audit_events SET actor_name = 'someone-else' WHERE seq = 2")
+        )
+    assert client.get("/api/v1/audit/verify", headers=admin_headers).json["first_broken_seq"] == 2
 
 
 def test_both_verifiers_notice_a_deleted_event(db, cli_context, client, admin_headers):
@@ -104,10 +104,10 @@ def test_a_change_that_fails_leaves_no_event(db, cli_context):
 
 def test_a_failed_request_leaves_no_event(client, admin_headers):
     before = client.get("/api/v1/audit", headers=admin_headers).json["total"]
-    client.post("/api/v1/models", json={"name": "m", "task": "regression"},
-                headers=admin_headers)
-    duplicate = client.post("/api/v1/models", json={"name": "m", "task": "regression"},
-                            headers=admin_headers)
+    client.post("/api/v1/models", json={"name": "m", "task": "regression"}, headers=admin_headers)
+    duplicate = client.post(
+        "/api/v1/models", json={"name": "m", "task": "regression"}, headers=admin_headers
+    )
     assert duplicate.status_code == 409
     assert client.get("/api/v1/audit", headers=admin_headers).json["total"] == before + 1
 
@@ -141,15 +141,15 @@ def test_concurrent_writers_leave_one_unbroken_chain(db, settings):
 
 def test_audit_list_filters_and_pages_by_cursor(db, cli_context, client, admin_headers):
     _models(db, cli_context, [f"m{n}" for n in range(5)])
-    first = client.get("/api/v1/audit?action=model.created&limit=2",
-                       headers=admin_headers).json
+    first = client.get("/api/v1/audit?action=model.created&limit=2", headers=admin_headers).json
     assert first["total"] == 5
     assert [e["target_id"] for e in first["items"]] == ["m0", "m1"]
-    second = client.get(f"/api/v1/audit?action=model.created&limit=2"
-                        f"&after_seq={first['next_cursor']}", headers=admin_headers).json
+    second = client.get(
+        f"/api/v1/audit?action=model.created&limit=2&after_seq={first['next_cursor']}",
+        headers=admin_headers,
+    ).json
     assert [e["target_id"] for e in second["items"]] == ["m2", "m3"]
-    only = client.get("/api/v1/audit?target_type=model&target_id=m4",
-                      headers=admin_headers).json
+    only = client.get("/api/v1/audit?target_type=model&target_id=m4", headers=admin_headers).json
     assert [e["action"] for e in only["items"]] == ["model.created"]
     by_actor = client.get("/api/v1/audit?actor=cli:test", headers=admin_headers).json
     assert by_actor["total"] == 6  # the five models and the test's admin token
@@ -160,11 +160,13 @@ def test_audit_list_filters_by_time(db, cli_context, client, admin_headers, cloc
     clock.advance(hours=2)
     _models(db, cli_context, ["late"])
     since = clock().replace(microsecond=0).isoformat()
-    events = client.get("/api/v1/audit", query_string={"since": since},
-                        headers=admin_headers).json
+    events = client.get("/api/v1/audit", query_string={"since": since}, headers=admin_headers).json
     assert [e["target_id"] for e in events["items"]] == ["late"]
-    until = client.get("/api/v1/audit", query_string={"until": since, "action": "model.created"},
-                       headers=admin_headers).json
+    until = client.get(
+        "/api/v1/audit",
+        query_string={"until": since, "action": "model.created"},
+        headers=admin_headers,
+    ).json
     assert [e["target_id"] for e in until["items"]] == ["early"]
 
 
@@ -173,3 +175,9 @@ def test_no_route_can_change_or_delete_an_event(client, admin_headers):
         for method in ["PUT", "PATCH", "DELETE", "POST"]:
             status = client.open(url, method=method, headers=admin_headers).status_code
             assert status in (404, 405), (method, url, status)
+
+
+def test_an_unknown_audit_filter_is_refused_rather_than_ignored(client, admin_headers):
+    response = client.get("/api/v1/audit?targett=model", headers=admin_headers)
+    assert response.status_code == 422
+    assert "targett" in response.json["error"]["details"]

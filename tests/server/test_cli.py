@@ -46,16 +46,21 @@ def test_cli_changes_are_audited_as_the_operator(run_cli, client, admin_headers)
     assert any(actor.startswith("cli:") for actor in actors)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["tokens", "create", "--role", "root", "--name", "x"], "Invalid value for '--role'"),
-    (["tokens", "create", "--role", "viewer"], "Missing option '--name'"),
-    (["tokens", "create", "--role", "viewer", "--name", "bad\nname"], "Invalid value"),
-    (["tokens", "create", "--role", "viewer", "--name", "x", "--expires-days", "0"],
-     "Invalid value for '--expires-days'"),
-    (["tokens", "revoke", "nobody"], "No active token named 'nobody'"),
-    (["tokens", "revoke", "424242"], "No token with id 424242"),
-    (["run", "--port", "99999"], "Invalid value for '--port'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tokens", "create", "--role", "root", "--name", "x"], "Invalid value for '--role'"),
+        (["tokens", "create", "--role", "viewer"], "Missing option '--name'"),
+        (["tokens", "create", "--role", "viewer", "--name", "bad\nname"], "Invalid value"),
+        (
+            ["tokens", "create", "--role", "viewer", "--name", "x", "--expires-days", "0"],
+            "Invalid value for '--expires-days'",
+        ),
+        (["tokens", "revoke", "nobody"], "No active token named 'nobody'"),
+        (["tokens", "revoke", "424242"], "No token with id 424242"),
+        (["run", "--port", "99999"], "Invalid value for '--port'"),
+    ],
+)
 def test_bad_arguments_fail_with_a_message_and_a_non_zero_exit(run_cli, args, message):
     result = run_cli(*args)
     assert result.exit_code != 0
@@ -69,8 +74,10 @@ def test_db_upgrade_is_idempotent(run_cli):
 
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path):
-    env = {"ASSAY_DATA_DIR": str(tmp_path),
-           "ASSAY_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    env = {
+        "ASSAY_DATA_DIR": str(tmp_path),
+        "ASSAY_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    }
     result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
     assert result.exit_code == 1
     assert result.output.startswith("Error: OperationalError")

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from ..auth.access import requires
 from ..auth.roles import Role
@@ -14,14 +15,15 @@ from ..request_scope import database, db_session, service_context
 from .schemas import AuditListArgsSchema, AuditPageSchema, AuditVerificationSchema
 from .service import AuditFilters, AuditTrail
 
-blp = Blueprint("audit", __name__, url_prefix="/api/v1",
-                description="The hash-chained audit trail (read-only)")
+blp = Blueprint(
+    "audit", __name__, url_prefix="/api/v1", description="The hash-chained audit trail (read-only)"
+)
 
 
 @blp.route("/audit")
 class AuditEvents(MethodView):
     @requires(Role.VIEWER)
-    @blp.arguments(AuditListArgsSchema, location="query")
+    @blp.arguments(AuditListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, AuditPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """List audit events, oldest first, by cursor"""
@@ -52,7 +54,6 @@ class AuditExport(MethodView):
             with db.unit_of_work(write=False) as session:
                 yield from AuditTrail(session, ctx).export_lines()
 
-        response = current_app.response_class(lines(),
-                                              mimetype="application/x-ndjson")
+        response = current_app.response_class(lines(), mimetype="application/x-ndjson")
         response.headers["Content-Disposition"] = 'attachment; filename="assay-audit.jsonl"'
         return response

@@ -49,8 +49,9 @@ class AuditTrail:
         self.session = session
         self.ctx = ctx
 
-    def append(self, action: str, target_type: str, target_id: str,
-               payload: dict[str, Any] | None = None) -> AuditEvent:
+    def append(
+        self, action: str, target_type: str, target_id: str, payload: dict[str, Any] | None = None
+    ) -> AuditEvent:
         """Add an event after the chain head, locking the head until the transaction ends."""
         payload = payload or {}
         if len(json.dumps(payload, default=str)) > MAX_PAYLOAD_BYTES:
@@ -94,12 +95,17 @@ class AuditTrail:
     def list(self, filters: AuditFilters, *, after_seq: int = 0, limit: int = 100) -> AuditPage:
         """Events matching ``filters`` with ``seq > after_seq``, oldest first."""
         query = self._filtered(select(AuditEvent), filters)
-        total = self.session.scalar(
-            self._filtered(select(func.count()).select_from(AuditEvent), filters)
-        ) or 0
-        rows = list(self.session.scalars(
-            query.where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq).limit(limit + 1)
-        ))
+        total = (
+            self.session.scalar(
+                self._filtered(select(func.count()).select_from(AuditEvent), filters)
+            )
+            or 0
+        )
+        rows = list(
+            self.session.scalars(
+                query.where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq).limit(limit + 1)
+            )
+        )
         next_cursor = rows[limit - 1].seq if len(rows) > limit else None
         return AuditPage(items=rows[:limit], total=total, next_cursor=next_cursor)
 
@@ -119,8 +125,9 @@ class AuditTrail:
             query = query.where(AuditEvent.timestamp < filters.until)
         return query
 
-    def iter_events(self, *, up_to_seq: int | None = None,
-                    batch: int = 1000) -> Iterator[dict[str, Any]]:
+    def iter_events(
+        self, *, up_to_seq: int | None = None, batch: int = 1000
+    ) -> Iterator[dict[str, Any]]:
         """Every event in seq order, as the chain exports it, read in batches."""
         last = 0
         while True:

@@ -15,7 +15,7 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ..errors import AuthenticationRequired, PermissionDenied
-from ..request_scope import db_session
+from ..request_scope import database
 from .roles import Role
 from .service import authenticate
 
@@ -23,11 +23,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC = "public"
 # flask-smorest's own documentation views, and Flask's static files.
-PUBLIC_ENDPOINTS = frozenset({
-    "static",
-    "api-docs.openapi_json",
-    "api-docs.openapi_swagger_ui",
-})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "static",
+        "api-docs.openapi_json",
+        "api-docs.openapi_swagger_ui",
+    }
+)
 
 
 def requires(role: Role) -> Callable[[F], F]:
@@ -89,7 +91,10 @@ def _authorize() -> Response | None:
     is_page = getattr(view, "browser_page", False)
     secret = _bearer_token() or (session.get("token") if is_page else None)
     try:
-        g.actor = authenticate(db_session(), secret, current_app.extensions["assay_clock"]())
+        # A short read of its own: the request's session (for writes on SQLite, the write
+        # lock) is opened only when the view needs it, after a slow upload has arrived.
+        with database().unit_of_work(write=False) as lookup:
+            g.actor = authenticate(lookup, secret, current_app.extensions["assay_clock"]())
     except AuthenticationRequired:
         if is_page:
             session.pop("token", None)

@@ -28,8 +28,12 @@ class WhoAmI(MethodView):
         """Who the calling token is"""
         actor = current_actor()
         token = _tokens().get(actor.token_id) if actor.token_id else None
-        return {"token_id": actor.token_id, "name": actor.name, "role": actor.role.value,
-                "expires_at": token.expires_at if token else None}
+        return {
+            "token_id": actor.token_id,
+            "name": actor.name,
+            "role": actor.role.value,
+            "expires_at": token.expires_at if token else None,
+        }
 
 
 @blp.route("/tokens")

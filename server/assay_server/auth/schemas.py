@@ -9,7 +9,7 @@ from ..schemas import StrictSchema, Timestamp
 from .roles import ROLE_NAMES
 
 TOKEN_NAME = validate.Regexp(
-    r"^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,99}$",
+    r"^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,99}\Z",
     error="1–100 characters: letters, digits, space and . _ @ : -, starting with a letter or "
     "digit.",
 )
@@ -21,8 +21,9 @@ class TokenCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=TOKEN_NAME)
     role = fields.String(required=True, validate=validate.OneOf(ROLE_NAMES))
     expires_days = fields.Float(
-        load_default=None, allow_none=True, validate=validate.Range(min=0, min_inclusive=False,
-                                                                    max=3650)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, min_inclusive=False, max=3650),
     )
 
 

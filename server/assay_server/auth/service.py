@@ -81,8 +81,9 @@ class TokenService:
         """How many tokens were ever issued (revoked ones included)."""
         return self.session.scalar(select(func.count()).select_from(Token)) or 0
 
-    def create(self, name: str, role: Role | str, *, expires_days: float | None = None
-               ) -> IssuedToken:
+    def create(
+        self, name: str, role: Role | str, *, expires_days: float | None = None
+    ) -> IssuedToken:
         """Issue a token; only an admin may, and the secret is returned this once."""
         self._require_admin()
         role = Role(role)
@@ -102,12 +103,17 @@ class TokenService:
         )
         self.session.add(token)
         self.session.flush()
-        self.audit.append("token.created", "token", str(token.id), {
-            "name": name,
-            "role": role.value,
-            "display": f"{token.display_prefix}…{token.last_four}",
-            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-        })
+        self.audit.append(
+            "token.created",
+            "token",
+            str(token.id),
+            {
+                "name": name,
+                "role": role.value,
+                "display": f"{token.display_prefix}…{token.last_four}",
+                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            },
+        )
         return IssuedToken(token=token, secret=secret)
 
     def list(self) -> list[Token]:
@@ -126,15 +132,18 @@ class TokenService:
         """A token by id, or by name when exactly one active token has it."""
         if id_or_name.isdigit():
             return self.get(int(id_or_name))
-        matches = list(self.session.scalars(
-            select(Token).where(Token.name == id_or_name, Token.revoked_at.is_(None))
-        ))
+        matches = list(
+            self.session.scalars(
+                select(Token).where(Token.name == id_or_name, Token.revoked_at.is_(None))
+            )
+        )
         if not matches:
             raise NotFound(f"No active token named {id_or_name!r}.")
         if len(matches) > 1:
             ids = ", ".join(str(t.id) for t in matches)
-            raise ValidationFailed(f"Several active tokens are named {id_or_name!r} "
-                                   f"(ids {ids}); revoke by id.")
+            raise ValidationFailed(
+                f"Several active tokens are named {id_or_name!r} (ids {ids}); revoke by id."
+            )
         return matches[0]
 
     def revoke(self, token_id: int) -> Token:
@@ -145,8 +154,9 @@ class TokenService:
             token.revoked_at = self._clock()
             token.revoked_by = self.ctx.actor.name
             self.session.flush()
-            self.audit.append("token.revoked", "token", str(token.id),
-                              {"name": token.name, "role": token.role})
+            self.audit.append(
+                "token.revoked", "token", str(token.id), {"name": token.name, "role": token.role}
+            )
         return token
 
     def _require_admin(self) -> None:

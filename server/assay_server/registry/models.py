@@ -125,16 +125,24 @@ class ModelVersion(Base):
         """The artifact's description, or None for a version registered without one."""
         if self.artifact_sha256 is None:
             return None
-        return {"sha256": self.artifact_sha256, "format": self.artifact_format,
-                "size_bytes": self.artifact_size, "filename": self.artifact_filename}
+        return {
+            "sha256": self.artifact_sha256,
+            "format": self.artifact_format,
+            "size_bytes": self.artifact_size,
+            "filename": self.artifact_filename,
+        }
 
     @property
     def reference(self) -> dict[str, Any] | None:
         """The reference dataset's description, or None."""
         if self.reference_sha256 is None:
             return None
-        return {"sha256": self.reference_sha256, "rows": self.reference_rows,
-                "columns": self.reference_columns, "size_bytes": self.reference_size}
+        return {
+            "sha256": self.reference_sha256,
+            "rows": self.reference_rows,
+            "columns": self.reference_columns,
+            "size_bytes": self.reference_size,
+        }
 
     @property
     def audit_id(self) -> str:

@@ -46,8 +46,9 @@ def output_kind(task: str) -> str:
     return FeatureKind.CATEGORICAL.value
 
 
-def declared_schema(task: str, features: list[dict[str, str]] | None, target: str | None,
-                    prediction: str | None) -> FeatureSchema:
+def declared_schema(
+    task: str, features: list[dict[str, str]] | None, target: str | None, prediction: str | None
+) -> FeatureSchema:
     """The schema as declared, before any reference data is seen."""
     kind = output_kind(task)
     return FeatureSchema(
@@ -68,13 +69,23 @@ def read_table(path: Path, filename: str) -> Any:
     try:
         if is_parquet:
             return pd.read_parquet(path)
-        return pd.read_csv(path, low_memory=False)
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, low_memory=False)
     except Exception as exc:  # pandas raises many types for malformed files
         kind = "Parquet" if is_parquet else "CSV"
         raise ValidationFailed(
             f"The reference dataset could not be read as {kind}.",
             details={"reference_data": [f"Not a readable {kind} file: {type(exc).__name__}."]},
         ) from None
+    # pandas renames a repeated CSV column ("a", "a.1"); refuse it instead of inventing one.
+    names = [str(name) for name in header.iloc[0]]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationFailed(
+            "The reference dataset does not match the schema.",
+            details={"reference_data": [f"Column names repeat: {', '.join(repeated[:20])}."]},
+        )
+    return frame
 
 
 def _is_numeric(series: Any) -> bool:
@@ -98,32 +109,40 @@ def check_and_complete(frame: Any, schema: FeatureSchema) -> FeatureSchema:
         problems["target"] = [f"Column {schema.target['name']!r} is not in the reference data."]
     reserved = {s["name"] for s in (schema.target, schema.prediction) if s}
     features = schema.features or [
-        {"name": name,
-         "kind": (FeatureKind.NUMERICAL if _is_numeric(frame[name])
-                  else FeatureKind.CATEGORICAL).value}
-        for name in columns if name not in reserved
+        {
+            "name": name,
+            "kind": (
+                FeatureKind.NUMERICAL if _is_numeric(frame[name]) else FeatureKind.CATEGORICAL
+            ).value,
+        }
+        for name in columns
+        if name not in reserved
     ]
     missing = [f["name"] for f in features if f["name"] not in columns]
     if missing:
         problems["features"] = [f"Not in the reference data: {', '.join(missing[:20])}."]
     wrong_kind = [
-        f["name"] for f in features
-        if f["name"] in columns and f["kind"] == FeatureKind.NUMERICAL.value
+        f["name"]
+        for f in features
+        if f["name"] in columns
+        and f["kind"] == FeatureKind.NUMERICAL.value
         and not _is_numeric(frame[f["name"]])
     ]
     if wrong_kind:
         problems.setdefault("features", []).append(
             f"Declared numerical but holding non-numbers: {', '.join(wrong_kind[:20])}."
         )
-    if schema.target and schema.target["name"] in columns \
-            and schema.target["kind"] == FeatureKind.NUMERICAL.value \
-            and not _is_numeric(frame[schema.target["name"]]):
+    if (
+        schema.target
+        and schema.target["name"] in columns
+        and schema.target["kind"] == FeatureKind.NUMERICAL.value
+        and not _is_numeric(frame[schema.target["name"]])
+    ):
         problems.setdefault("target", []).append("A regression target must hold numbers.")
     if not features:
         problems.setdefault("features", []).append("The reference data has no feature columns.")
     if problems:
-        raise ValidationFailed("The reference dataset does not match the schema.",
-                               details=problems)
+        raise ValidationFailed("The reference dataset does not match the schema.", details=problems)
     return FeatureSchema(features=features, target=schema.target, prediction=schema.prediction)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
 from werkzeug.wrappers import Response
 
 from ..auth.access import requires
@@ -30,10 +30,15 @@ from .schemas import (
 )
 from .service import RegistryService, Upload, VersionSpec
 
-blp = Blueprint("registry", __name__, url_prefix="/api/v1",
-                description="Models, versions, artifacts and reference data")
+blp = Blueprint(
+    "registry",
+    __name__,
+    url_prefix="/api/v1",
+    description="Models, versions, artifacts and reference data",
+)
 
 VERSION_URL = "/models/<string:name>/versions/<int:version>"
+_FILE_PARTS = ("artifact", "reference_data")
 
 _REGISTER_DOC = {
     "requestBody": {
@@ -44,11 +49,16 @@ _REGISTER_DOC = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "metadata": {"type": "string",
-                                     "description": "The JSON version description"},
+                        "metadata": {
+                            "type": "string",
+                            "description": "The JSON version description",
+                        },
                         "artifact": {"type": "string", "format": "binary"},
-                        "reference_data": {"type": "string", "format": "binary",
-                                           "description": "CSV or Parquet"},
+                        "reference_data": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV or Parquet",
+                        },
                     },
                 }
             },
@@ -64,7 +74,7 @@ def _registry() -> RegistryService:
 @blp.route("/models")
 class Models(MethodView):
     @requires(Role.VIEWER)
-    @blp.arguments(ModelListArgsSchema, location="query")
+    @blp.arguments(ModelListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ModelPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """List models"""
@@ -112,6 +122,22 @@ class RestoreModel(MethodView):
         return _registry().restore_model(name)
 
 
+def _json_body() -> Any:
+    """The request's JSON (``{}`` when empty); ``null`` stays None, to be refused as such."""
+    raw = request.get_data()
+    if not raw:
+        return {}
+    if not request.is_json:
+        raise BadRequest(
+            "Send the version as JSON (application/json), or as "
+            "multipart/form-data with a 'metadata' part."
+        )
+    try:
+        return json.loads(raw)
+    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8/16/32
+        raise BadRequest("The request body is not valid JSON.") from None
+
+
 def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
     """The version description and files, from a JSON body or a multipart form."""
     if request.mimetype == "multipart/form-data":
@@ -120,16 +146,19 @@ def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
             body = json.loads(raw)
         except json.JSONDecodeError:
             raise BadRequest("The 'metadata' part is not valid JSON.") from None
-        files = {key: request.files[key] for key in ("artifact", "reference_data")
-                 if key in request.files}
-        unknown = set(request.files) - set(files)
-        if unknown:
-            raise ValidationFailed("", details={k: ["Unknown file part."] for k in unknown})
+        files = {key: request.files[key] for key in _FILE_PARTS if key in request.files}
+        problems = {key: ["Unknown file part."] for key in set(request.files) - set(files)}
+        # A file sent without a filename arrives as a form field: refuse it, never drop it.
+        for key in set(request.form) - {"metadata"}:
+            problems[key] = (
+                ["Send this as a file part, with a filename."]
+                if key in _FILE_PARTS
+                else ["Unknown form field."]
+            )
+        if problems:
+            raise ValidationFailed("", details=problems)
     else:
-        body = request.get_json(silent=True)
-        if body is None and request.get_data():
-            raise BadRequest("The request body is not valid JSON.")
-        body = {} if body is None else body
+        body = _json_body()
         files = {}
     if not isinstance(body, dict):
         raise ValidationFailed("", details={"_schema": ["Expected a JSON object."]})
@@ -140,7 +169,9 @@ def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
 
     def upload(key: str) -> Upload | None:
         item = files.get(key)
-        return Upload(stream=item.stream, filename=item.filename or key) if item else None
+        if item is None:  # not `if not item`: a part with an empty file name is falsy
+            return None
+        return Upload(stream=item.stream, filename=item.filename or key)
 
     return loaded, upload("artifact"), upload("reference_data")
 
@@ -148,7 +179,7 @@ def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
 @blp.route("/models/<string:name>/versions")
 class Versions(MethodView):
     @requires(Role.VIEWER)
-    @blp.arguments(VersionListArgsSchema, location="query")
+    @blp.arguments(VersionListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, VersionPageSchema)
     def get(self, args: dict[str, Any], name: str) -> Any:
         """List a model's versions"""
@@ -188,8 +219,13 @@ class VersionStage(MethodView):
     @blp.response(200, VersionSchema)
     def post(self, args: dict[str, Any], name: str, version: int) -> Any:
         """Move a version to a stage directly (admin; audited)"""
-        return _registry().set_stage(name, version, args["stage"], comment=args["comment"],
-                                     archive_existing=args["archive_existing"])
+        return _registry().set_stage(
+            name,
+            version,
+            args["stage"],
+            comment=args["comment"],
+            archive_existing=args["archive_existing"],
+        )
 
 
 @blp.route(VERSION_URL + "/artifact")
@@ -199,8 +235,12 @@ class VersionArtifact(MethodView):
     def get(self, name: str, version: int) -> Response:
         """Download a version's artifact"""
         row, path = _registry().artifact_path(name, version)
-        response = send_file(path, mimetype="application/octet-stream", as_attachment=True,
-                             download_name=row.artifact_filename or f"{name}-{version}")
+        response = send_file(
+            path,
+            mimetype="application/octet-stream",
+            as_attachment=True,
+            download_name=row.artifact_filename or f"{name}-{version}",
+        )
         response.headers["X-Assay-Sha256"] = row.artifact_sha256 or ""
         return response
 
@@ -212,8 +252,11 @@ class VersionReference(MethodView):
     def get(self, name: str, version: int) -> Response:
         """Download a version's reference dataset as Parquet"""
         row, path = _registry().reference_path(name, version)
-        response = send_file(path, mimetype="application/vnd.apache.parquet",
-                             as_attachment=True,
-                             download_name=f"{name}-v{version}-reference.parquet")
+        response = send_file(
+            path,
+            mimetype="application/vnd.apache.parquet",
+            as_attachment=True,
+            download_name=f"{name}-v{version}-reference.parquet",
+        )
         response.headers["X-Assay-Sha256"] = row.reference_sha256 or ""
         return response

@@ -10,16 +10,19 @@ from marshmallow import ValidationError, fields, validate, validates, validates_
 from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
 from .models import ArtifactFormat, FeatureKind, RiskTier, Stage, Task
 
+# Patterns end in \Z, not $: re.match lets "$" match before a trailing newline.
 MODEL_NAME = validate.Regexp(
-    r"^[a-z0-9][a-z0-9._-]{0,99}$",
+    r"^[a-z0-9][a-z0-9._-]{0,99}\Z",
     error="Must be a lowercase slug of 1–100 characters: a-z, 0-9, '.', '_' and '-', "
     "starting with a letter or digit.",
 )
-COLUMN_NAME = validate.Regexp(r"^[^\x00-\x1f\x7f]{1,200}$",
-                              error="1–200 characters, no control characters.")
-SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="A sha256 is 64 hexadecimal digits.")
-GIT_COMMIT = validate.Regexp(r"^[0-9a-fA-F]{7,64}$",
-                             error="A git commit is 7–64 hexadecimal digits.")
+COLUMN_NAME = validate.Regexp(
+    r"^[^\x00-\x1f\x7f]{1,200}\Z", error="1–200 characters, no control characters."
+)
+SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}\Z", error="A sha256 is 64 hexadecimal digits.")
+GIT_COMMIT = validate.Regexp(
+    r"^[0-9a-fA-F]{7,64}\Z", error="A git commit is 7–64 hexadecimal digits."
+)
 MAX_DOCUMENT_BYTES = 64 * 1024
 
 
@@ -28,8 +31,9 @@ def _choices(enum_type: Any) -> validate.OneOf:
 
 
 def _tags() -> fields.List:
-    return fields.List(fields.String(validate=validate.Length(min=1, max=100)),
-                       validate=validate.Length(max=50))
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50)
+    )
 
 
 def _check_document(value: dict[str, Any], name: str) -> None:
@@ -38,8 +42,7 @@ def _check_document(value: dict[str, Any], name: str) -> None:
     except (TypeError, ValueError):
         raise ValidationError(f"{name} must be plain JSON (no NaN or infinity).") from None
     if size > MAX_DOCUMENT_BYTES:
-        raise ValidationError(f"{name} is {size} bytes as JSON; the limit is "
-                              f"{MAX_DOCUMENT_BYTES}.")
+        raise ValidationError(f"{name} is {size} bytes as JSON; the limit is {MAX_DOCUMENT_BYTES}.")
 
 
 class ModelCreateSchema(StrictSchema):
@@ -48,8 +51,9 @@ class ModelCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=MODEL_NAME)
     task = fields.String(required=True, validate=_choices(Task))
     risk_tier = fields.String(load_default=RiskTier.LOW.value, validate=_choices(RiskTier))
-    owner = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Length(min=1, max=100))
+    owner = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
+    )
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     tags = _tags()
 
@@ -96,8 +100,12 @@ class ModelListArgsSchema(PageArgsSchema):
     owner = fields.String(validate=validate.Length(max=100))
     tag = fields.String(validate=validate.Length(max=100))
     include_archived = fields.Boolean(load_default=False)
-    sort = fields.String(load_default="name", validate=validate.OneOf(
-        ["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]))
+    sort = fields.String(
+        load_default="name",
+        validate=validate.OneOf(
+            ["name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"]
+        ),
+    )
 
 
 class FeatureSpecSchema(StrictSchema):
@@ -114,8 +122,9 @@ class LineageSchema(StrictSchema):
     dataset_hash = fields.String(allow_none=True, validate=validate.Length(max=200))
     git_commit = fields.String(allow_none=True, validate=GIT_COMMIT)
     params = fields.Dict(keys=fields.String(validate=validate.Length(max=200)))
-    metrics = fields.Dict(keys=fields.String(validate=validate.Length(max=200)),
-                          values=fields.Float(allow_nan=False))
+    metrics = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=200)), values=fields.Float(allow_nan=False)
+    )
     metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=200)))
 
     @validates_schema
@@ -124,9 +133,14 @@ class LineageSchema(StrictSchema):
 
 
 def _model_card() -> fields.Dict:
-    return fields.Dict(keys=fields.String(validate=validate.Regexp(
-        r"^[a-z][a-z0-9_]{0,63}$", error="Model-card fields are snake_case names, like "
-        "intended_use.")))
+    return fields.Dict(
+        keys=fields.String(
+            validate=validate.Regexp(
+                r"^[a-z][a-z0-9_]{0,63}\Z",
+                error="Model-card fields are snake_case names, like intended_use.",
+            )
+        )
+    )
 
 
 class VersionCreateSchema(StrictSchema):
@@ -134,11 +148,14 @@ class VersionCreateSchema(StrictSchema):
 
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     tags = _tags()
-    format = fields.String(load_default=None, allow_none=True,
-                           validate=_choices(ArtifactFormat))
+    format = fields.String(load_default=None, allow_none=True, validate=_choices(ArtifactFormat))
     artifact_sha256 = fields.String(load_default=None, allow_none=True, validate=SHA256)
-    features = fields.List(fields.Nested(FeatureSpecSchema), load_default=None,
-                           allow_none=True, validate=validate.Length(min=1, max=2000))
+    features = fields.List(
+        fields.Nested(FeatureSpecSchema),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=2000),
+    )
     target = fields.String(load_default=None, allow_none=True, validate=COLUMN_NAME)
     prediction = fields.String(load_default=None, allow_none=True, validate=COLUMN_NAME)
     lineage = fields.Nested(LineageSchema, load_default=dict)
@@ -146,7 +163,8 @@ class VersionCreateSchema(StrictSchema):
 
     @validates("features")
     def _unique_features(self, value: list[dict[str, str]] | None, **_: Any) -> None:
-        names = [f["name"] for f in value or []]
+        # After an error inside the list, marshmallow passes the items that loaded, in part.
+        names = [f["name"] for f in value or [] if isinstance(f, dict) and "name" in f]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValidationError(f"Feature names repeat: {', '.join(repeated)}.")
@@ -160,8 +178,9 @@ class VersionCreateSchema(StrictSchema):
         names = {f["name"] for f in data.get("features") or []}
         for column in ("target", "prediction"):
             if data.get(column) and data[column] in names:
-                raise ValidationError(f"{data[column]!r} is listed as a feature too.",
-                                      field_name=column)
+                raise ValidationError(
+                    f"{data[column]!r} is listed as a feature too.", field_name=column
+                )
 
 
 class VersionUpdateSchema(StrictSchema):
@@ -180,8 +199,7 @@ class StageChangeSchema(StrictSchema):
     """A direct stage change (admin)."""
 
     stage = fields.String(required=True, validate=_choices(Stage))
-    comment = fields.String(load_default=None, allow_none=True,
-                            validate=validate.Length(max=2000))
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     archive_existing = fields.Boolean(load_default=False)
 
 
@@ -233,5 +251,7 @@ class VersionListArgsSchema(PageArgsSchema):
 
     stage = fields.String(validate=_choices(Stage))
     tag = fields.String(validate=validate.Length(max=100))
-    sort = fields.String(load_default="-version", validate=validate.OneOf(
-        ["version", "-version", "created_at", "-created_at"]))
+    sort = fields.String(
+        load_default="-version",
+        validate=validate.OneOf(["version", "-version", "created_at", "-created_at"]),
+    )

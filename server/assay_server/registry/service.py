@@ -16,7 +16,7 @@ from ..context import ServiceContext
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from . import reference as ref
 from .models import ArtifactFormat, ModelVersion, RegisteredModel, Stage
-from .storage import ContentStore
+from .storage import Blob, ContentStore
 
 _FORMAT_BY_SUFFIX = {
     ".skops": ArtifactFormat.SKOPS,
@@ -54,6 +54,15 @@ class VersionSpec:
 
 
 @dataclass(frozen=True)
+class _StagedArtifact:
+    """An artifact received and checked, waiting to be stored."""
+
+    blob: Blob
+    format: str
+    filename: str
+
+
+@dataclass(frozen=True)
 class Page:
     """A page of rows and the total matching."""
 
@@ -78,8 +87,14 @@ def _sorted(query: Select[Any], sort: str, column_of: Any, allowed: set[str]) ->
     name = sort.lstrip("-")
     if name not in allowed:
         raise ValidationFailed("", details={"sort": [f"Sort by one of {sorted(allowed)}."]})
-    column = column_of(name)
-    return query.order_by(column.desc() if sort.startswith("-") else column.asc())
+    descending = sort.startswith("-")
+    # The id breaks ties (rows made in the same instant), so pages neither repeat nor skip.
+    return query.order_by(
+        *(
+            column.desc() if descending else column.asc()
+            for column in (column_of(name), column_of("id"))
+        )
+    )
 
 
 def _changes(obj: Any, updates: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -102,16 +117,30 @@ class RegistryService:
 
     # models -----------------------------------------------------------------------------
 
-    def create_model(self, *, name: str, task: str, risk_tier: str = "low",
-                     owner: str | None = None, description: str = "",
-                     tags: list[str] | None = None) -> RegisteredModel:
+    def create_model(
+        self,
+        *,
+        name: str,
+        task: str,
+        risk_tier: str = "low",
+        owner: str | None = None,
+        description: str = "",
+        tags: list[str] | None = None,
+    ) -> RegisteredModel:
         """Register a new model name."""
         if self.session.scalar(select(RegisteredModel.id).where(RegisteredModel.name == name)):
             raise Conflict(f"A model named {name!r} already exists.")
         now = self.ctx.clock()
         model = RegisteredModel(
-            name=name, task=task, risk_tier=risk_tier, owner=owner, description=description,
-            tags=list(tags or []), latest_version=0, created_at=now, updated_at=now,
+            name=name,
+            task=task,
+            risk_tier=risk_tier,
+            owner=owner,
+            description=description,
+            tags=list(tags or []),
+            latest_version=0,
+            created_at=now,
+            updated_at=now,
             created_by=self.ctx.actor.name,
         )
         self.session.add(model)
@@ -120,9 +149,17 @@ class RegistryService:
                 self.session.flush()
         except IntegrityError:
             raise Conflict(f"A model named {name!r} already exists.") from None
-        self.audit.append("model.created", "model", name, {
-            "task": task, "risk_tier": risk_tier, "owner": owner, "tags": model.tags,
-        })
+        self.audit.append(
+            "model.created",
+            "model",
+            name,
+            {
+                "task": task,
+                "risk_tier": risk_tier,
+                "owner": owner,
+                "tags": model.tags,
+            },
+        )
         return model
 
     def get_model(self, name: str, *, for_update: bool = False) -> RegisteredModel:
@@ -135,10 +172,19 @@ class RegistryService:
             raise NotFound(f"No model named {name!r}.")
         return model
 
-    def list_models(self, *, q: str | None = None, task: str | None = None,
-                    risk_tier: str | None = None, owner: str | None = None,
-                    tag: str | None = None, include_archived: bool = False,
-                    sort: str = "name", page: int = 1, limit: int = 50) -> Page:
+    def list_models(
+        self,
+        *,
+        q: str | None = None,
+        task: str | None = None,
+        risk_tier: str | None = None,
+        owner: str | None = None,
+        tag: str | None = None,
+        include_archived: bool = False,
+        sort: str = "name",
+        page: int = 1,
+        limit: int = 50,
+    ) -> Page:
         """Models matching the filters, sorted and paged."""
         query = select(RegisteredModel)
         if q:
@@ -151,14 +197,24 @@ class RegistryService:
             query = query.where(RegisteredModel.owner == owner)
         if not include_archived:
             query = query.where(RegisteredModel.archived_at.is_(None))
-        return self._paged(query, tag=tag, sort=sort, allowed=_MODEL_SORTS, page=page,
-                           limit=limit, column_of=lambda n: getattr(RegisteredModel, n))
+        return self._paged(
+            query,
+            tag=tag,
+            sort=sort,
+            allowed=_MODEL_SORTS,
+            page=page,
+            limit=limit,
+            column_of=lambda n: getattr(RegisteredModel, n),
+        )
 
     def update_model(self, name: str, updates: dict[str, Any]) -> RegisteredModel:
         """Change description, owner, tags; the risk tier only as an admin."""
         model = self._live_model(name)
-        if "risk_tier" in updates and updates["risk_tier"] != model.risk_tier \
-                and not self.ctx.actor.role.allows(Role.ADMIN):
+        if (
+            "risk_tier" in updates
+            and updates["risk_tier"] != model.risk_tier
+            and not self.ctx.actor.role.allows(Role.ADMIN)
+        ):
             raise PermissionDenied("Only an admin may change a model's risk tier.")
         changes = _changes(model, updates)
         if changes:
@@ -196,68 +252,136 @@ class RegistryService:
 
     # versions ---------------------------------------------------------------------------
 
-    def register_version(self, model_name: str, spec: VersionSpec, *,
-                         artifact: Upload | None = None,
-                         reference_data: Upload | None = None) -> ModelVersion:
-        """Register the next version, storing its artifact and reference dataset."""
+    def register_version(
+        self,
+        model_name: str,
+        spec: VersionSpec,
+        *,
+        artifact: Upload | None = None,
+        reference_data: Upload | None = None,
+    ) -> ModelVersion:
+        """Register the next version, storing its artifact and reference dataset.
+
+        Both files are checked before either is stored, so a refused version leaves nothing
+        behind in the data directory.
+        """
         model = self._live_model(model_name)
         schema = ref.declared_schema(model.task, spec.features, spec.target, spec.prediction)
-        artifact_fields = self._store_artifact(spec, artifact) if artifact else {}
         if artifact is None and (spec.format or spec.artifact_sha256):
-            raise ValidationFailed("", details={
-                "artifact": ["'format' and 'artifact_sha256' describe an artifact; none was sent."]
-            })
+            raise ValidationFailed(
+                "",
+                details={
+                    "artifact": [
+                        "'format' and 'artifact_sha256' describe an artifact; none was sent."
+                    ]
+                },
+            )
+        if reference_data is None and not schema.features:
+            raise ValidationFailed(
+                "",
+                details={
+                    "features": ["Declare the features, or send reference data to infer them from."]
+                },
+            )
+        staged = self._stage_artifact(spec, artifact) if artifact is not None else None
         reference_fields: dict[str, Any] = {}
         if reference_data is not None:
-            schema, reference_fields = self._store_reference(reference_data, schema)
-        elif not schema.features:
-            raise ValidationFailed("", details={
-                "features": ["Declare the features, or send reference data to infer them from."]
-            })
+            try:
+                schema, reference_fields = self._store_reference(reference_data, schema)
+            except BaseException:
+                if staged is not None:
+                    ContentStore.discard(staged.blob)
+                raise
+        artifact_fields = self._commit_artifact(staged) if staged is not None else {}
         model.latest_version += 1
         model.updated_at = now = self.ctx.clock()
         version = ModelVersion(
-            model=model, version=model.latest_version, stage=Stage.NONE.value,
-            description=spec.description, tags=list(spec.tags), model_card=dict(spec.model_card),
-            feature_schema=schema.as_json(), lineage=_lineage(spec.lineage), created_at=now,
-            created_by=self.ctx.actor.name, created_by_token_id=self.ctx.actor.token_id,
-            **artifact_fields, **reference_fields,
+            model=model,
+            version=model.latest_version,
+            stage=Stage.NONE.value,
+            description=spec.description,
+            tags=list(spec.tags),
+            model_card=dict(spec.model_card),
+            feature_schema=schema.as_json(),
+            lineage=_lineage(spec.lineage),
+            created_at=now,
+            created_by=self.ctx.actor.name,
+            created_by_token_id=self.ctx.actor.token_id,
+            **artifact_fields,
+            **reference_fields,
         )
         self.session.add(version)
         self.session.flush()
-        self.audit.append("version.registered", "model_version", version.audit_id, {
-            "version": version.version,
-            "artifact_sha256": version.artifact_sha256,
-            "artifact_format": version.artifact_format,
-            "reference_sha256": version.reference_sha256,
-            "reference_rows": version.reference_rows,
-            "features": len(schema.features),
-            "lineage": {k: v for k, v in version.lineage.items()
-                        if k in {"dataset_uri", "dataset_hash", "git_commit"}},
-        })
+        self.audit.append(
+            "version.registered",
+            "model_version",
+            version.audit_id,
+            {
+                "version": version.version,
+                "artifact_sha256": version.artifact_sha256,
+                "artifact_format": version.artifact_format,
+                "reference_sha256": version.reference_sha256,
+                "reference_rows": version.reference_rows,
+                "features": len(schema.features),
+                "lineage": {
+                    k: v
+                    for k, v in version.lineage.items()
+                    if k in {"dataset_uri", "dataset_hash", "git_commit"}
+                },
+            },
+        )
         return version
 
-    def _store_artifact(self, spec: VersionSpec, upload: Upload) -> dict[str, Any]:
+    def _stage_artifact(self, spec: VersionSpec, upload: Upload) -> _StagedArtifact:
+        """Receive the artifact into a temporary file and check it; raise if it is refused."""
         fmt = spec.format or self._format_from_name(upload.filename)
-        blob = self.artifacts.put_stream(upload.stream, what="artifact",
-                                         max_bytes=self.ctx.settings.max_artifact_bytes)
-        if spec.artifact_sha256 and spec.artifact_sha256.lower() != blob.sha256:
-            raise ValidationFailed("", details={"artifact_sha256": [
-                f"The uploaded artifact's sha256 is {blob.sha256}, not {spec.artifact_sha256}."
-            ]})
-        self._check_format(blob.path, fmt)
-        return {"artifact_sha256": blob.sha256, "artifact_format": fmt,
-                "artifact_size": blob.size,
-                "artifact_filename": Path(upload.filename or "artifact").name[:255]}
+        blob = self.artifacts.stage_stream(
+            upload.stream, what="artifact", max_bytes=self.ctx.settings.max_artifact_bytes
+        )
+        staged = _StagedArtifact(
+            blob=blob, format=fmt, filename=Path(upload.filename or "artifact").name[:255]
+        )
+        try:
+            if blob.size == 0:
+                raise ValidationFailed("", details={"artifact": ["The artifact is empty."]})
+            if spec.artifact_sha256 and spec.artifact_sha256.lower() != blob.sha256:
+                raise ValidationFailed(
+                    "",
+                    details={
+                        "artifact_sha256": [
+                            f"The uploaded artifact's sha256 is {blob.sha256}, "
+                            f"not {spec.artifact_sha256}."
+                        ]
+                    },
+                )
+            self._check_format(blob.path, fmt)
+        except BaseException:
+            ContentStore.discard(blob)
+            raise
+        return staged
+
+    def _commit_artifact(self, staged: _StagedArtifact) -> dict[str, Any]:
+        blob = self.artifacts.commit(staged.blob)
+        return {
+            "artifact_sha256": blob.sha256,
+            "artifact_format": staged.format,
+            "artifact_size": blob.size,
+            "artifact_filename": staged.filename,
+        }
 
     @staticmethod
     def _format_from_name(filename: str) -> str:
         fmt = _FORMAT_BY_SUFFIX.get(Path(filename or "").suffix.lower())
         if fmt is None:
-            raise ValidationFailed("", details={"format": [
-                "Say the artifact's format (skops, onnx or pickle): its file name "
-                f"{filename!r} does not tell."
-            ]})
+            raise ValidationFailed(
+                "",
+                details={
+                    "format": [
+                        "Say the artifact's format (skops, onnx or pickle): its file name "
+                        f"{filename!r} does not tell."
+                    ]
+                },
+            )
         return fmt.value
 
     @staticmethod
@@ -266,31 +390,44 @@ class RegistryService:
             head = handle.read(4)
         looks_pickled = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
         if fmt == ArtifactFormat.SKOPS.value and head != _ZIP_MAGIC:
-            raise ValidationFailed("", details={"format": [
-                "A skops file is a zip archive; this artifact is not one."
-                + (" It looks like a pickle." if looks_pickled else "")
-            ]})
+            raise ValidationFailed(
+                "",
+                details={
+                    "format": [
+                        "A skops file is a zip archive; this artifact is not one."
+                        + (" It looks like a pickle." if looks_pickled else "")
+                    ]
+                },
+            )
         if fmt == ArtifactFormat.ONNX.value and (looks_pickled or head == _ZIP_MAGIC):
             raise ValidationFailed("", details={"format": ["This artifact is not an ONNX file."]})
 
-    def _store_reference(self, upload: Upload, schema: ref.FeatureSchema
-                         ) -> tuple[ref.FeatureSchema, dict[str, Any]]:
-        staged = ContentStore(self.ctx.settings.data_dir / "incoming")
-        blob = staged.put_stream(upload.stream, what="reference dataset",
-                                 max_bytes=self.ctx.settings.max_reference_bytes)
+    def _store_reference(
+        self, upload: Upload, schema: ref.FeatureSchema
+    ) -> tuple[ref.FeatureSchema, dict[str, Any]]:
+        incoming = ContentStore(self.ctx.settings.data_dir / "incoming")
+        staged = incoming.stage_stream(
+            upload.stream, what="reference dataset", max_bytes=self.ctx.settings.max_reference_bytes
+        )
         try:
-            frame = ref.read_table(blob.path, upload.filename)
+            frame = ref.read_table(staged.path, upload.filename)
         finally:
-            blob.path.unlink(missing_ok=True)
+            ContentStore.discard(staged)
         schema = ref.check_and_complete(frame, schema)
         stored = ref.store_reference(frame, schema, self.references)
-        return schema, {"reference_sha256": stored.blob.sha256, "reference_rows": stored.rows,
-                        "reference_columns": stored.columns, "reference_size": stored.blob.size}
+        return schema, {
+            "reference_sha256": stored.blob.sha256,
+            "reference_rows": stored.rows,
+            "reference_columns": stored.columns,
+            "reference_size": stored.blob.size,
+        }
 
     def get_version(self, model_name: str, version: int) -> ModelVersion:
         """One version, or :class:`NotFound`."""
         row = self.session.scalar(
-            select(ModelVersion).join(ModelVersion.model).options(joinedload(ModelVersion.model))
+            select(ModelVersion)
+            .join(ModelVersion.model)
+            .options(joinedload(ModelVersion.model))
             .where(RegisteredModel.name == model_name, ModelVersion.version == version)
         )
         if row is None:
@@ -298,20 +435,38 @@ class RegistryService:
             raise NotFound(f"Model {model_name!r} has no version {version}.")
         return row
 
-    def list_versions(self, model_name: str, *, stage: str | None = None,
-                      tag: str | None = None, sort: str = "-version", page: int = 1,
-                      limit: int = 50) -> Page:
+    def list_versions(
+        self,
+        model_name: str,
+        *,
+        stage: str | None = None,
+        tag: str | None = None,
+        sort: str = "-version",
+        page: int = 1,
+        limit: int = 50,
+    ) -> Page:
         """A model's versions, filtered, sorted and paged."""
         model = self.get_model(model_name)
-        query = select(ModelVersion).options(joinedload(ModelVersion.model)) \
+        query = (
+            select(ModelVersion)
+            .options(joinedload(ModelVersion.model))
             .where(ModelVersion.model_id == model.id)
+        )
         if stage:
             query = query.where(ModelVersion.stage == stage)
-        return self._paged(query, tag=tag, sort=sort, allowed=_VERSION_SORTS, page=page,
-                           limit=limit, column_of=lambda n: getattr(ModelVersion, n))
+        return self._paged(
+            query,
+            tag=tag,
+            sort=sort,
+            allowed=_VERSION_SORTS,
+            page=page,
+            limit=limit,
+            column_of=lambda n: getattr(ModelVersion, n),
+        )
 
-    def update_version(self, model_name: str, version: int,
-                       updates: dict[str, Any]) -> ModelVersion:
+    def update_version(
+        self, model_name: str, version: int, updates: dict[str, Any]
+    ) -> ModelVersion:
         """Change what may change after registration: description, tags, model card."""
         self._live_model(model_name)
         row = self.get_version(model_name, version)
@@ -320,12 +475,20 @@ class RegistryService:
             for key, change in changes.items():
                 setattr(row, key, change["to"])
             self.session.flush()
-            self.audit.append("version.updated", "model_version", row.audit_id,
-                              {"changes": changes})
+            self.audit.append(
+                "version.updated", "model_version", row.audit_id, {"changes": changes}
+            )
         return row
 
-    def set_stage(self, model_name: str, version: int, stage: str, *,
-                  comment: str | None = None, archive_existing: bool = False) -> ModelVersion:
+    def set_stage(
+        self,
+        model_name: str,
+        version: int,
+        stage: str,
+        *,
+        comment: str | None = None,
+        archive_existing: bool = False,
+    ) -> ModelVersion:
         """Move a version to ``stage`` directly (admin only, until the approval gate lands)."""
         if not self.ctx.actor.role.allows(Role.ADMIN):
             raise PermissionDenied("Only an admin may change a stage directly.")
@@ -334,10 +497,13 @@ class RegistryService:
         if row.stage == stage:
             raise Conflict(f"Version {version} of {model_name!r} is already in {stage}.")
         if archive_existing and stage in {Stage.STAGING.value, Stage.PRODUCTION.value}:
-            for other in self.session.scalars(select(ModelVersion).where(
-                ModelVersion.model_id == row.model_id, ModelVersion.stage == stage,
-                ModelVersion.id != row.id,
-            )):
+            for other in self.session.scalars(
+                select(ModelVersion).where(
+                    ModelVersion.model_id == row.model_id,
+                    ModelVersion.stage == stage,
+                    ModelVersion.id != row.id,
+                )
+            ):
                 self._move(other, Stage.ARCHIVED.value, f"archived: v{version} moved to {stage}")
         self._move(row, stage, comment)
         return row
@@ -347,8 +513,12 @@ class RegistryService:
         row.stage = stage
         row.stage_changed_at = self.ctx.clock()
         self.session.flush()
-        self.audit.append("version.stage_changed", "model_version", row.audit_id,
-                          {"from": previous, "to": stage, "comment": comment})
+        self.audit.append(
+            "version.stage_changed",
+            "model_version",
+            row.audit_id,
+            {"from": previous, "to": stage, "comment": comment},
+        )
 
     def artifact_path(self, model_name: str, version: int) -> tuple[ModelVersion, Path]:
         """The stored artifact of a version, checked to exist."""
@@ -368,22 +538,33 @@ class RegistryService:
     def _existing(store: ContentStore, sha256: str, what: str) -> Path:
         path = store.path_for(sha256)
         if not path.exists():
-            raise NotFound(f"The stored {what} ({sha256[:12]}…) is missing from the data "
-                           "directory.")
+            raise NotFound(
+                f"The stored {what} ({sha256[:12]}…) is missing from the data directory."
+            )
         return path
 
     # queries ----------------------------------------------------------------------------
 
-    def _paged(self, query: Select[Any], *, tag: str | None, sort: str, column_of: Any,
-               allowed: set[str], page: int, limit: int) -> Page:
+    def _paged(
+        self,
+        query: Select[Any],
+        *,
+        tag: str | None,
+        sort: str,
+        column_of: Any,
+        allowed: set[str],
+        page: int,
+        limit: int,
+    ) -> Page:
         query = _sorted(query, sort, column_of, allowed)
         start = (page - 1) * limit
         if tag:  # tags are a JSON list: matched here, the same on SQLite and PostgreSQL
             rows = [row for row in self.session.scalars(query).unique() if tag in row.tags]
-            return Page(items=rows[start:start + limit], total=len(rows), page=page, limit=limit)
-        total = self.session.scalar(
-            select(func.count()).select_from(query.order_by(None).subquery())
-        ) or 0
+            return Page(items=rows[start : start + limit], total=len(rows), page=page, limit=limit)
+        total = (
+            self.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+            or 0
+        )
         items = list(self.session.scalars(query.offset(start).limit(limit)).unique())
         return Page(items=items, total=total, page=page, limit=limit)
 

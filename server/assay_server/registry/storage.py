@@ -39,6 +39,14 @@ class ContentStore:
 
     def put_stream(self, stream: BinaryIO, *, max_bytes: int, what: str) -> Blob:
         """Copy ``stream`` in, refusing more than ``max_bytes``."""
+        return self.commit(self.stage_stream(stream, max_bytes=max_bytes, what=what))
+
+    def stage_stream(self, stream: BinaryIO, *, max_bytes: int, what: str) -> Blob:
+        """Copy ``stream`` to a private temporary file, not yet stored by its digest.
+
+        The caller checks the staged bytes, then calls :meth:`commit` or :meth:`discard`,
+        so rejected uploads never reach the store.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
@@ -53,10 +61,19 @@ class ContentStore:
                         )
                     digest.update(chunk)
                     out.write(chunk)
-            return self._commit(Path(tmp_name), digest.hexdigest(), size)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+        return Blob(path=Path(tmp_name), sha256=digest.hexdigest(), size=size)
+
+    def commit(self, staged: Blob) -> Blob:
+        """Move a staged blob to its content address."""
+        return self._commit(staged.path, staged.sha256, staged.size)
+
+    @staticmethod
+    def discard(staged: Blob) -> None:
+        """Drop a staged blob."""
+        staged.path.unlink(missing_ok=True)
 
     def put_bytes(self, data: bytes) -> Blob:
         """Store ``data``."""

@@ -25,9 +25,15 @@ def index() -> str:
     """The model list."""
     include_archived = request.args.get("archived") == "1"
     page = RegistryService(db_session(), service_context()).list_models(
-        include_archived=include_archived, limit=500)
-    return render_template("index.html", models=page.items, total=page.total,
-                           actor=current_actor(), include_archived=include_archived)
+        include_archived=include_archived, limit=500
+    )
+    return render_template(
+        "index.html",
+        models=page.items,
+        total=page.total,
+        actor=current_actor(),
+        include_archived=include_archived,
+    )
 
 
 def _safe_next(target: str | None) -> str:
