@@ -1,19 +1,25 @@
-"""The ``assay`` command: verify and export the audit trail from a shell or a CI job.
+"""The ``assay`` command: the CI/CD gate, policies, compliance reports and the audit trail.
 
-Exit codes: 0 success (for ``audit verify``: the chain is intact), 1 the chain is broken,
-2 a usage error, a missing URL or token, an unreachable server or an error answer.
+Exit codes: 0 success (``audit verify``: the chain is intact; ``gate check``: the version is
+approved for the stage), 1 the chain is broken / the gate is closed (blocked, pending,
+rejected), 2 a usage error, a missing URL or token, an unreachable server or an error answer.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from assay._http import VERSION
 from assay.client import Client, verify_audit_export
-from assay.errors import AssayError
+from assay.errors import AssayError, Conflict, PermissionDenied, ValidationError
+from assay.governance import GateStatus
 from assay.types import AuditVerification
 
 __all__ = ["main"]
@@ -59,7 +65,205 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
     export.set_defaults(handler=_audit_export)
+    _add_governance_commands(commands)
     return parser
+
+
+def _add_governance_commands(commands: Any) -> None:
+    gate = commands.add_parser("gate", help="the approval gate, for CI/CD pipelines")
+    gate_commands = gate.add_subparsers(dest="gate_command", metavar="ACTION", required=True)
+    check = gate_commands.add_parser(
+        "check",
+        help="exit 0 if the version is approved for the stage, 1 if not",
+        description="Ask whether VERSION of MODEL is approved for STAGE. Exit 0 when it is, "
+        "1 when the request is blocked, pending or rejected (each failing rule is printed "
+        "with its observed value and threshold), 2 on a usage or connection error.",
+    )
+    _model_args(check)
+    check.add_argument(
+        "--wait",
+        metavar="DURATION",
+        type=_duration,
+        default=0.0,
+        help="keep asking until approved, rejected or this long has passed (30m, 90s, 1h)",
+    )
+    check.add_argument("--json", action="store_true", help="print the gate's answer as JSON")
+    check.set_defaults(handler=_gate_check)
+
+    request = gate_commands.add_parser(
+        "request",
+        help="open a promotion request",
+        description="Ask to promote VERSION of MODEL to STAGE; the policies are evaluated "
+        "at once and the request's status and failing rules printed.",
+    )
+    _model_args(request)
+    request.add_argument("--reason", default="", help="why (shown to the approvers)")
+    request.add_argument("--json", action="store_true", help="print the request as JSON")
+    request.set_defaults(handler=_gate_request)
+
+    policies = commands.add_parser("policies", help="policy-as-code files")
+    policy_commands = policies.add_subparsers(
+        dest="policies_command", metavar="ACTION", required=True
+    )
+    apply = policy_commands.add_parser(
+        "apply",
+        help="apply a directory of policy YAML files (admin token)",
+        description="Send every *.yaml / *.yml file of each DIR (or each FILE) to the server. "
+        "A new or changed policy becomes a new version; nothing is applied if any file is "
+        "wrong, and every error is printed with its file, rule and field.",
+    )
+    apply.add_argument("paths", nargs="+", metavar="DIR|FILE")
+    apply.set_defaults(handler=_policies_apply)
+
+    report = commands.add_parser(
+        "compliance-report",
+        help="download a version's compliance report",
+        description="Write the compliance report of VERSION of MODEL: a printable HTML page, "
+        "or the JSON evidence bundle with --format json.",
+    )
+    report.add_argument("model")
+    report.add_argument("--version", dest="model_version", metavar="N", type=int, required=True)
+    report.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    report.add_argument(
+        "--format",
+        choices=("html", "json"),
+        default=None,
+        help="html or json (default: from the --out suffix, else html)",
+    )
+    report.set_defaults(handler=_compliance_report)
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="the model's name")
+    parser.add_argument(
+        "--version", dest="model_version", type=int, required=True, help="the version number"
+    )
+    parser.add_argument("--stage", required=True, choices=("staging", "production"))
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*\Z")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+#: Seconds between two questions while ``gate check --wait`` waits (tests shorten it).
+POLL_SECONDS = 15.0
+
+
+def _duration(text: str) -> float:
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 30m, 90s, 1h)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+_FINAL = {"rejected", "cancelled", "superseded"}
+
+
+def _gate_check(args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.wait
+    may_evaluate = True
+    with _client(args) as client:
+        while True:
+            status = client.gate(args.model, args.model_version, args.stage)
+            remaining = deadline - time.monotonic()
+            if status.passed or status.status in _FINAL or remaining <= 0:
+                break
+            time.sleep(min(POLL_SECONDS, remaining))
+            if status.status == "blocked" and status.promotion_id and may_evaluate:
+                # Evidence may have arrived while waiting: ask for a re-evaluation (needs a
+                # contributor token; with a viewer token, someone else has to ask).
+                try:
+                    client.evaluate_promotion(status.promotion_id)
+                except PermissionDenied:
+                    may_evaluate = False
+                except Conflict:  # decided meanwhile: the next question tells
+                    pass
+    if args.json:
+        print(json.dumps(_gate_json(status), indent=2, default=str))
+    else:
+        print(_describe_gate(status))
+    return EXIT_OK if status.passed else EXIT_BROKEN
+
+
+def _gate_json(status: GateStatus) -> dict[str, Any]:
+    return {
+        "model": status.model,
+        "version": status.version,
+        "stage": status.stage,
+        "passed": status.passed,
+        "status": status.status,
+        "current_stage": status.current_stage,
+        "promotion_id": status.promotion_id,
+        "approvals": status.approvals,
+        "required_approvals": status.required_approvals,
+        "failing_rules": [vars(rule) for rule in status.failing_rules],
+    }
+
+
+def _describe_gate(status: GateStatus) -> str:
+    head = f"{status.model} v{status.version} -> {status.stage}: "
+    request = f" (promotion request {status.promotion_id})" if status.promotion_id else ""
+    if status.passed:
+        return head + f"APPROVED{request}; the version is in {status.current_stage}"
+    lines = [head + status.status.upper().replace("_", " ") + request]
+    if status.status == "pending_approval":
+        lines.append(f"  approvals: {status.approvals} of {status.required_approvals}")
+    if status.status == "not_requested":
+        lines.append("  no promotion request yet: run 'assay gate request'")
+    lines.extend("  " + rule.describe() for rule in status.failing_rules)
+    return "\n".join(lines)
+
+
+def _gate_request(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        request = client.request_promotion(
+            args.model, args.model_version, args.stage, reason=args.reason
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "id": request.id,
+                    "status": request.status,
+                    "failing_rules": [vars(r) for r in request.failing_rules],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return EXIT_OK
+    print(
+        f"promotion request {request.id}: {request.model} v{request.version} -> "
+        f"{request.stage}: {request.status}"
+    )
+    for rule in request.failing_rules:
+        print("  " + rule.describe())
+    return EXIT_OK
+
+
+def _policies_apply(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        try:
+            applied = client.apply_policies(args.paths)
+        except ValidationError as exc:
+            errors = exc.details.get("errors") if isinstance(exc.details, dict) else None
+            if not errors:
+                raise
+            for error in errors:
+                where = error["file"] + (f", rule {error['rule']}" if error.get("rule") else "")
+                for message in error["messages"]:
+                    print(f"{where}, field {error['field']}: {message}", file=sys.stderr)
+            return _fail(f"{len(errors)} error(s): nothing was applied")
+    for item in applied:
+        print(f"{item.status:<9} {item.name} v{item.version} ({item.filename})")
+    return EXIT_OK
+
+
+def _compliance_report(args: argparse.Namespace) -> int:
+    fmt = args.format or ("json" if args.out.lower().endswith(".json") else "html")
+    with _client(args) as client:
+        client.compliance_report(args.model, args.model_version, format=fmt, path=args.out)
+    print(f"wrote the compliance report of {args.model} v{args.model_version} to {args.out}")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

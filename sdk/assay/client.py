@@ -29,6 +29,9 @@ from assay._uploads import (
     reference_part,
 )
 from assay.errors import ConfigurationError
+from assay.explanations import ExplanationMethods
+from assay.governance import GovernanceMethods
+from assay.logger import PredictionMethods
 from assay.types import (
     AuditEvent,
     AuditVerification,
@@ -49,7 +52,7 @@ VersionRef = int | ModelVersion
 _CHUNK = 64 * 1024
 
 
-class Client:
+class Client(PredictionMethods, ExplanationMethods, GovernanceMethods):
     """A connection to one Assay server, authenticated by one API token.
 
     Args:

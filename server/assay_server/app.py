@@ -88,11 +88,22 @@ def create_app(
     )
     from .audit.routes import blp as audit_blp
     from .auth.routes import blp as auth_blp
+    from .explain.routes import blp as explain_blp
+    from .governance.routes import blp as governance_blp
     from .health import blp as health_blp
+    from .ingest.routes import blp as ingest_blp
     from .registry.routes import blp as registry_blp
     from .web.routes import bp as web_bp
 
-    for blueprint in (health_blp, auth_blp, registry_blp, audit_blp):
+    for blueprint in (
+        health_blp,
+        auth_blp,
+        registry_blp,
+        audit_blp,
+        ingest_blp,
+        explain_blp,
+        governance_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
     errors.init_app(app)

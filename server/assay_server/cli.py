@@ -1,10 +1,11 @@
-"""``assay-server``: run the server, migrate the store, manage tokens."""
+"""``assay-server``: run the server, migrate the store, manage tokens, apply policies."""
 
 from __future__ import annotations
 
 import getpass
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -133,6 +134,7 @@ def run(
     port = settings.port if port is None else port
     _upgrade(state)
     _print_first_admin_token(state)
+    _load_bundled_policies(state)
     app = create_app(settings, database=state.database)
     click.echo(
         f"Assay {__version__} on http://{host}:{port}  (data: "
@@ -265,6 +267,55 @@ def tokens_list(state: _State) -> None:
             ]
 
     for line in _fail_cleanly(listing):
+        click.echo(line)
+
+
+def _load_bundled_policies(state: _State) -> None:
+    """On the very first start (no policy stored yet), apply the bundled policy packs."""
+    from .governance.service import PolicyService
+
+    def load() -> list[str]:
+        with state.database.unit_of_work() as session:
+            applied = PolicyService(session, state.context()).load_bundled_if_empty()
+            return [f"{a.name} v{a.version}" for a in applied]
+
+    loaded = _fail_cleanly(load)
+    if loaded:
+        click.echo(f"  Loaded the bundled policy packs: {', '.join(loaded)}.")
+
+
+@main.group()
+def policies() -> None:
+    """Compliance policies (policy-as-code YAML)."""
+
+
+@policies.command("apply")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@pass_state
+def policies_apply(state: _State, directory: Path) -> None:
+    """Apply every *.yaml file of DIRECTORY: a new or changed policy becomes a new version."""
+    from .governance.policies import read_directory
+    from .governance.service import PolicyService
+
+    files = read_directory(directory)
+    if not files:
+        raise click.ClickException(f"No *.yaml or *.yml files in {directory}.")
+    _upgrade(state)
+
+    def apply() -> list[str]:
+        with state.database.unit_of_work() as session:
+            applied = PolicyService(session, state.context()).apply(files)
+            return [f"{a.status:<9} {a.name} v{a.version} ({a.filename})" for a in applied]
+
+    try:
+        lines = apply()
+    except AssayError as exc:
+        for error in exc.details.get("errors", []):
+            where = error["file"] + (f", rule {error['rule']}" if error.get("rule") else "")
+            for message in error["messages"]:
+                click.echo(f"{where}, field {error['field']}: {message}", err=True)
+        raise click.ClickException(exc.message) from None
+    for line in lines:
         click.echo(line)
 
 

@@ -7,4 +7,7 @@ def import_all_models() -> None:
     """Import each domain's models module (they register themselves on ``Base.metadata``)."""
     from .audit import models as _audit  # noqa: F401
     from .auth import models as _auth  # noqa: F401
+    from .explain import models as _explain  # noqa: F401
+    from .governance import models as _governance  # noqa: F401
+    from .ingest import models as _ingest  # noqa: F401
     from .registry import models as _registry  # noqa: F401

@@ -34,6 +34,13 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     sqlite_busy_timeout_ms: int = 30_000
+    max_sync_explain_rows: int = 20
+    explain_workers: int = 2
+    explain_timeout_seconds: float = 30.0
+    explain_cpu_seconds: float = 60.0
+    explain_memory_mb: int = 4096
+    explain_cache_size: int = 8
+    max_batch_rows: int = 10_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -56,6 +63,13 @@ class Settings:
             "allow_pickle": _bool(env, "ASSAY_ALLOW_PICKLE", False),
             "secret_key": env.get("ASSAY_SECRET_KEY", ""),
             "log_level": env.get("ASSAY_LOG_LEVEL", "INFO").upper(),
+            "max_sync_explain_rows": _int(env, "ASSAY_MAX_SYNC_EXPLAIN_ROWS", 20),
+            "explain_workers": _int(env, "ASSAY_EXPLAIN_WORKERS", 2),
+            "explain_timeout_seconds": _float(env, "ASSAY_EXPLAIN_TIMEOUT_SECONDS", 30.0),
+            "explain_cpu_seconds": _float(env, "ASSAY_EXPLAIN_CPU_SECONDS", 60.0),
+            "explain_memory_mb": _int(env, "ASSAY_EXPLAIN_MEMORY_MB", 4096),
+            "explain_cache_size": _int(env, "ASSAY_EXPLAIN_CACHE_SIZE", 8),
+            "max_batch_rows": _int(env, "ASSAY_MAX_BATCH_ROWS", 10_000),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -44,9 +44,47 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/models/<string:name>/versions/<int:version>/stage"): "admin",
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/artifact"): "viewer",
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/reference"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/versions/<int:version>/predictions"): "contributor",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/predictions"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/predictions/export"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/labels"): "contributor",
+    ("POST", "/api/v1/models/<string:name>/versions/<int:version>/explanations"): "contributor",
+    ("GET", "/api/v1/explanations/<int:explanation_id>"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/global-explanation"): "viewer",
+    (
+        "POST",
+        "/api/v1/models/<string:name>/versions/<int:version>/global-explanation",
+    ): "contributor",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/trusted-types"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/versions/<int:version>/trusted-types"): "admin",
+    ("POST", "/api/v1/models/<string:name>/versions/<int:version>/pickle-opt-in"): "admin",
     ("GET", "/api/v1/audit"): "viewer",
     ("GET", "/api/v1/audit/verify"): "viewer",
     ("GET", "/api/v1/audit/export"): "viewer",
+    # governance
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/benchmarks"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/versions/<int:version>/benchmarks"): "contributor",
+    (
+        "GET",
+        "/api/v1/models/<string:name>/versions/<int:version>/benchmarks/<int:benchmark_id>",
+    ): "viewer",
+    ("GET", "/api/v1/models/<string:name>/leaderboard"): "viewer",
+    ("GET", "/api/v1/policies"): "viewer",
+    ("POST", "/api/v1/policies"): "admin",
+    ("GET", "/api/v1/policies/<string:policy_name>/versions"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/promotions"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/versions/<int:version>/promotions"): "contributor",
+    ("GET", "/api/v1/promotions"): "viewer",
+    ("GET", "/api/v1/promotions/<int:promotion_id>"): "viewer",
+    ("GET", "/api/v1/promotions/<int:promotion_id>/evaluations"): "viewer",
+    ("POST", "/api/v1/promotions/<int:promotion_id>/evaluate"): "contributor",
+    ("POST", "/api/v1/promotions/<int:promotion_id>/approve"): "approver",
+    ("POST", "/api/v1/promotions/<int:promotion_id>/reject"): "approver",
+    ("POST", "/api/v1/promotions/<int:promotion_id>/cancel"): "contributor",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/gate"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/stage-history"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/rollback"): "approver",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/compliance-report"): "viewer",
 }
 
 ROLES = [role.value for role in Role]
@@ -72,6 +110,10 @@ def _url(rule: str, token_id: int) -> str:
         "version": "1",
         "token_id": str(token_id),
         "filename": "missing.css",
+        "explanation_id": "1",
+        "benchmark_id": "1",
+        "promotion_id": "1",
+        "policy_name": "baseline",
     }
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule)
 

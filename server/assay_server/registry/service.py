@@ -14,6 +14,7 @@ from ..audit.service import AuditTrail
 from ..auth.roles import Role
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from ..governance.history import record_stage_change
 from . import reference as ref
 from .models import ArtifactFormat, ModelVersion, RegisteredModel, Stage
 from .storage import Blob, ContentStore
@@ -513,6 +514,7 @@ class RegistryService:
         row.stage = stage
         row.stage_changed_at = self.ctx.clock()
         self.session.flush()
+        record_stage_change(self.session, self.ctx, row, stage, comment)
         self.audit.append(
             "version.stage_changed",
             "model_version",

@@ -1,0 +1,1 @@
+"""Explanations: LIME explanations of registered models, computed in isolated worker processes."""

@@ -1,0 +1,37 @@
+"""The evidence explanations give the ``explanation_available`` policy rule.
+
+The provider is not registered at import (the governance tests expect no provider by
+default); the server wires it with
+``register_provider("explanation_available", explanation_available)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..governance.evidence import EvidenceContext, Observation
+from .models import Explanation, ExplanationStatus
+
+
+def explanation_available(ctx: EvidenceContext, _params: dict[str, Any]) -> Observation:
+    """True when the version has a finished global explanation, with a link to the newest."""
+    newest = ctx.session.scalar(
+        select(Explanation)
+        .where(
+            Explanation.version_id == ctx.version.id,
+            Explanation.kind == "global",
+            Explanation.status == ExplanationStatus.DONE,
+        )
+        .order_by(Explanation.id.desc())
+        .limit(1)
+    )
+    if newest is None:
+        return Observation(False, source="explanations")
+    return Observation(
+        True,
+        source=f"global explanation {newest.id}",
+        link=f"/api/v1/explanations/{newest.id}",
+        detail={"finished_at": newest.finished_at.isoformat() if newest.finished_at else None},
+    )

@@ -1,0 +1,168 @@
+"""Explanation endpoints: explain rows, poll jobs, global explanations, loading decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..auth.access import requires
+from ..auth.roles import Role
+from ..request_scope import database, db_session, service_context, settings
+from .jobs import ExplanationJobs
+from .models import ExplanationStatus
+from .permissions import LoadPermissionService
+from .schemas import (
+    ExplainRequestSchema,
+    ExplanationSchema,
+    GlobalRequestSchema,
+    LoadPermissionSchema,
+    PickleOptInSchema,
+    TrustTypesSchema,
+)
+from .service import ExplanationService
+from .workers import PoolLimits, WorkerPool, pool_for
+
+blp = Blueprint(
+    "explain",
+    __name__,
+    url_prefix="/api/v1",
+    description="LIME explanations, computed in isolated worker processes",
+)
+
+VERSION_URL = "/models/<string:name>/versions/<int:version>"
+
+
+def pool_provider(app: Flask) -> Callable[[], WorkerPool]:
+    """A callable giving ``app``'s worker pool, started on first call (not at import)."""
+    config = app.extensions["assay_settings"]
+    limits = PoolLimits(
+        size=config.explain_workers,
+        memory_mb=config.explain_memory_mb,
+        cache_size=config.explain_cache_size,
+    )
+    return lambda: pool_for(app.extensions, limits)
+
+
+def jobs_for(app: Flask) -> ExplanationJobs:
+    """``app``'s job runner, created on first use."""
+    jobs = app.extensions.get("assay_explain_jobs")
+    if jobs is None:
+        jobs = ExplanationJobs(
+            database(), settings(), app.extensions["assay_clock"], pool_provider(app)
+        )
+        jobs = app.extensions.setdefault("assay_explain_jobs", jobs)
+    return jobs
+
+
+def shutdown(app: Flask) -> None:
+    """Stop ``app``'s job runner and worker pool, if they were started."""
+    jobs = app.extensions.pop("assay_explain_jobs", None)
+    if jobs is not None:
+        jobs.shutdown()
+    pool = app.extensions.pop("assay_explain_pool", None)
+    if pool is not None:
+        pool.shutdown()
+
+
+def _service() -> ExplanationService:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return ExplanationService(db_session(), service_context(), pool_provider(app))
+
+
+def _permissions() -> LoadPermissionService:
+    return LoadPermissionService(db_session(), service_context())
+
+
+def _queue_after_commit(explanation: Any) -> None:
+    if explanation.status == ExplanationStatus.QUEUED:
+        g.setdefault("explanations_to_run", []).append(explanation.id)
+
+
+@blp.teardown_request
+def _start_queued_jobs(exc: BaseException | None) -> None:
+    # Teardown runs after the request's commit: the job's thread will find its row.
+    queued = g.pop("explanations_to_run", [])
+    if exc is None and queued:
+        jobs = jobs_for(current_app._get_current_object())  # type: ignore[attr-defined]
+        for explanation_id in queued:
+            jobs.submit(explanation_id)
+
+
+@blp.route(VERSION_URL + "/explanations")
+class Explanations(MethodView):
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(ExplainRequestSchema)
+    @blp.response(200, ExplanationSchema)
+    @blp.alt_response(202, schema=ExplanationSchema, description="Queued as a job: poll it")
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Explain rows with LIME (more than ASSAY_MAX_SYNC_EXPLAIN_ROWS become a job: 202)"""
+        rows = args.pop("rows")
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        # Plan in a short read and compute outside any transaction: the request's write
+        # session (SQLite's write lock) is taken only to record the answer.
+        with database().unit_of_work(write=False) as read:
+            reader = ExplanationService(read, service_context(), pool_provider(app))
+            plan = reader.plan(name, version, rows, args)
+        results = reader.compute(plan)
+        explanation = _service().record(plan, results)
+        if explanation.status == ExplanationStatus.QUEUED:
+            _queue_after_commit(explanation)
+            return explanation, 202
+        return explanation
+
+
+@blp.route("/explanations/<int:explanation_id>")
+class ExplanationById(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, ExplanationSchema)
+    def get(self, explanation_id: int) -> Any:
+        """Get an explanation (poll a job until its status is done or failed)"""
+        return _service().get(explanation_id)
+
+
+@blp.route(VERSION_URL + "/global-explanation")
+class GlobalExplanation(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, ExplanationSchema)
+    def get(self, name: str, version: int) -> Any:
+        """The newest finished global explanation of a version"""
+        return _service().latest_global(name, version)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(GlobalRequestSchema)
+    @blp.response(202, ExplanationSchema)
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Compute a global explanation over a sample of the reference set (a job)"""
+        explanation = _service().request_global(name, version, args)
+        _queue_after_commit(explanation)
+        return explanation
+
+
+@blp.route(VERSION_URL + "/trusted-types")
+class TrustedTypes(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, LoadPermissionSchema)
+    def get(self, name: str, version: int) -> Any:
+        """What workers may load for this version"""
+        return _permissions().load_permission(name, version)
+
+    @requires(Role.ADMIN)
+    @blp.arguments(TrustTypesSchema)
+    @blp.response(200, LoadPermissionSchema)
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Trust more types for this version's skops artifact (admin; audited)"""
+        return _permissions().trust_types(name, version, args["types"])
+
+
+@blp.route(VERSION_URL + "/pickle-opt-in")
+class PickleOptIn(MethodView):
+    @requires(Role.ADMIN)
+    @blp.arguments(PickleOptInSchema)
+    @blp.response(200, LoadPermissionSchema)
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Opt this version's pickle artifact in to loading (needs ASSAY_ALLOW_PICKLE=1 too)"""
+        return _permissions().set_pickle_opt_in(name, version, args["allow"])

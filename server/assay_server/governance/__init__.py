@@ -1,0 +1,1 @@
+"""Governance: benchmarks, policies as code, promotion requests (the gate), stage history."""

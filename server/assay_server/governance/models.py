@@ -1,0 +1,208 @@
+"""Benchmarks, versioned policies, promotion requests with their decisions, stage history."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+from ..registry.models import ModelVersion, RegisteredModel
+
+
+class PromotionStatus(str, enum.Enum):
+    """Where a promotion request stands."""
+
+    BLOCKED = "blocked"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = frozenset({PromotionStatus.BLOCKED.value, PromotionStatus.PENDING_APPROVAL.value})
+
+
+class Benchmark(Base):
+    """A named evaluation of a version on a named dataset: metrics, evidence for gates."""
+
+    __tablename__ = "benchmarks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    dataset_uri: Mapped[str | None] = mapped_column(String(2000))
+    dataset_hash: Mapped[str | None] = mapped_column(String(200))
+    metrics: Mapped[dict[str, Any]]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    version: Mapped[ModelVersion] = relationship()
+
+    @property
+    def model_name(self) -> str:
+        """The model's name."""
+        return self.version.model.name
+
+    @property
+    def version_number(self) -> int:
+        """The version's number."""
+        return self.version.version
+
+
+class Policy(Base):
+    """A named policy; its content lives in its versions, the newest one in force."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    versions: Mapped[list[PolicyVersion]] = relationship(
+        back_populates="policy", order_by="PolicyVersion.version"
+    )
+
+    @property
+    def current(self) -> PolicyVersion:
+        """The version in force."""
+        return next(v for v in self.versions if v.version == self.current_version)
+
+    @property
+    def description(self) -> str:
+        """The current version's description."""
+        return str(self.current.document.get("description", ""))
+
+
+class PolicyVersion(Base):
+    """One applied content of a policy: the YAML as sent, and the validated document."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("policy_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), index=True)
+    version: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(Text)
+    document: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    policy: Mapped[Policy] = relationship(back_populates="versions")
+
+    @property
+    def name(self) -> str:
+        """The policy's name."""
+        return self.policy.name
+
+
+class PromotionRequest(Base):
+    """A request to move a version to a stage, its latest evaluation and its decisions."""
+
+    __tablename__ = "promotion_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    required_approvals: Mapped[int]
+    evaluation: Mapped[dict[str, Any]]
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_by_token_id: Mapped[int | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+    model: Mapped[RegisteredModel] = relationship()
+    version: Mapped[ModelVersion] = relationship()
+    decisions: Mapped[list[PromotionDecision]] = relationship(
+        back_populates="request", order_by="PromotionDecision.id"
+    )
+
+    @property
+    def model_name(self) -> str:
+        """The model's name."""
+        return self.model.name
+
+    @property
+    def version_number(self) -> int:
+        """The version's number."""
+        return self.version.version
+
+    @property
+    def approvals(self) -> int:
+        """How many approvals were given."""
+        return sum(1 for d in self.decisions if d.decision == "approve")
+
+    @property
+    def failing_rules(self) -> list[dict[str, Any]]:
+        """The rules of the latest evaluation that did not pass."""
+        return [
+            {"policy": policy["name"], "policy_version": policy["version"], **rule}
+            for policy in self.evaluation.get("policies", [])
+            for rule in policy["rules"]
+            if rule["status"] != "pass"
+        ]
+
+
+class PromotionDecision(Base):
+    """One approver's approval or rejection; one per approver per request."""
+
+    __tablename__ = "promotion_decisions"
+    __table_args__ = (UniqueConstraint("request_id", "approver"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("promotion_requests.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(100))
+    approver_token_id: Mapped[int | None]
+    decision: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+    request: Mapped[PromotionRequest] = relationship(back_populates="decisions")
+
+
+class PolicyEvaluationRecord(Base):
+    """Every evaluation of a request, kept: which policy versions judged it, with what evidence."""
+
+    __tablename__ = "policy_evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("promotion_requests.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class StageHistory(Base):
+    """A version's stay in one stage: from ``entered_at`` until ``left_at`` (None: still there)."""
+
+    __tablename__ = "stage_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+    entered_by: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    version: Mapped[ModelVersion] = relationship()
+
+    @property
+    def version_number(self) -> int:
+        """The version's number."""
+        return self.version.version

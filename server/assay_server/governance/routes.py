@@ -1,0 +1,270 @@
+"""Governance endpoints: benchmarks, leaderboard, policies, promotions, the gate, history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from ..auth.access import requires
+from ..auth.roles import Role
+from ..request_scope import db_session, service_context
+from .policies import PolicyFile
+from .promotions import PromotionBlocked, PromotionService
+from .report import compliance_bundle, render_html
+from .schemas import (
+    BenchmarkCreateSchema,
+    BenchmarkListArgsSchema,
+    BenchmarkSchema,
+    ComplianceArgsSchema,
+    DecisionArgsSchema,
+    EvaluationRecordSchema,
+    GateArgsSchema,
+    GateSchema,
+    LeaderboardArgsSchema,
+    LeaderboardSchema,
+    PolicyApplyResultSchema,
+    PolicyApplySchema,
+    PolicySchema,
+    PolicyVersionSchema,
+    PromotionCreateSchema,
+    PromotionListArgsSchema,
+    PromotionPageSchema,
+    PromotionSchema,
+    RejectArgsSchema,
+    RollbackArgsSchema,
+    RollbackResultSchema,
+    StageHistoryArgsSchema,
+    StageHistoryEntrySchema,
+)
+from .service import BenchmarkService, PolicyService
+from .stages import StageService
+
+blp = Blueprint(
+    "governance",
+    __name__,
+    url_prefix="/api/v1",
+    description="Benchmarks, policies, promotion requests, the gate, stage history",
+)
+
+VERSION_URL = "/models/<string:name>/versions/<int:version>"
+
+
+def _benchmarks() -> BenchmarkService:
+    return BenchmarkService(db_session(), service_context())
+
+
+def _policies() -> PolicyService:
+    return PolicyService(db_session(), service_context())
+
+
+def _promotions() -> PromotionService:
+    return PromotionService(db_session(), service_context())
+
+
+def _stages() -> StageService:
+    return StageService(db_session(), service_context())
+
+
+@blp.route(VERSION_URL + "/benchmarks")
+class Benchmarks(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(BenchmarkListArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, BenchmarkSchema(many=True))
+    def get(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """List a version's benchmarks"""
+        return _benchmarks().list(name, version, **args)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(BenchmarkCreateSchema)
+    @blp.response(201, BenchmarkSchema)
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Log a benchmark of a version (audited)"""
+        return _benchmarks().log(name, version, **args)
+
+
+@blp.route(VERSION_URL + "/benchmarks/<int:benchmark_id>")
+class BenchmarkItem(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, BenchmarkSchema)
+    def get(self, name: str, version: int, benchmark_id: int) -> Any:
+        """Get one benchmark"""
+        return _benchmarks().get(name, version, benchmark_id)
+
+
+@blp.route("/models/<string:name>/leaderboard")
+class Leaderboard(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(LeaderboardArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, LeaderboardSchema)
+    def get(self, args: dict[str, Any], name: str) -> Any:
+        """Versions × metrics of a benchmark, sortable by a metric"""
+        return _benchmarks().leaderboard(name, **args)
+
+
+@blp.route("/policies")
+class Policies(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, PolicySchema(many=True))
+    def get(self) -> Any:
+        """List the policies in force"""
+        return _policies().list()
+
+    @requires(Role.ADMIN)
+    @blp.arguments(PolicyApplySchema)
+    @blp.response(200, PolicyApplyResultSchema)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Apply policy files (YAML): a new or changed policy becomes a new version"""
+        files = [PolicyFile(f["filename"], f["content"]) for f in args["files"]]
+        return {"applied": _policies().apply(files)}
+
+
+@blp.route("/policies/<string:policy_name>/versions")
+class PolicyVersions(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, PolicyVersionSchema(many=True))
+    def get(self, policy_name: str) -> Any:
+        """Every version of a policy, oldest first"""
+        return _policies().versions(policy_name)
+
+
+@blp.route(VERSION_URL + "/promotions")
+class VersionPromotions(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, PromotionSchema(many=True))
+    def get(self, name: str, version: int) -> Any:
+        """A version's promotion requests, newest first"""
+        return _promotions().list(model=name, version=version, limit=500).items
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(PromotionCreateSchema)
+    @blp.response(201, PromotionSchema)
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Request a promotion: the policies are evaluated now and the evidence stored"""
+        return _promotions().request(name, version, **args)
+
+
+@blp.route("/promotions")
+class Promotions(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(PromotionListArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, PromotionPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List promotion requests, newest first"""
+        return _promotions().list(**args)
+
+
+@blp.route("/promotions/<int:promotion_id>")
+class Promotion(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, PromotionSchema)
+    def get(self, promotion_id: int) -> Any:
+        """Get a promotion request"""
+        return _promotions().get(promotion_id)
+
+
+@blp.route("/promotions/<int:promotion_id>/evaluations")
+class PromotionEvaluations(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, EvaluationRecordSchema(many=True))
+    def get(self, promotion_id: int) -> Any:
+        """Every stored evaluation of a request, oldest first"""
+        _promotions().get(promotion_id)
+        return _promotions().evaluations(promotion_id)
+
+
+@blp.route("/promotions/<int:promotion_id>/evaluate")
+class EvaluatePromotion(MethodView):
+    @requires(Role.CONTRIBUTOR)
+    @blp.response(200, PromotionSchema)
+    def post(self, promotion_id: int) -> Any:
+        """Re-evaluate an open request now (once evidence has arrived)"""
+        return _promotions().evaluate(promotion_id)
+
+
+@blp.route("/promotions/<int:promotion_id>/approve")
+class ApprovePromotion(MethodView):
+    @requires(Role.APPROVER)
+    @blp.arguments(DecisionArgsSchema)
+    @blp.response(200, PromotionSchema)
+    def post(self, args: dict[str, Any], promotion_id: int) -> Any:
+        """Approve (not the requester, not the version's registrant; policies re-evaluated)"""
+        try:
+            return _promotions().approve(promotion_id, **args)
+        except PromotionBlocked as exc:
+            if exc.reevaluated:
+                # The refusal rolls the request back; the re-evaluation that blocked the
+                # request must still be kept, so it is recorded in a unit of its own.
+                session = db_session()
+                session.rollback()
+                _promotions().evaluate(promotion_id, trigger="approval")
+                session.commit()
+            raise
+
+
+@blp.route("/promotions/<int:promotion_id>/reject")
+class RejectPromotion(MethodView):
+    @requires(Role.APPROVER)
+    @blp.arguments(RejectArgsSchema)
+    @blp.response(200, PromotionSchema)
+    def post(self, args: dict[str, Any], promotion_id: int) -> Any:
+        """Reject an open request, with a comment"""
+        return _promotions().reject(promotion_id, **args)
+
+
+@blp.route("/promotions/<int:promotion_id>/cancel")
+class CancelPromotion(MethodView):
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(DecisionArgsSchema)
+    @blp.response(200, PromotionSchema)
+    def post(self, args: dict[str, Any], promotion_id: int) -> Any:
+        """Withdraw an open request (its requester, or an admin)"""
+        return _promotions().cancel(promotion_id, **args)
+
+
+@blp.route(VERSION_URL + "/gate")
+class Gate(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(GateArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, GateSchema)
+    def get(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """May this version go to this stage (for CI: ``assay gate check``)"""
+        return _stages().gate(name, version, args["stage"])
+
+
+@blp.route("/models/<string:name>/stage-history")
+class StageHistoryView(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(StageHistoryArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, StageHistoryEntrySchema(many=True))
+    def get(self, args: dict[str, Any], name: str) -> Any:
+        """Which version held which stage, from when to when; ``?at=`` answers "what then\""""
+        return _stages().history(name, **args)
+
+
+@blp.route("/models/<string:name>/rollback")
+class Rollback(MethodView):
+    @requires(Role.APPROVER)
+    @blp.arguments(RollbackArgsSchema)
+    @blp.response(200, RollbackResultSchema)
+    def post(self, args: dict[str, Any], name: str) -> Any:
+        """Move a stage back to a version that held it (policies evaluated and shown)"""
+        return _stages().rollback(name, **args)
+
+
+@blp.route(VERSION_URL + "/compliance-report")
+class ComplianceReport(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(ComplianceArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, content_type="text/html")
+    def get(self, args: dict[str, Any], name: str, version: int) -> Response:
+        """A version's compliance report: printable HTML, or ``?format=json`` (evidence bundle)"""
+        bundle = compliance_bundle(db_session(), service_context(), name, version)
+        if args["format"] == "json":
+            body = json.dumps(bundle, default=str, ensure_ascii=False)
+            return Response(body, mimetype="application/json")
+        return Response(render_html(bundle), mimetype="text/html")

@@ -1,0 +1,294 @@
+"""Request and response shapes of governance: benchmarks, policies, promotions, history."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates
+
+from ..registry.models import Stage
+from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
+from .models import PromotionStatus
+
+BENCHMARK_NAME = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z",
+    error="A benchmark name is 1–100 characters: letters, digits, '.', '_' and '-'.",
+)
+METRIC_NAME = validate.Length(min=1, max=100)
+TARGET_STAGE = validate.OneOf([Stage.STAGING.value, Stage.PRODUCTION.value])
+ANY_STAGE = validate.OneOf([s.value for s in Stage])
+
+
+class BenchmarkCreateSchema(StrictSchema):
+    """A benchmark result to log."""
+
+    name = fields.String(required=True, validate=BENCHMARK_NAME)
+    metrics = fields.Dict(
+        keys=fields.String(validate=METRIC_NAME),
+        values=fields.Float(allow_nan=False),
+        required=True,
+        validate=validate.Length(min=1, max=200),
+    )
+    dataset_uri = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=2000)
+    )
+    dataset_hash = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=200)
+    )
+    notes = fields.String(load_default="", validate=validate.Length(max=10_000))
+
+
+class BenchmarkSchema(StrictSchema):
+    """A logged benchmark."""
+
+    id = fields.Integer()
+    model = fields.String(attribute="model_name")
+    version = fields.Integer(attribute="version_number")
+    name = fields.String()
+    dataset_uri = fields.String(allow_none=True)
+    dataset_hash = fields.String(allow_none=True)
+    metrics = fields.Dict(keys=fields.String(), values=fields.Float())
+    notes = fields.String()
+    created_by = fields.String()
+    created_at = Timestamp()
+
+
+class BenchmarkListArgsSchema(StrictSchema):
+    """Filter a version's benchmarks by name."""
+
+    name = fields.String(validate=BENCHMARK_NAME)
+
+
+class LeaderboardArgsSchema(StrictSchema):
+    """Which benchmark to rank by, and the sort."""
+
+    benchmark = fields.String(required=True, validate=BENCHMARK_NAME)
+    sort = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^-?[^\x00-\x1f]{1,100}\Z", error="A metric name, or -metric."),
+    )
+
+
+class LeaderboardRowSchema(StrictSchema):
+    """One version's newest benchmark of that name."""
+
+    version = fields.Integer()
+    stage = fields.String()
+    benchmark_id = fields.Integer()
+    dataset_hash = fields.String(allow_none=True)
+    created_at = Timestamp()
+    metrics = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class LeaderboardSchema(StrictSchema):
+    """Versions × metrics."""
+
+    model = fields.String()
+    benchmark = fields.String()
+    metrics = fields.List(fields.String())
+    rows = fields.List(fields.Nested(LeaderboardRowSchema))
+
+
+class PolicyFileSchema(StrictSchema):
+    """One policy file's name and YAML text."""
+
+    filename = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\Z", error="A plain file name, no directories."
+        ),
+    )
+    content = fields.String(required=True, validate=validate.Length(min=1, max=256 * 1024))
+
+
+class PolicyApplySchema(StrictSchema):
+    """Policy files to apply: each new or changed policy becomes a new version."""
+
+    files = fields.List(
+        fields.Nested(PolicyFileSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
+
+
+class AppliedPolicySchema(StrictSchema):
+    """What applying one file did."""
+
+    name = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    filename = fields.String()
+    sha256 = fields.String()
+
+
+class PolicyApplyResultSchema(StrictSchema):
+    """What applying the files did."""
+
+    applied = fields.List(fields.Nested(AppliedPolicySchema))
+
+
+class PolicyVersionSchema(StrictSchema):
+    """One version of a policy: the YAML as applied and the validated document."""
+
+    name = fields.String()
+    version = fields.Integer()
+    sha256 = fields.String()
+    filename = fields.String()
+    source = fields.String()
+    document = fields.Dict()
+    created_by = fields.String()
+    created_at = Timestamp()
+
+
+class PolicySchema(StrictSchema):
+    """A policy and the version in force."""
+
+    name = fields.String()
+    description = fields.String()
+    current_version = fields.Integer()
+    current = fields.Nested(PolicyVersionSchema)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class PromotionCreateSchema(StrictSchema):
+    """A request to move a version to a stage."""
+
+    stage = fields.String(required=True, validate=TARGET_STAGE)
+    reason = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class DecisionArgsSchema(StrictSchema):
+    """An approval's (optional) comment."""
+
+    comment = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class RejectArgsSchema(StrictSchema):
+    """A rejection and why."""
+
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class DecisionSchema(StrictSchema):
+    """One approver's decision."""
+
+    approver = fields.String()
+    decision = fields.String()
+    comment = fields.String()
+    created_at = Timestamp()
+
+
+class PromotionSchema(StrictSchema):
+    """A promotion request, its latest evaluation and its decisions."""
+
+    id = fields.Integer()
+    model = fields.String(attribute="model_name")
+    version = fields.Integer(attribute="version_number")
+    stage = fields.String()
+    reason = fields.String()
+    status = fields.String()
+    required_approvals = fields.Integer()
+    approvals = fields.Integer()
+    requested_by = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+    decided_at = Timestamp(allow_none=True)
+    failing_rules = fields.List(fields.Dict())
+    evaluation = fields.Dict()
+    decisions = fields.List(fields.Nested(DecisionSchema))
+
+
+class PromotionPageSchema(PageSchema):
+    """A page of promotion requests."""
+
+    items = fields.List(fields.Nested(PromotionSchema))
+
+
+class PromotionListArgsSchema(PageArgsSchema):
+    """Filters of the promotion list."""
+
+    model = fields.String(validate=validate.Length(min=1, max=100))
+    version = fields.Integer(validate=validate.Range(min=1))
+    stage = fields.String(validate=TARGET_STAGE)
+    status = fields.String(validate=validate.OneOf([s.value for s in PromotionStatus]))
+
+
+class EvaluationRecordSchema(StrictSchema):
+    """One stored evaluation of a request."""
+
+    id = fields.Integer()
+    trigger = fields.String()
+    outcome = fields.String()
+    result = fields.Dict()
+    created_by = fields.String()
+    created_at = Timestamp()
+
+
+class StageHistoryArgsSchema(StrictSchema):
+    """``at``: what held each stage at that instant; ``stage``: only that stage."""
+
+    at = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+    stage = fields.String(load_default=None, validate=ANY_STAGE)
+
+
+class StageHistoryEntrySchema(StrictSchema):
+    """One version's stay in one stage."""
+
+    version = fields.Integer(attribute="version_number")
+    stage = fields.String()
+    entered_at = Timestamp()
+    left_at = Timestamp(allow_none=True)
+    entered_by = fields.String()
+    comment = fields.String(allow_none=True)
+
+
+class RollbackArgsSchema(StrictSchema):
+    """Move a stage back to a version that held it."""
+
+    stage = fields.String(required=True, validate=TARGET_STAGE)
+    to_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+    @validates("reason")
+    def _not_blank(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("Say why you roll back.")
+
+
+class RollbackResultSchema(StrictSchema):
+    """What a rollback did, and how the policies judge the version it restored."""
+
+    model = fields.String()
+    stage = fields.String()
+    from_versions = fields.List(fields.Integer())
+    to_version = fields.Integer()
+    reason = fields.String()
+    evaluation = fields.Dict()
+
+
+class GateArgsSchema(StrictSchema):
+    """The stage the gate guards."""
+
+    stage = fields.String(required=True, validate=TARGET_STAGE)
+
+
+class GateSchema(StrictSchema):
+    """May this version go to this stage: for CI (``assay gate check``)."""
+
+    model = fields.String()
+    version = fields.Integer()
+    stage = fields.String()
+    current_stage = fields.String()
+    passed = fields.Boolean()
+    status = fields.String()
+    promotion_id = fields.Integer(allow_none=True)
+    approvals = fields.Integer()
+    required_approvals = fields.Integer()
+    failing_rules = fields.List(fields.Dict())
+    evaluation = fields.Dict()
+
+
+class ComplianceArgsSchema(StrictSchema):
+    """The report's format: a printable HTML page, or the JSON evidence bundle."""
+
+    format = fields.String(load_default="html", validate=validate.OneOf(["html", "json"]))

@@ -1,0 +1,1 @@
+"""Predictions and ground truth: wire formats, validation, storage, and reading windows back."""

@@ -1,0 +1,131 @@
+"""A batch's accepted rows as one Arrow IPC stream, and reading blocks back as a table.
+
+Column names inside a block: ``ts_us``, ``prediction_id``, ``feature.<name>``, ``prediction``,
+``score``, ``proba.<class>``, ``sensitive.<name>``. Numbers are float64; categories keep
+their JSON type (string, int64 or bool) when a batch is uniform, and become strings when it
+mixes them. pyarrow is imported here only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .wire import ColumnBatch
+
+FEATURE = "feature."
+SENSITIVE = "sensitive."
+PROBABILITY = "proba."
+STORED = "stored"
+
+
+def _take(values: list[Any], keep: list[int]) -> list[Any]:
+    if len(keep) == len(values):  # every row kept (indices are ascending and unique)
+        return values
+    return [values[i] for i in keep]
+
+
+def _category_array(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    types = set(map(type, values)) - {type(None)}
+    if types <= {str}:
+        return pa.array(values, type=pa.string())
+    if types == {bool}:
+        return pa.array(values, type=pa.bool_())
+    if types == {int}:
+        return pa.array(values, type=pa.int64())
+    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _number_array(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.float64())
+
+
+def encode_block(
+    batch: ColumnBatch,
+    keep: list[int],
+    ts_us: list[int],
+    kinds: dict[str, str],
+    numeric_output: bool,
+    stored: set[int] | None = None,
+) -> bytes:
+    """The rows ``keep`` of ``batch`` as Arrow IPC bytes.
+
+    ``stored`` names the positions in ``keep`` whose ids were new; when some were not (a
+    concurrent or repeated send stored them first), a ``stored`` column marks which rows of
+    the block count, and readers skip the others.
+    """
+    import pyarrow as pa
+
+    columns: dict[str, Any] = {
+        "ts_us": pa.array(_take(ts_us, keep), type=pa.int64()),
+        "prediction_id": pa.array(_take(batch.prediction_id, keep), type=pa.string()),
+    }
+    for name, values in batch.features.items():
+        if name not in kinds:
+            continue
+        kept = _take(values, keep)
+        columns[FEATURE + name] = (
+            _number_array(kept) if kinds[name] == "numerical" else _category_array(kept)
+        )
+    prediction = _take(batch.prediction, keep)
+    columns["prediction"] = (
+        _number_array(prediction) if numeric_output else _category_array(prediction)
+    )
+    if batch.score is not None:
+        columns["score"] = _number_array(_take(batch.score, keep))
+    if batch.probabilities is not None:
+        kept = _take(batch.probabilities, keep)
+        classes = sorted({str(c) for row in kept if row for c in row})
+        for label in classes:
+            columns[PROBABILITY + label] = _number_array(
+                [row.get(label) if row else None for row in kept]
+            )
+    for name, values in batch.sensitive.items():
+        columns[SENSITIVE + name] = _category_array(_take(values, keep))
+    if stored is not None:
+        columns[STORED] = pa.array([p in stored for p in range(len(keep))], type=pa.bool_())
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def decode_block(block: bytes) -> Any:
+    """One block as a ``pyarrow.Table``."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(block)).read_all()
+
+
+def concat_blocks(tables: Iterable[Any]) -> Any:
+    """Blocks as one table; columns a block lacks are null there, and a column whose type
+    differs between blocks (a category sent as numbers, then as text) becomes text."""
+    import pyarrow as pa
+
+    tables = list(tables)
+    if not tables:
+        return pa.table(
+            {"ts_us": pa.array([], pa.int64()), "prediction_id": pa.array([], pa.string())}
+        )
+    types: dict[str, set[Any]] = {}
+    for table in tables:
+        for schema_field in table.schema:
+            types.setdefault(schema_field.name, set()).add(schema_field.type)
+    mixed = {name for name, seen in types.items() if len(seen - {pa.null()}) > 1}
+    if mixed:
+        tables = [_stringify(table, mixed) for table in tables]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _stringify(table: Any, names: set[str]) -> Any:
+    import pyarrow as pa
+
+    for name in names & set(table.column_names):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table[name].cast(pa.string()))
+    return table

@@ -1,0 +1,54 @@
+"""Prediction storage: a narrow indexed row per prediction, and a columnar block per batch.
+
+The row table holds what is looked up or changed one prediction at a time — the id that makes
+ingest idempotent, the timestamp windows are cut by, the ground-truth label that arrives
+later — and points at the row's place in its batch's block. The block holds everything else
+(features, prediction, scores, sensitive attributes) as one Arrow IPC stream, so a monitoring
+job reads a million rows by decoding a few hundred blocks rather than a million JSON texts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class PredictionBatch(Base):
+    """One accepted ingest request: its counts, time range, and the block of its new rows."""
+
+    __tablename__ = "prediction_batches"
+    __table_args__ = (Index("ix_prediction_batches_version_ts_max", "version_id", "ts_max_us"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    received_at: Mapped[datetime]
+    accepted: Mapped[int]
+    duplicates: Mapped[int]
+    rejected: Mapped[int]
+    ts_min_us: Mapped[int | None] = mapped_column(BigInteger)
+    ts_max_us: Mapped[int | None] = mapped_column(BigInteger)
+    block: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class PredictionRow(Base):
+    """One stored prediction: its id, time, label, and where its values are in the block."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        Index("uq_predictions_version_prediction_id", "version_id", "prediction_id", unique=True),
+        Index("ix_predictions_version_ts", "version_id", "ts_us"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    prediction_id: Mapped[str] = mapped_column(String(128))
+    ts_us: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("prediction_batches.id"))
+    row: Mapped[int]
+    label: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    label_updated_at: Mapped[datetime | None]

@@ -1,0 +1,128 @@
+"""Shapes of prediction ingest, labels and reads (the batch body is read by ``wire.py``)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from ..schemas import StrictSchema, Timestamp
+
+
+class PredictionRowSchema(StrictSchema):
+    """One prediction, row-wise (for the OpenAPI description)."""
+
+    prediction_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    timestamp = fields.Raw(metadata={"description": "ISO 8601 or epoch seconds; default now"})
+    features = fields.Dict(required=True)
+    prediction = fields.Raw(required=True)
+    score = fields.Float(allow_none=True)
+    probabilities = fields.Dict(keys=fields.String(), values=fields.Float(), allow_none=True)
+    sensitive = fields.Dict(allow_none=True)
+    label = fields.Raw(allow_none=True)
+
+
+class PredictionColumnsSchema(StrictSchema):
+    """A batch column-wise: one array per column, feature names once."""
+
+    prediction_id = fields.List(fields.String(), required=True)
+    timestamp = fields.List(fields.Raw())
+    features = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()), required=True)
+    prediction = fields.List(fields.Raw(), required=True)
+    score = fields.List(fields.Float(allow_none=True))
+    probabilities = fields.List(fields.Dict(allow_none=True))
+    sensitive = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()))
+    label = fields.List(fields.Raw(allow_none=True))
+
+
+class PredictionBatchSchema(StrictSchema):
+    """Either ``rows`` or ``columns``."""
+
+    rows = fields.List(fields.Nested(PredictionRowSchema))
+    columns = fields.Nested(PredictionColumnsSchema)
+
+
+class IngestArgsSchema(StrictSchema):
+    """``strict=true`` refuses the whole batch when any row is invalid."""
+
+    strict = fields.Boolean(load_default=False)
+
+
+class RowErrorSchema(StrictSchema):
+    """Why one row was refused."""
+
+    index = fields.Integer()
+    field = fields.String()
+    message = fields.String()
+
+
+class IngestResultSchema(StrictSchema):
+    """What became of a batch."""
+
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+    rejected = fields.Integer()
+    errors = fields.List(fields.Nested(RowErrorSchema))
+
+
+class LabelSchema(StrictSchema):
+    """Ground truth for one prediction."""
+
+    prediction_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    label = fields.Raw(required=True, allow_none=True)
+
+
+class LabelBatchSchema(StrictSchema):
+    """Labels that arrived later, joined by prediction id."""
+
+    labels = fields.List(fields.Nested(LabelSchema), required=True, validate=validate.Length(min=1))
+
+
+class LabelResultSchema(StrictSchema):
+    """What became of the labels."""
+
+    updated = fields.Integer()
+    unknown = fields.Integer()
+    rejected = fields.Integer()
+    unknown_ids = fields.List(fields.String())
+    errors = fields.List(fields.Nested(RowErrorSchema))
+
+
+class WindowArgsSchema(StrictSchema):
+    """A time window: ``since <= timestamp < until``."""
+
+    since = fields.AwareDateTime(default_timezone=None)
+    until = fields.AwareDateTime(default_timezone=None)
+
+
+class PredictionListArgsSchema(WindowArgsSchema):
+    """A window, paged by cursor in time order."""
+
+    cursor = fields.String(
+        validate=validate.Regexp(r"^\d{1,19}:\d{1,19}\Z", error="Not a cursor from next_cursor.")
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class ExportArgsSchema(WindowArgsSchema):
+    """A window to export, as CSV or Parquet."""
+
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "parquet"]))
+
+
+class StoredPredictionSchema(StrictSchema):
+    """A stored prediction."""
+
+    prediction_id = fields.String()
+    timestamp = Timestamp()
+    features = fields.Dict()
+    prediction = fields.Raw()
+    score = fields.Float(allow_none=True)
+    probabilities = fields.Dict(allow_none=True)
+    sensitive = fields.Dict(allow_none=True)
+    label = fields.Raw(allow_none=True)
+
+
+class PredictionPageSchema(StrictSchema):
+    """A page of predictions and the cursor of the next."""
+
+    items = fields.List(fields.Nested(StoredPredictionSchema))
+    next_cursor = fields.String(allow_none=True)

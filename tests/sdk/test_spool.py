@@ -1,0 +1,275 @@
+"""The disk spool and the batch wire format: atomic files, replay order, bounds, the lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from assay._spool import (
+    Batch,
+    Spool,
+    default_spool_root,
+    encode_labels,
+    encode_predictions,
+    prediction_ids,
+    rows_of,
+    split_batch,
+)
+from tests.sdk.logger_support import decoded
+
+
+def _batch(spool: Spool, rows: int = 10, size: int = 100) -> Batch:
+    return Batch("predictions", spool.new_name("predictions", rows), b"x" * size, rows)
+
+
+def _row(pid: str, features: dict, **extra) -> tuple:
+    return (
+        pid,
+        extra.get("timestamp", 1.5),
+        features,
+        extra.get("prediction", 1),
+        extra.get("score"),
+        extra.get("probabilities"),
+        extra.get("sensitive"),
+        extra.get("label"),
+    )
+
+
+def test_batches_replay_in_the_order_they_were_written(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", 1 << 20)
+    written = [_batch(spool, rows=i + 1) for i in range(25)]
+    for batch in written:
+        spool.write(batch)
+
+    replayed = [spool.read(path) for path, _ in spool.pending()]
+
+    assert [b.name for b in replayed] == [b.name for b in written]
+    assert [b.rows for b in replayed] == list(range(1, 26))
+    assert all(b.path is not None and b.body == b"x" * 100 for b in replayed)
+
+
+def test_a_written_batch_is_a_whole_file_and_no_temporary_file_is_left(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1 << 20)
+    batch = _batch(spool, size=5000)
+
+    spool.write(batch)
+
+    assert [p.name for p in tmp_path.iterdir()] == [batch.name]
+    assert (tmp_path / batch.name).read_bytes() == batch.body
+
+
+def test_a_full_spool_drops_its_oldest_batches_and_reports_their_rows(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1000)
+    batches = [_batch(spool, rows=7, size=300) for _ in range(5)]
+    dropped = [spool.write(batch) for batch in batches]
+
+    assert dropped == [0, 0, 0, 7, 7]
+    assert [p.name for p, _ in spool.pending()] == [b.name for b in batches[2:]]
+
+
+def test_a_batch_larger_than_the_whole_spool_is_the_one_dropped(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1000)
+    spool.write(_batch(spool, size=600))
+
+    assert spool.write(_batch(spool, rows=42, size=1001)) == 42
+    assert len(spool.pending()) == 1
+
+
+def test_a_batch_another_process_sent_meanwhile_reads_as_gone(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1 << 20)
+    batch = _batch(spool)
+    spool.write(batch)
+    (path, _) = spool.pending()[0]
+    spool.remove(path)
+
+    assert spool.read(path) is None
+    spool.remove(path)  # removing twice is harmless
+
+
+def test_stale_temporary_files_of_a_killed_writer_are_cleaned_up(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1 << 20)
+    stale = tmp_path / ".abandoned.tmp"
+    fresh = tmp_path / ".being-written.tmp"
+    stale.write_bytes(b"half a batch")
+    fresh.write_bytes(b"half a batch")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+
+    assert spool.pending() == []
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+def test_foreign_files_in_the_spool_directory_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a batch")
+    spool = Spool(tmp_path, 1 << 20)
+
+    assert spool.pending() == []
+    assert rows_of(tmp_path / "notes.txt") == 0
+
+
+def test_only_one_process_at_a_time_holds_the_replay_lock(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from assay._spool import Spool; "
+            f"s = Spool(Path({str(tmp_path)!r}), 1000); "
+            "print(s.acquire_replay_lock(), flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        spool = Spool(tmp_path, 1000)
+        assert spool.acquire_replay_lock() is False
+    finally:
+        holder.communicate("", timeout=30)
+
+    assert spool.acquire_replay_lock() is True  # released when the holder exited
+    spool.release_replay_lock()
+
+
+def test_the_default_spool_root_is_under_the_users_cache_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    assert default_spool_root() == tmp_path / "assay" / "spool"
+
+
+def test_rows_with_the_same_features_are_encoded_column_wise_with_names_once() -> None:
+    rows = [
+        _row("a", {"age": 30, "plan": "pro"}, score=0.2, sensitive={"sex": "F"}),
+        _row("b", {"plan": "basic", "age": 41}, score=None, sensitive={"sex": "M"}, label=1),
+    ]
+
+    body, count, bad = encode_predictions(rows)
+
+    assert (count, bad) == (2, [])
+    assert decoded(body) == {
+        "columns": {
+            "prediction_id": ["a", "b"],
+            "timestamp": [1.5, 1.5],
+            "features": {"age": [30, 41], "plan": ["pro", "basic"]},
+            "prediction": [1, 1],
+            "score": [0.2, None],
+            "sensitive": {"sex": ["F", "M"]},
+            "label": [None, 1],
+        }
+    }
+
+
+def test_rows_that_disagree_on_their_features_are_encoded_row_wise() -> None:
+    rows = [_row("a", {"age": 30}), _row("b", {"plan": "pro"}, probabilities={"1": 0.9})]
+
+    body, _, _ = encode_predictions(rows)
+
+    assert decoded(body) == {
+        "rows": [
+            {"prediction_id": "a", "timestamp": 1.5, "features": {"age": 30}, "prediction": 1},
+            {
+                "prediction_id": "b",
+                "timestamp": 1.5,
+                "features": {"plan": "pro"},
+                "prediction": 1,
+                "probabilities": {"1": 0.9},
+            },
+        ]
+    }
+
+
+def test_datetimes_become_epoch_seconds_and_naive_ones_are_utc() -> None:
+    aware = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+    rows = [
+        _row("a", {"x": 1}, timestamp=aware),
+        _row("b", {"x": 2}, timestamp=aware.replace(tzinfo=None)),
+    ]
+
+    body, _, _ = encode_predictions(rows)
+
+    assert decoded(body)["columns"]["timestamp"] == [aware.timestamp()] * 2
+
+
+def test_numpy_values_are_encoded_as_plain_numbers() -> None:
+    import numpy as np
+
+    rows = [_row("a", {"x": np.int64(3), "v": np.array([1.0, 2.0])}, prediction=np.float32(0.5))]
+
+    body, _, _ = encode_predictions(rows)
+
+    columns = decoded(body)["columns"]
+    assert columns["features"] == {"x": [3], "v": [[1.0, 2.0]]}
+    assert columns["prediction"] == [0.5]
+
+
+def test_a_row_that_cannot_be_encoded_is_left_out_and_reported() -> None:
+    circular: dict = {}
+    circular["self"] = circular
+    rows = [_row("good", {"x": 1}), _row("bad", {"x": circular}), _row("fine", {"x": 2})]
+
+    body, count, bad = encode_predictions(rows)
+
+    assert count == 2
+    assert prediction_ids(body) == ["good", "fine"]
+    assert [each["prediction_id"] for each in bad] == ["bad"]
+
+
+def test_labels_are_encoded_as_plain_json() -> None:
+    assert decoded(encode_labels([("a", 1), ("b", "churned")])) == {
+        "labels": [{"prediction_id": "a", "label": 1}, {"prediction_id": "b", "label": "churned"}]
+    }
+
+
+def test_a_batch_splits_into_two_halves_in_either_format() -> None:
+    uniform = [_row(str(i), {"x": i}, label=i) for i in range(5)]
+    mixed = [_row("a", {"x": 1}), _row("b", {"y": 2}), _row("c", {"x": 3})]
+    labels = encode_labels([("a", 1), ("b", 0), ("c", 1)])
+
+    for rows in (uniform, mixed):
+        body, _, _ = encode_predictions(rows)
+        halves = split_batch("predictions", body)
+        assert [count for _, count in halves] == [len(rows) // 2, len(rows) - len(rows) // 2]
+        assert [pid for half, _ in halves for pid in prediction_ids(half)] == [r[0] for r in rows]
+    first, second = split_batch("labels", labels)
+    assert decoded(first[0]) == {"labels": [{"prediction_id": "a", "label": 1}]}
+    assert second[1] == 2
+
+
+def test_next_batch_replays_oldest_first_and_sees_batches_written_meanwhile(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, 1 << 20)
+    first, second = _batch(spool), _batch(spool)
+    spool.write(first)
+    spool.write(second)
+
+    assert spool.next_batch().name == first.name
+    spool.remove(tmp_path / first.name)
+    third = _batch(spool)
+    spool.write(third)
+    spool.remove(tmp_path / second.name)  # sent by another process meanwhile
+
+    assert spool.next_batch().name == third.name
+    spool.remove(tmp_path / third.name)
+    assert spool.next_batch() is None
+
+
+def test_the_size_bound_holds_across_many_writes_without_rescanning_each_time(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, 10_000)
+    dropped = sum(spool.write(_batch(spool, rows=1, size=1000)) for _ in range(250))
+
+    assert sum(size for _, size in spool.pending()) <= 10_000
+    assert dropped == 250 - len(spool.pending())
