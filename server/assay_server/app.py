@@ -44,6 +44,14 @@ def _secret_key(settings: Settings) -> str:
     return key
 
 
+def _wire_evidence() -> None:
+    """Give governance rules the evidence other packages produce (idempotent)."""
+    from .explain.evidence import explanation_available
+    from .governance.evidence import register_provider
+
+    register_provider("explanation_available", explanation_available)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -107,4 +115,5 @@ def create_app(
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
     errors.init_app(app)
+    _wire_evidence()
     return app

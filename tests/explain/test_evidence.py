@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assay_server.explain.evidence import explanation_available
-from assay_server.governance.evidence import EvidenceContext
+from assay_server.governance.evidence import EvidenceContext, observe
 from assay_server.registry.models import ModelVersion
 from tests.api.factories import API
 from tests.explain import estimators as est
@@ -37,3 +37,20 @@ def test_explanation_available_once_a_global_explanation_is_done(
     found = observed()
     assert found.value is True
     assert found.link == f"/api/v1/explanations/{job.json['id']}"
+
+
+def test_the_app_gives_the_policy_rule_its_evidence(app, client, contributor_headers, db, clock):
+    frame = est.signal_frame()
+    register(
+        client,
+        contributor_headers,
+        "wired",
+        "binary_classification",
+        est.signal_classifier(frame),
+        frame,
+        "label",
+    )
+    with db.unit_of_work(write=False) as session:
+        version = session.query(ModelVersion).one()
+        seen = observe("explanation_available", EvidenceContext(session, version, clock()), {})
+    assert seen.value is False and seen.source == "explanations"

@@ -160,13 +160,17 @@ def test_metadata_present_reads_the_model_card(churn: Any) -> None:
 def test_explanation_available(churn: Any) -> None:
     churn.version()
     rule = {"id": "e", "check": "explanation_available"}
-    assert judge(churn, rule)["status"] == "missing_evidence"
-    for value, status in ((True, "pass"), (False, "fail")):
-        register_provider("explanation_available", lambda c, p, v=value: Observation(v))
-        try:
+    wired = register_provider("explanation_available", lambda c, p: Observation(True))
+    try:
+        unregister_provider("explanation_available")
+        assert judge(churn, rule)["status"] == "missing_evidence"
+        for value, status in ((True, "pass"), (False, "fail")):
+            register_provider("explanation_available", lambda c, p, v=value: Observation(v))
             assert judge(churn, rule)["status"] == status
-        finally:
-            unregister_provider("explanation_available")
+    finally:
+        unregister_provider("explanation_available")
+        if wired is not None:  # the provider create_app installed
+            register_provider("explanation_available", wired)
 
 
 def test_max_open_alerts(churn: Any) -> None:

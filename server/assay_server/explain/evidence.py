@@ -1,8 +1,6 @@
 """The evidence explanations give the ``explanation_available`` policy rule.
 
-The provider is not registered at import (the governance tests expect no provider by
-default); the server wires it with
-``register_provider("explanation_available", explanation_available)``.
+``create_app`` registers it as the ``explanation_available`` provider.
 """
 
 from __future__ import annotations
