@@ -117,9 +117,17 @@ def _table_in_window(blocks: list[tuple[int, bytes]], start_us: int, end_us: int
 
 
 def _frame(table: Any, labels: dict[str, Any]) -> Any:
+    """Arrow to pandas: text values become categories (a million Python strings per column
+    would cost seconds and hundreds of MB), ids stay Arrow-backed strings."""
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    frame = table.to_pandas()
+    for index, name in enumerate(table.column_names):
+        column = table[name]
+        if name != "prediction_id" and pa.types.is_string(column.type):
+            table = table.set_column(index, name, pc.dictionary_encode(column))
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
     frame.insert(1, "timestamp", pd.to_datetime(frame.pop("ts_us"), unit="us", utc=True))
     frame["label"] = frame["prediction_id"].map(labels) if labels else None
     return frame
