@@ -17,6 +17,7 @@ from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from .errors import AssayError
 from .settings import Settings
 
 NAMING_CONVENTION = {
@@ -131,6 +132,12 @@ class Database:
         try:
             yield session
             session.commit()
+        except AssayError as exc:
+            if exc.keeps_changes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
         except BaseException:
             session.rollback()
             raise

@@ -23,10 +23,19 @@ class AssayError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        keeps_changes: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        #: The refusal is itself a finding worth keeping (e.g. an approval that re-evaluated a
+        #: request and found it blocked): the unit of work commits what was done before it.
+        self.keeps_changes = keeps_changes
 
 
 class BadRequest(AssayError):
@@ -160,6 +169,8 @@ def handle_assay_error(exc: AssayError) -> ResponseReturnValue:
     """Our domain errors."""
     if exc.status >= 500:
         log.error("%s [request %s]: %s", exc.code, g.get("request_id"), exc.message)
+    if exc.keeps_changes:
+        g.keep_changes = True
     message = exc.message
     if isinstance(exc, ValidationFailed) and exc.details and not message:
         message = _validation_message(exc.details)

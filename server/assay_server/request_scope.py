@@ -78,7 +78,7 @@ def _finish_request(response: Response) -> Response:
     if session is None:
         return response
     try:
-        if response.status_code < 400:
+        if response.status_code < 400 or g.pop("keep_changes", False):
             session.commit()
         else:
             session.rollback()

@@ -138,6 +138,12 @@ def test_an_approval_after_the_evidence_changed_re_blocks_the_request(api: Any) 
     stored = api.get(f"/promotions/{promotion['id']}").json
     assert stored["status"] == "blocked" and stored["approvals"] == 0
     assert stored["failing_rules"][0]["observed"] == 0.6
+    events = api.get("/audit?target_type=promotion&action=promotion.evaluated").json["items"]
+    assert events[-1]["payload"]["trigger"] == "approval"
+    assert (events[-1]["payload"]["from"], events[-1]["payload"]["to"]) == (
+        "pending_approval",
+        "blocked",
+    )
 
 
 def test_a_rejected_request_cannot_be_approved(api: Any) -> None:

@@ -181,3 +181,13 @@ def test_an_unknown_audit_filter_is_refused_rather_than_ignored(client, admin_he
     response = client.get("/api/v1/audit?targett=model", headers=admin_headers)
     assert response.status_code == 422
     assert "targett" in response.json["error"]["details"]
+
+
+def test_a_refusal_that_keeps_its_changes_commits_them_with_their_event(db, cli_context):
+    with pytest.raises(Conflict), db.unit_of_work() as session:
+        RegistryService(session, cli_context).create_model(name="kept", task="regression")
+        raise Conflict("refused, but what was found is worth keeping", keeps_changes=True)
+    with db.unit_of_work(write=False) as session:
+        trail = AuditTrail(session, cli_context)
+        assert [e["target_id"] for e in trail.iter_events()] == ["kept"]
+        assert trail.verify().ok

@@ -41,13 +41,9 @@ DEFAULT_APPROVALS = {
 class PromotionBlocked(Conflict):
     """The policies do not pass: the request cannot be approved. ``details`` names the rules.
 
-    ``reevaluated`` is True when this approval re-evaluated a pending request and found it
-    blocked: the caller should record that evaluation even though the approval is refused.
+    When this approval re-evaluated a pending request and found it blocked, the refusal
+    ``keeps_changes``: the new evaluation, the blocked status and their audit event are kept.
     """
-
-    def __init__(self, message: str, *, details: dict[str, Any], reevaluated: bool) -> None:
-        super().__init__(message, details=details)
-        self.reevaluated = reevaluated
 
 
 def failing_rules(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
@@ -288,8 +284,21 @@ class PromotionService:
     def evaluate(self, promotion_id: int, *, trigger: str = "on_demand") -> PromotionRequest:
         """Re-evaluate an open request now (evidence may have arrived or changed)."""
         request = self._open(promotion_id, "re-evaluated")
+        self._reevaluate(request, trigger)
+        self._promote_if_enough(request)
+        return request
+
+    def _reevaluate(self, request: PromotionRequest, trigger: str) -> dict[str, Any]:
+        """Store a fresh evaluation and apply its outcome."""
         before = request.status
         evaluation = self._store_evaluation(request, trigger)
+        self._apply_outcome(request, evaluation, trigger=trigger, before=before)
+        return evaluation
+
+    def _apply_outcome(
+        self, request: PromotionRequest, evaluation: dict[str, Any], *, trigger: str, before: str
+    ) -> None:
+        """Set the status an evaluation implies, and audit the change."""
         request.status = (
             PromotionStatus.PENDING_APPROVAL.value
             if evaluation["outcome"] == "pass"
@@ -307,8 +316,6 @@ class PromotionService:
                 "failing_rules": [f"{r['policy']}/{r['id']}" for r in failing_rules(evaluation)],
             },
         )
-        self._promote_if_enough(request)
-        return request
 
     # decisions --------------------------------------------------------------------------
 
@@ -360,16 +367,16 @@ class PromotionService:
                 f"Promotion request {promotion_id} is blocked by {_describe(failing)}; "
                 "re-evaluate it once the evidence is there.",
                 details={"failing_rules": failing},
-                reevaluated=False,
             )
         evaluation = self._store_evaluation(request, "approval")
         if evaluation["outcome"] != "pass":
+            self._apply_outcome(request, evaluation, trigger="approval", before=request.status)
             failing = failing_rules(evaluation)
             raise PromotionBlocked(
                 f"The policies no longer pass for promotion request {promotion_id}: "
                 f"{_describe(failing)}. It is blocked again.",
                 details={"failing_rules": failing},
-                reevaluated=True,
+                keeps_changes=True,
             )
         self._decide(request, "approve", comment)
         self.audit.append(

@@ -14,7 +14,7 @@ from ..auth.access import requires
 from ..auth.roles import Role
 from ..request_scope import db_session, service_context
 from .policies import PolicyFile
-from .promotions import PromotionBlocked, PromotionService
+from .promotions import PromotionService
 from .report import compliance_bundle, render_html
 from .schemas import (
     BenchmarkCreateSchema,
@@ -193,17 +193,7 @@ class ApprovePromotion(MethodView):
     @blp.response(200, PromotionSchema)
     def post(self, args: dict[str, Any], promotion_id: int) -> Any:
         """Approve (not the requester, not the version's registrant; policies re-evaluated)"""
-        try:
-            return _promotions().approve(promotion_id, **args)
-        except PromotionBlocked as exc:
-            if exc.reevaluated:
-                # The refusal rolls the request back; the re-evaluation that blocked the
-                # request must still be kept, so it is recorded in a unit of its own.
-                session = db_session()
-                session.rollback()
-                _promotions().evaluate(promotion_id, trigger="approval")
-                session.commit()
-            raise
+        return _promotions().approve(promotion_id, **args)
 
 
 @blp.route("/promotions/<int:promotion_id>/reject")
