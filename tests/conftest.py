@@ -81,7 +81,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def session_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings shared by the session's store and live server."""
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=database_url)
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        webhook_allow_private=True,  # the receivers of the notification tests are on loopback
+    )
 
 
 @pytest.fixture(scope="session")

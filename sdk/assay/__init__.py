@@ -4,7 +4,9 @@
 are imported when a call needs them.
 """
 
+from assay import webhooks
 from assay._http import VERSION as __version__
+from assay.alerts import Alert, Channel, Delivery
 from assay.client import Client, verify_audit_export
 from assay.errors import (
     APIConnectionError,
@@ -33,6 +35,7 @@ from assay.governance import (
     evaluate,
 )
 from assay.logger import DeliveryError, PredictionLogger, init, log_label, log_prediction
+from assay.monitoring import Monitor, MonitorRun, Report
 from assay.types import (
     Artifact,
     AuditEvent,
@@ -51,6 +54,7 @@ from assay.types import (
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "Alert",
     "AppliedPolicy",
     "Artifact",
     "AssayError",
@@ -58,10 +62,12 @@ __all__ = [
     "AuditVerification",
     "AuthenticationError",
     "Benchmark",
+    "Channel",
     "Client",
     "ConfigurationError",
     "Conflict",
     "CreatedToken",
+    "Delivery",
     "DeliveryError",
     "Explanation",
     "FeatureSpec",
@@ -73,6 +79,8 @@ __all__ = [
     "Lineage",
     "Model",
     "ModelVersion",
+    "Monitor",
+    "MonitorRun",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -81,6 +89,7 @@ __all__ = [
     "PredictionLogger",
     "PromotionRequest",
     "Reference",
+    "Report",
     "RuleResult",
     "Schema",
     "ServerError",
@@ -93,4 +102,5 @@ __all__ = [
     "log_label",
     "log_prediction",
     "verify_audit_export",
+    "webhooks",
 ]

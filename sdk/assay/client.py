@@ -28,10 +28,12 @@ from assay._uploads import (
     merged_lineage,
     reference_part,
 )
+from assay.alerts import AlertMethods
 from assay.errors import ConfigurationError
 from assay.explanations import ExplanationMethods
 from assay.governance import GovernanceMethods
 from assay.logger import PredictionMethods
+from assay.monitoring import MonitoringMethods
 from assay.types import (
     AuditEvent,
     AuditVerification,
@@ -52,7 +54,9 @@ VersionRef = int | ModelVersion
 _CHUNK = 64 * 1024
 
 
-class Client(PredictionMethods, ExplanationMethods, GovernanceMethods):
+class Client(
+    PredictionMethods, MonitoringMethods, AlertMethods, ExplanationMethods, GovernanceMethods
+):
     """A connection to one Assay server, authenticated by one API token.
 
     Args:

@@ -46,10 +46,16 @@ def _secret_key(settings: Settings) -> str:
 
 def _wire_evidence() -> None:
     """Give governance rules the evidence other packages produce (idempotent)."""
+    from .alerts.evidence import open_alert_count
+    from .alerts.raising import install as install_alert_raising
     from .explain.evidence import explanation_available
     from .governance.evidence import register_provider
+    from .monitoring import evidence as monitoring_evidence
 
     register_provider("explanation_available", explanation_available)
+    monitoring_evidence.register()
+    register_provider("max_open_alerts", open_alert_count)
+    install_alert_raising()
 
 
 def create_app(
@@ -94,12 +100,15 @@ def create_app(
             "security": [{"bearer": []}],
         },
     )
+    from .alerts.metrics import bp as metrics_bp
+    from .alerts.routes import blp as alerts_blp
     from .audit.routes import blp as audit_blp
     from .auth.routes import blp as auth_blp
     from .explain.routes import blp as explain_blp
     from .governance.routes import blp as governance_blp
     from .health import blp as health_blp
     from .ingest.routes import blp as ingest_blp
+    from .monitoring.routes import blp as monitoring_blp
     from .registry.routes import blp as registry_blp
     from .web.routes import bp as web_bp
 
@@ -111,9 +120,12 @@ def create_app(
         ingest_blp,
         explain_blp,
         governance_blp,
+        monitoring_blp,
+        alerts_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
+    app.register_blueprint(metrics_bp)
     errors.init_app(app)
     _wire_evidence()
     return app

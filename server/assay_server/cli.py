@@ -91,6 +91,8 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # one line per job run every few seconds is noise; misfires and errors still show
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -141,8 +143,62 @@ def run(
         f"{settings.data_dir.resolve()}, store: {_store_name(settings)})"
     )
     if not no_scheduler:
-        click.echo("No scheduled jobs are defined yet; the scheduler starts with monitoring.")
+        _start_scheduler_child()
     _serve(app, host, port, workers, threads)
+
+
+def _start_scheduler_child() -> None:
+    """Run the scheduler beside the web server, as its own process (never in a worker)."""
+    import atexit
+    import os
+    import subprocess
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "assay_server.cli", "scheduler", "--parent-pid", str(os.getpid())]
+    )
+
+    def stop_child() -> None:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    atexit.register(stop_child)
+
+
+@main.command()
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Exit when this process is gone (used by 'assay-server run').",
+)
+@pass_state
+def scheduler(state: _State, parent_pid: int | None) -> None:
+    """Run scheduled monitor runs (several may run against PostgreSQL; each slot runs once)."""
+    import os
+    import signal
+    import threading
+
+    from .scheduler import run_scheduler
+
+    _upgrade(state)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if parent_pid is not None:
+
+        def watch_parent() -> None:
+            while not stop.wait(1.0):
+                if os.getppid() != parent_pid:
+                    stop.set()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
+    click.echo(f"Assay scheduler (store: {_store_name(state.settings)})")
+    run_scheduler(state.database, state.settings, stop)
 
 
 def _store_name(settings: Settings) -> str:

@@ -41,6 +41,28 @@ class Settings:
     explain_memory_mb: int = 4096
     explain_cache_size: int = 8
     max_batch_rows: int = 10_000
+    max_window_rows: int = 200_000
+    run_deadline_seconds: float = 900.0
+    scheduler_sync_seconds: float = 10.0
+    scheduler_misfire_grace_seconds: float = 300.0
+    scheduler_workers: int = 2
+    public_url: str = ""
+    webhook_allow_private: bool = False
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "assay@localhost"
+    smtp_timeout_seconds: float = 10.0
+    outbox_poll_seconds: float = 2.0
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        """The SMTP port: as set, else 465 for SSL, 587 for STARTTLS, 25 for plain."""
+        if self.smtp_port:
+            return self.smtp_port
+        return {"ssl": 465, "starttls": 587}.get(self.smtp_security, 25)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -70,6 +92,25 @@ class Settings:
             "explain_memory_mb": _int(env, "ASSAY_EXPLAIN_MEMORY_MB", 4096),
             "explain_cache_size": _int(env, "ASSAY_EXPLAIN_CACHE_SIZE", 8),
             "max_batch_rows": _int(env, "ASSAY_MAX_BATCH_ROWS", 10_000),
+            "max_window_rows": _int(env, "ASSAY_MAX_WINDOW_ROWS", 200_000),
+            "run_deadline_seconds": _float(env, "ASSAY_RUN_DEADLINE_SECONDS", 900.0),
+            "scheduler_sync_seconds": _float(env, "ASSAY_SCHEDULER_SYNC_SECONDS", 10.0),
+            "scheduler_misfire_grace_seconds": _float(
+                env, "ASSAY_SCHEDULER_MISFIRE_GRACE_SECONDS", 300.0
+            ),
+            "scheduler_workers": _int(env, "ASSAY_SCHEDULER_WORKERS", 2),
+            "public_url": env.get("ASSAY_PUBLIC_URL", "").rstrip("/"),
+            "webhook_allow_private": _bool(env, "ASSAY_WEBHOOK_ALLOW_PRIVATE", False),
+            "smtp_host": env.get("ASSAY_SMTP_HOST", ""),
+            "smtp_port": _int(env, "ASSAY_SMTP_PORT", 0),
+            "smtp_security": _choice(
+                env, "ASSAY_SMTP_SECURITY", "starttls", ("plain", "starttls", "ssl")
+            ),
+            "smtp_username": env.get("ASSAY_SMTP_USERNAME", ""),
+            "smtp_password": env.get("ASSAY_SMTP_PASSWORD", ""),
+            "smtp_from": env.get("ASSAY_SMTP_FROM", "assay@localhost"),
+            "smtp_timeout_seconds": _float(env, "ASSAY_SMTP_TIMEOUT_SECONDS", 10.0),
+            "outbox_poll_seconds": _float(env, "ASSAY_OUTBOX_POLL_SECONDS", 2.0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -92,6 +133,16 @@ class Settings:
     def reference_dir(self) -> Path:
         """Where reference datasets are stored, as Parquet, by content."""
         return self.data_dir / "reference"
+
+    @property
+    def profiles_dir(self) -> Path:
+        """Where reference profiles (what monitoring reads instead of the reference) are kept."""
+        return self.data_dir / "profiles"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where the HTML of reports is cached, by content."""
+        return self.data_dir / "reports"
 
     @property
     def max_request_bytes(self) -> int:
@@ -130,6 +181,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, default).strip().lower() or default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -2,13 +2,17 @@
 
     python tests/bench/ingest_throughput.py [--rows 200000] [--senders 4] [--batch 1000]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--threads 8] [--rounds 1]
 
-Starts one `assay-server run` process (gunicorn, 1 worker, 8 threads) on a loopback port with
-a fresh store, registers a version with 20 features (15 numerical, 5 categorical), and has
-`--senders` threads POST column-wise JSON batches (the SDK's format; bodies encoded before
-the clock starts). In the same run it measures the raw ceiling of the same database:
-`executemany` of the same rows, one transaction per batch, into a plain table with one column
-per field and a unique index on the prediction id. Prints both and the ratio.
+Starts one `assay-server run` process (gunicorn, 1 worker, `--threads` threads: 8, the
+server's default) on a loopback port with a fresh store, registers a version with 20 features
+(15 numerical, 5 categorical), and has `--senders` threads POST column-wise JSON batches (the
+SDK's format; bodies encoded before the clock starts). In the same run it measures the raw
+ceiling of the same database: `executemany` of the same rows, one transaction per batch, into
+a plain table with one column per field and a unique index on the prediction id. Prints both,
+the ratio, and where the server's time went (its CPU per batch, Linux only). With
+`--rounds N` it measures the pair N times, each in fresh stores, and prints the median ratio:
+on a shared machine the two halves of one round can see different loads.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import random
 import re
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,31 +138,36 @@ def _fresh_postgres(base: str) -> tuple[str, callable]:
     return base.rsplit("/", 1)[0] + "/" + name, drop
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--senders", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
-    rng = random.Random(7)
-    run = uuid.uuid4().hex[:6]
-    batches = [_batch(rng, start, args.batch, run) for start in range(0, args.rows, args.batch)]
-    bodies = [json.dumps(b).encode() for b in batches]
+def _process_tree_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds used so far by a process and its descendants (Linux only)."""
+    try:
+        ticks, stack = 0, [pid]
+        while stack:
+            current = stack.pop()
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    stack.extend(int(child) for child in children.read().split())
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
 
+
+def ingest_rate(
+    bodies: list[bytes], rows: int, senders: int, threads: int, database_url: str | None
+) -> tuple[float, str]:
+    """Rows/s through one fresh `assay-server run` process with ``senders`` concurrent POSTers,
+    and where the time went (CPU of the server and of the senders per batch, and wall)."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
         env["ASSAY_DATA_DIR"] = str(workdir / "data")
-        drops = []
-        if args.database_url:
-            url, drop = _fresh_postgres(args.database_url)
-            drops.append(drop)
+        drop = None
+        if database_url:
+            url, drop = _fresh_postgres(database_url)
             env["ASSAY_DATABASE_URL"] = url
-            raw_url, raw_drop = _fresh_postgres(args.database_url)
-            drops.append(raw_drop)
-        else:
-            raw_url = None
         port = _free_port()
         server = subprocess.Popen(
             [
@@ -170,7 +180,7 @@ def main() -> None:
                 "--workers",
                 "1",
                 "--threads",
-                "8",
+                str(threads),
                 "--no-scheduler",
             ],
             env=env,
@@ -204,38 +214,104 @@ def main() -> None:
             ).raise_for_status()
             url = f"{base}/models/bench/versions/1/predictions"
             send_headers = {**headers, "Content-Type": "application/json"}
-            accepted = [0] * args.senders
+            accepted = [0] * senders
 
             def sender(index: int) -> None:
                 with requests.Session() as session:
-                    for body in bodies[index :: args.senders]:
+                    for body in bodies[index::senders]:
                         response = session.post(url, data=body, headers=send_headers)
                         response.raise_for_status()
                         accepted[index] += response.json()["accepted"]
 
-            threads = [threading.Thread(target=sender, args=(i,)) for i in range(args.senders)]
+            threads_ = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
+            server_cpu_before = _process_tree_cpu_s(server.pid)
+            client_cpu_before = time.process_time()
             started = time.perf_counter()
-            for thread in threads:
+            for thread in threads_:
                 thread.start()
-            for thread in threads:
+            for thread in threads_:
                 thread.join()
             elapsed = time.perf_counter() - started
+            client_cpu = time.process_time() - client_cpu_before
+            server_cpu_after = _process_tree_cpu_s(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
-        ingest_rate = sum(accepted) / elapsed
-        assert sum(accepted) == args.rows, accepted
-        ceiling = raw_ceiling(raw_url, workdir, batches)
-        for drop in drops:
+            if drop is not None:
+                drop()
+    assert sum(accepted) == rows, accepted
+    per_batch = 1000 / len(bodies)
+    server_cpu = (
+        f"{(server_cpu_after - server_cpu_before) * per_batch:.1f} ms"
+        if server_cpu_before is not None and server_cpu_after is not None
+        else "n/a"
+    )
+    costs = (
+        f"per batch: server CPU {server_cpu}, senders' CPU {client_cpu * per_batch:.1f} ms, "
+        f"wall {elapsed * per_batch:.1f} ms"
+    )
+    return sum(accepted) / elapsed, costs
+
+
+def ceiling_rate(batches: list[dict], database_url: str | None) -> float:
+    """The raw ceiling in a fresh database (a new SQLite file, or a new PostgreSQL database)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if database_url is None:
+            return raw_ceiling(None, Path(tmp), batches)
+        url, drop = _fresh_postgres(database_url)
+        try:
+            return raw_ceiling(url, Path(tmp), batches)
+        finally:
             drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--threads", type=int, default=8, help="gunicorn threads of the one server process"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure ingest then ceiling this many times (fresh stores each round); "
+        "on a shared machine the median ratio is the figure to read",
+    )
+    args = parser.parse_args()
+    rng = random.Random(7)
     store = "postgresql" if args.database_url else "sqlite"
     print(
         f"store: {store}; {args.rows:,} rows of 20 features, {args.batch}-row batches, "
-        f"{args.senders} senders, one server process"
+        f"{args.senders} senders, one server process ({args.threads} threads)"
     )
-    print(f"raw executemany ceiling (same rows, same database): {ceiling:>10,.0f} rows/s")
-    print(f"ingest through the API:                             {ingest_rate:>10,.0f} rows/s")
-    print(f"ratio: {ingest_rate / ceiling:.0%} of the raw ceiling")
+    ratios = []
+    for round_ in range(1, args.rounds + 1):
+        run = uuid.uuid4().hex[:6]  # fresh ids each round
+        batches = [_batch(rng, start, args.batch, run) for start in range(0, args.rows, args.batch)]
+        bodies = [json.dumps(b).encode() for b in batches]
+        ingest, costs = ingest_rate(
+            bodies, args.rows, args.senders, args.threads, args.database_url
+        )
+        ceiling = ceiling_rate(batches, args.database_url)
+        ratios.append(ingest / ceiling)
+        prefix = f"round {round_}: " if args.rounds > 1 else ""
+        print(
+            f"{prefix}raw executemany ceiling (same rows, same database): {ceiling:>10,.0f} rows/s"
+        )
+        print(
+            f"{prefix}ingest through the API:                             {ingest:>10,.0f} rows/s"
+        )
+        print(f"{prefix}ratio: {ingest / ceiling:.0%} of the raw ceiling")
+        print(f"{prefix}{costs}")
+    if args.rounds > 1:
+        print(
+            f"median ratio over {args.rounds} rounds: {statistics.median(ratios):.0%} "
+            f"(min {min(ratios):.0%}, max {max(ratios):.0%})"
+        )
 
 
 if __name__ == "__main__":

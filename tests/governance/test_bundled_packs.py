@@ -67,13 +67,12 @@ def test_high_risk_blocks_on_missing_monitoring_evidence_with_reasons(api: Any) 
         "demographic-parity",
         "equalized-odds",
         "explainable",
-        "no-critical-alerts",
         "no-pickle",
     }
     # explanations are wired: no global explanation yet is a failure, not missing evidence
     assert failing.pop("explainable")["status"] == "fail"
     assert all(r["status"] == "missing_evidence" for r in failing.values())
-    assert "monitoring is not available" in failing["demographic-parity"]["message"]
+    assert "No bias report with a verdict" in failing["demographic-parity"]["message"]
     assert blocked["required_approvals"] == 2  # the strictest applicable policy
 
 

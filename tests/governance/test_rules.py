@@ -15,6 +15,7 @@ from assay_server.governance.evidence import (
 )
 from assay_server.governance.rules import RULE_KINDS, RULE_SCHEMAS, evaluate_rule
 from assay_server.governance.service import BenchmarkService
+from assay_server.monitoring import evidence as monitoring_evidence
 from assay_server.registry.service import RegistryService
 
 from .conftest import GOOD_LINEAGE
@@ -101,11 +102,12 @@ def test_an_independent_benchmark_must_run_on_other_data_than_training(churn: An
 def test_monitoring_rules_are_missing_evidence_until_a_provider_answers(
     churn: Any, kind: str, extra: dict[str, Any]
 ) -> None:
+    monitoring_evidence.register()  # as create_app does
     churn.version()
     rule = {"id": "r", "check": kind, **extra}
     missing = judge(churn, rule)
     assert missing["status"] == "missing_evidence"
-    assert "not available on this server yet" in missing["message"]
+    assert "report with a verdict exists for version 1" in missing["message"]
     good, bad = (0.9, 0.5) if extra["op"].startswith(">") else (0.01, 0.5)
     seen: list[dict[str, Any]] = []
 
@@ -114,12 +116,14 @@ def test_monitoring_rules_are_missing_evidence_until_a_provider_answers(
         return Observation(value=values.pop(0), source="report 7", link="/api/v1/reports/7")
 
     values = [good, bad]
-    register_provider(kind, provider)
+    wired = register_provider(kind, provider)
     try:
         passed = judge(churn, rule)
         failed = judge(churn, rule)
     finally:
         unregister_provider(kind)
+        if wired is not None:  # monitoring's provider, installed by create_app
+            register_provider(kind, wired)
     assert (passed["status"], passed["observed"]) == ("pass", good)
     assert passed["evidence"]["link"] == "/api/v1/reports/7"
     assert (failed["status"], failed["observed"]) == ("fail", bad)
@@ -128,12 +132,14 @@ def test_monitoring_rules_are_missing_evidence_until_a_provider_answers(
 
 def test_a_provider_may_say_why_evidence_is_missing(churn: Any) -> None:
     churn.version()
-    register_provider("drift_share", lambda ctx, params: Missing("no window with data yet"))
+    wired = register_provider("drift_share", lambda ctx, params: Missing("no window with data"))
     try:
         result = judge(churn, {"id": "d", "check": "drift_share", "op": "<", "value": 0.3})
     finally:
         unregister_provider("drift_share")
-    assert (result["status"], result["message"]) == ("missing_evidence", "no window with data yet")
+        if wired is not None:
+            register_provider("drift_share", wired)
+    assert (result["status"], result["message"]) == ("missing_evidence", "no window with data")
 
 
 def test_lineage_present(churn: Any) -> None:
@@ -176,14 +182,18 @@ def test_explanation_available(churn: Any) -> None:
 def test_max_open_alerts(churn: Any) -> None:
     churn.version()
     rule = {"id": "a", "check": "max_open_alerts", "severity": "critical", "value": 0}
-    assert judge(churn, rule)["status"] == "missing_evidence"
-    for count, status in ((0, "pass"), (2, "fail")):
-        register_provider("max_open_alerts", lambda c, p, n=count: Observation(n))
-        try:
+    wired = register_provider("max_open_alerts", lambda c, p: Observation(0))
+    try:
+        unregister_provider("max_open_alerts")
+        assert judge(churn, rule)["status"] == "missing_evidence"
+        for count, status in ((0, "pass"), (2, "fail")):
+            register_provider("max_open_alerts", lambda c, p, n=count: Observation(n))
             result = judge(churn, rule)
-        finally:
-            unregister_provider("max_open_alerts")
-        assert (result["status"], result["observed"]) == (status, count)
+            assert (result["status"], result["observed"]) == (status, count)
+    finally:
+        unregister_provider("max_open_alerts")
+        if wired is not None:  # the alerts provider create_app installed
+            register_provider("max_open_alerts", wired)
 
 
 def test_artifact_format(churn: Any, store: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
@@ -81,6 +82,16 @@ def _bearer_token() -> str | None:
     return None
 
 
+def _return_to() -> str:
+    """Where to come back after signing in: this page, or for a form post the page it was
+    posted from (the post itself cannot be replayed by a redirect)."""
+    if request.method == "GET":
+        return request.full_path
+    referrer = urlparse(request.referrer or "")
+    same_site = referrer.netloc in ("", request.host)
+    return referrer.path if same_site and referrer.path.startswith("/") else "/"
+
+
 def _authorize() -> Response | None:
     if request.url_rule is None or request.method == "OPTIONS":
         return None  # unknown route (404) or method (405): the error handler answers
@@ -98,7 +109,7 @@ def _authorize() -> Response | None:
     except AuthenticationRequired:
         if is_page:
             session.pop("token", None)
-            return redirect(url_for("web.login", next=request.full_path))
+            return redirect(url_for("web.login", next=_return_to()))
         raise
     if not isinstance(rule, Role):
         raise PermissionDenied("This route declares no authorization rule.")

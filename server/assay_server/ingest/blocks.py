@@ -4,11 +4,14 @@ Column names inside a block: ``ts_us``, ``prediction_id``, ``feature.<name>``, `
 ``score``, ``proba.<class>``, ``sensitive.<name>``. Numbers are float64; categories keep
 their JSON type (string, int64 or bool) when a batch is uniform, and become strings when it
 mixes them. pyarrow is imported here only.
+
+Validation converts the columns it can pass whole (:func:`valid_numbers`,
+:func:`valid_texts`); the block reuses those arrays rather than converting the lists again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .wire import ColumnBatch
@@ -17,6 +20,7 @@ FEATURE = "feature."
 SENSITIVE = "sensitive."
 PROBABILITY = "proba."
 STORED = "stored"
+_NUMBER_TYPES = frozenset({float, int, type(None)})
 
 
 def _take(values: list[Any], keep: list[int]) -> list[Any]:
@@ -38,10 +42,52 @@ def _category_array(values: list[Any]) -> Any:
     return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
+def _text_array(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())
+
+
 def _number_array(values: list[Any]) -> Any:
     import pyarrow as pa
 
-    return pa.array(values, type=pa.float64())
+    try:
+        return pa.array(values, type=pa.float64())
+    except (pa.ArrowInvalid, OverflowError):  # an integer float64 holds only approximately
+        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+
+
+def valid_numbers(values: list[Any]) -> Any | None:
+    """``values`` as a float64 array when each is a finite number (not a boolean) or null;
+    None when some value needs a closer look."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not set(map(type, values)) <= _NUMBER_TYPES:
+        return None
+    try:
+        array = pa.array(values, type=pa.float64())
+    except (pa.ArrowInvalid, OverflowError):  # integers beyond float64's exact range
+        return None
+    return array if pc.is_finite(array).false_count == 0 else None
+
+
+def valid_texts(values: list[Any], *, min_chars: int, max_chars: int) -> Any | None:
+    """``values`` as a string array when each is text of ``min_chars`` to ``max_chars``
+    characters or null; None when some value needs a closer look (not text, not encodable
+    as UTF-8, too short or too long)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        array = pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return None
+    lengths = pc.min_max(pc.utf8_length(array))
+    shortest, longest = lengths["min"].as_py(), lengths["max"].as_py()
+    if shortest is not None and not (min_chars <= shortest and longest <= max_chars):
+        return None
+    return array
 
 
 def encode_block(
@@ -51,32 +97,41 @@ def encode_block(
     kinds: dict[str, str],
     numeric_output: bool,
     stored: set[int] | None = None,
+    converted: dict[str, Any] | None = None,
 ) -> bytes:
     """The rows ``keep`` of ``batch`` as Arrow IPC bytes.
 
     ``stored`` names the positions in ``keep`` whose ids were new; when some were not (a
     concurrent or repeated send stored them first), a ``stored`` column marks which rows of
-    the block count, and readers skip the others.
+    the block count, and readers skip the others. ``converted`` holds columns validation
+    already made into arrays, by field (``prediction_id``, ``features.<name>``, …).
     """
     import pyarrow as pa
 
+    converted = converted or {}
+    every_row = len(keep) == batch.size
+    positions = None if every_row else pa.array(keep, type=pa.int64())
+
+    def column(field: str, values: list[Any], convert: Callable[[list[Any]], Any]) -> Any:
+        array = converted.get(field)
+        if array is None:
+            return convert(_take(values, keep))
+        return array if positions is None else array.take(positions)
+
     columns: dict[str, Any] = {
         "ts_us": pa.array(_take(ts_us, keep), type=pa.int64()),
-        "prediction_id": pa.array(_take(batch.prediction_id, keep), type=pa.string()),
+        "prediction_id": column("prediction_id", batch.prediction_id, _text_array),
     }
     for name, values in batch.features.items():
         if name not in kinds:
             continue
-        kept = _take(values, keep)
-        columns[FEATURE + name] = (
-            _number_array(kept) if kinds[name] == "numerical" else _category_array(kept)
-        )
-    prediction = _take(batch.prediction, keep)
-    columns["prediction"] = (
-        _number_array(prediction) if numeric_output else _category_array(prediction)
+        convert = _number_array if kinds[name] == "numerical" else _category_array
+        columns[FEATURE + name] = column(f"features.{name}", values, convert)
+    columns["prediction"] = column(
+        "prediction", batch.prediction, _number_array if numeric_output else _category_array
     )
     if batch.score is not None:
-        columns["score"] = _number_array(_take(batch.score, keep))
+        columns["score"] = column("score", batch.score, _number_array)
     if batch.probabilities is not None:
         kept = _take(batch.probabilities, keep)
         classes = sorted({str(c) for row in kept if row for c in row})
@@ -85,7 +140,7 @@ def encode_block(
                 [row.get(label) if row else None for row in kept]
             )
     for name, values in batch.sensitive.items():
-        columns[SENSITIVE + name] = _category_array(_take(values, keep))
+        columns[SENSITIVE + name] = column(f"sensitive.{name}", values, _category_array)
     if stored is not None:
         columns[STORED] = pa.array([p in stored for p in range(len(keep))], type=pa.bool_())
     table = pa.table(columns)

@@ -53,9 +53,13 @@ class Predictions(MethodView):
             request.headers.get("Content-Encoding"),
             settings().max_request_bytes,
         )
-        return IngestService(db_session(), service_context()).ingest(
-            name, version, document, strict=args["strict"]
-        )
+        # Checked and encoded in a read session: on SQLite, the write lock is taken only
+        # for the statements that store the batch.
+        with database().unit_of_work(write=False) as session:
+            prepared = IngestService(session, service_context()).prepare(
+                name, version, document, strict=args["strict"]
+            )
+        return IngestService(db_session(), service_context()).store(prepared)
 
     @requires(Role.VIEWER)
     @blp.arguments(PredictionListArgsSchema, location="query", unknown=RAISE)

@@ -1,29 +1,42 @@
-"""Ingest rules: validate a batch, store its new rows once, record labels, audit each batch."""
+"""Ingest rules: validate a batch, store its new rows once, record labels, audit each batch.
+
+A batch is handled in two steps. :meth:`IngestService.prepare` reads it, checks it against
+its version and encodes its block; it writes nothing, so the API runs it in a read session,
+before SQLite's write lock is taken. :meth:`IngestService.store` then writes, inside the write
+transaction, only what must be there: the batch, its new rows, one audit event.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
-from ..errors import Conflict, PayloadTooLarge, ValidationFailed
-from ..registry.models import ModelVersion
+from ..errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from ..registry.models import ModelVersion, RegisteredModel
 from ..registry.service import RegistryService
 from .blocks import encode_block
-from .models import PredictionBatch, PredictionRow
-from .validation import MAX_PREDICTION_ID, check_batch, check_category, check_number
-from .wire import read_batch
+from .models import PredictionRow
+from .statements import NewRows, correct_batch, insert_batch, insert_rows
+from .validation import (
+    MAX_PREDICTION_ID,
+    CheckedBatch,
+    check_batch,
+    check_category,
+    check_number,
+    is_unicode,
+)
+from .wire import ColumnBatch, read_batch
 
 MAX_REPORTED_ERRORS = 1000
 MAX_REPORTED_UNKNOWN = 100
 _LOOKUP_CHUNK = 900  # below SQLite's bound-parameter limit with room for the version id
-_INSERT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,55 @@ class LabelResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+class _Version(NamedTuple):
+    """What ingest reads of a version and its model."""
+
+    id: int
+    model_id: int
+    model_name: str
+    version: int
+    feature_schema: dict[str, Any]
+    task: str
+    archived_at: datetime | None
+
+
+_VERSION_QUERY = (
+    select(
+        ModelVersion.id,
+        ModelVersion.model_id,
+        RegisteredModel.name,
+        ModelVersion.version,
+        ModelVersion.feature_schema,
+        RegisteredModel.task,
+        RegisteredModel.archived_at,
+    )
+    .join_from(ModelVersion, RegisteredModel, ModelVersion.model_id == RegisteredModel.id)
+    .where(RegisteredModel.name == bindparam("name"), ModelVersion.version == bindparam("version"))
+)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch read and checked against its version, its block encoded: ready to store."""
+
+    version_id: int
+    model_id: int
+    model_name: str
+    audit_id: str
+    batch: ColumnBatch
+    checked: CheckedBatch
+    order: list[int]  # one batch index per distinct valid id (its first row), ascending
+    rows: NewRows  # the rows of ``order``, as the row table stores them
+    kinds: dict[str, str]
+    numeric_output: bool
+    block: bytes | None  # the rows of ``order``, as the block stores them when all are new
+
+    @property
+    def in_batch_repeats(self) -> int:
+        """Valid rows whose id an earlier row of the same batch already has."""
+        return self.batch.size - self.checked.rejected - len(self.order)
+
+
 def _error_dicts(errors: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
     return [{"index": i, "field": f, "message": m} for i, f, m in errors[:MAX_REPORTED_ERRORS]]
 
@@ -55,6 +117,29 @@ def _error_dicts(errors: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
 def now_us(ctx: ServiceContext) -> int:
     """The context clock in epoch microseconds."""
     return int(ctx.clock().timestamp() * 1_000_000)
+
+
+def _first_valid_rows(batch: ColumnBatch, checked: CheckedBatch) -> list[int]:
+    """The index of the first valid row of each distinct id, ascending."""
+    if not checked.errors and len(set(batch.prediction_id)) == batch.size:
+        return list(range(batch.size))  # the common case: every row valid, every id distinct
+    first: dict[str, int] = {}
+    for index in range(batch.size):
+        if checked.valid[index]:
+            first.setdefault(batch.prediction_id[index], index)
+    return list(first.values())
+
+
+def _new_rows(batch: ColumnBatch, ts_us: list[int], order: list[int]) -> NewRows:
+    every_row = len(order) == batch.size
+    labels = None
+    if batch.label is not None and any(value is not None for value in batch.label):
+        labels = [None if batch.label[i] is None else json.dumps(batch.label[i]) for i in order]
+    return NewRows.of(
+        batch.prediction_id if every_row else [batch.prediction_id[i] for i in order],
+        ts_us if every_row else [ts_us[i] for i in order],
+        labels,
+    )
 
 
 class IngestService:
@@ -66,184 +151,139 @@ class IngestService:
         self.registry = RegistryService(session, ctx)
         self.audit = AuditTrail(session, ctx)
 
-    def _version(self, model_name: str, version: int) -> ModelVersion:
-        row = self.registry.get_version(model_name, version)
-        if row.model.archived_at is not None:
+    def _version(self, model_name: str, version: int) -> _Version:
+        """What ingest needs of a version, in one plain query (every batch pays for it)."""
+        found = self.session.connection().execute(
+            _VERSION_QUERY, {"name": model_name, "version": version}
+        )
+        row = found.one_or_none()
+        if row is None:
+            self.registry.get_model(model_name)  # the model's NotFound, when it is the model
+            raise NotFound(f"Model {model_name!r} has no version {version}.")
+        facts = _Version(*row)
+        if facts.archived_at is not None:
             raise Conflict(f"Model {model_name!r} is archived; it takes no new predictions.")
-        return row
+        return facts
 
     def ingest(
         self, model_name: str, version: int, document: Any, *, strict: bool = False
     ) -> IngestResult:
         """Validate a batch (either wire format) and store the rows not stored before."""
+        return self.store(self.prepare(model_name, version, document, strict=strict))
+
+    def prepare(
+        self, model_name: str, version: int, document: Any, *, strict: bool = False
+    ) -> PreparedBatch:
+        """Read a batch and check it against its version, writing nothing (a read session
+        will do); in strict mode an invalid row refuses the batch here."""
         row = self._version(model_name, version)
         features = row.feature_schema["features"]
         batch = read_batch(
             document, [f["name"] for f in features], self.ctx.settings.max_batch_rows
         )
-        checked = check_batch(batch, features, row.model.task, now_us(self.ctx))
+        checked = check_batch(batch, features, row.task, now_us(self.ctx))
         if strict and checked.errors:
             raise ValidationFailed(
                 f"{checked.rejected} of {batch.size} rows are invalid; strict mode stored none.",
                 details={"errors": _error_dicts(checked.errors)},
             )
-        candidates: dict[str, int] = {}
-        for index in range(batch.size):
-            if checked.valid[index]:
-                candidates.setdefault(batch.prediction_id[index], index)
-        in_batch_repeats = batch.size - checked.rejected - len(candidates)
-        for _attempt in range(_INSERT_ATTEMPTS):
-            try:
-                with self.session.begin_nested():
-                    stored = self._store(
-                        row,
-                        batch,
-                        checked.ts_us,
-                        candidates,
-                        rejected=checked.rejected,
-                        repeats=in_batch_repeats,
-                    )
-                break
-            except IntegrityError:  # a concurrent request stored some of these ids first
-                continue
-        else:
-            raise Conflict("The batch kept colliding with concurrent sends; send it again.")
+        order = _first_valid_rows(batch, checked)
+        kinds = {f["name"]: f["kind"] for f in features}
+        numeric_output = row.task == "regression"
+        block = None
+        if order:
+            block = encode_block(
+                batch, order, checked.ts_us, kinds, numeric_output, converted=checked.converted
+            )
+        return PreparedBatch(
+            version_id=row.id,
+            model_id=row.model_id,
+            model_name=row.model_name,
+            audit_id=f"{row.model_name}/{row.version}",  # as ModelVersion.audit_id
+            batch=batch,
+            checked=checked,
+            order=order,
+            rows=_new_rows(batch, checked.ts_us, order),
+            kinds=kinds,
+            numeric_output=numeric_output,
+            block=block,
+        )
+
+    def store(self, prepared: PreparedBatch) -> IngestResult:
+        """Store the rows of a prepared batch whose ids are new, and audit the batch."""
+        rows = prepared.rows
+        connection = self.session.connection()
+        now = self.ctx.clock()
+        batch_id = insert_batch(
+            connection,
+            version_id=prepared.version_id,
+            model_id=prepared.model_id,
+            received_at=now,
+            accepted=len(prepared.order),
+            duplicates=prepared.in_batch_repeats,
+            rejected=prepared.checked.rejected,
+            ts_min_us=rows.ts_min_us,
+            ts_max_us=rows.ts_max_us,
+            block=prepared.block,
+        )
+        if batch_id is None:  # archived since the batch was prepared
+            raise Conflict(
+                f"Model {prepared.model_name!r} is archived; it takes no new predictions."
+            )
+        stored = insert_rows(connection, prepared.version_id, batch_id, rows, now)
+        ts_range = rows.ts_min_us, rows.ts_max_us
+        if len(stored) < len(prepared.order):
+            ts_range = self._keep_only(prepared, batch_id, stored)
         result = IngestResult(
-            accepted=stored.accepted,
-            duplicates=stored.duplicates,
-            rejected=checked.rejected,
-            errors=_error_dicts(checked.errors),
-            batch_id=stored.id,
+            accepted=len(stored),
+            duplicates=len(prepared.order) - len(stored) + prepared.in_batch_repeats,
+            rejected=prepared.checked.rejected,
+            errors=_error_dicts(prepared.checked.errors),
+            batch_id=batch_id,
         )
         self.audit.append(
             "predictions.ingested",
             "model_version",
-            row.audit_id,
+            prepared.audit_id,
             {
-                "batch_id": stored.id,
+                "batch_id": batch_id,
                 "accepted": result.accepted,
                 "duplicates": result.duplicates,
                 "rejected": result.rejected,
-                "ts_min_us": stored.ts_min_us,
-                "ts_max_us": stored.ts_max_us,
+                "ts_min_us": ts_range[0],
+                "ts_max_us": ts_range[1],
             },
         )
         return result
 
-    def _store(
-        self,
-        version: ModelVersion,
-        batch: Any,
-        ts_us: list[int],
-        candidates: dict[str, int],
-        *,
-        rejected: int,
-        repeats: int,
-    ) -> PredictionBatch:
-        order = list(candidates.values())  # one batch index per distinct valid id
-        record = PredictionBatch(
-            version_id=version.id,
-            received_at=self.ctx.clock(),
-            accepted=0,
-            duplicates=0,
-            rejected=rejected,
-        )
-        self.session.add(record)
-        self.session.flush()
-        if self.session.connection().dialect.name == "postgresql":
-            stored = self._insert_on_conflict(version.id, record.id, batch, order, ts_us)
-        else:
-            stored = self._insert_new(version.id, record.id, batch, order, ts_us)
-        kept_ts = [ts_us[order[position]] for position in stored]
-        record.accepted = len(stored)
-        record.duplicates = len(order) - len(stored) + repeats
-        record.ts_min_us = min(kept_ts, default=None)
-        record.ts_max_us = max(kept_ts, default=None)
+    def _keep_only(
+        self, prepared: PreparedBatch, batch_id: int, stored: list[int]
+    ) -> tuple[int | None, int | None]:
+        """Correct the counts, time range and block of a batch some of whose ids were stored
+        before; return the time range of the rows it did store."""
+        block = None
         if stored:
-            kinds = {f["name"]: f["kind"] for f in version.feature_schema["features"]}
-            record.block = encode_block(
-                batch,
-                order,
-                ts_us,
-                kinds,
-                numeric_output=version.model.task == "regression",
-                stored=None if len(stored) == len(order) else set(stored),
+            block = encode_block(
+                prepared.batch,
+                prepared.order,
+                prepared.checked.ts_us,
+                prepared.kinds,
+                prepared.numeric_output,
+                stored=set(stored),
+                converted=prepared.checked.converted,
             )
-        self.session.flush()
-        return record
-
-    def _insert_on_conflict(
-        self, version_id: int, batch_id: int, batch: Any, order: list[int], ts_us: list[int]
-    ) -> list[int]:
-        """PostgreSQL: one INSERT … ON CONFLICT DO NOTHING over arrays; the unique index decides
-        which rows are new, whatever the planner's statistics (a pre-check by SELECT scanned
-        the version's rows while a fresh table had none)."""
-        labels = batch.label or [None] * batch.size
-        rows = self.session.connection().exec_driver_sql(
-            'INSERT INTO predictions (version_id, prediction_id, ts_us, batch_id, "row", label, '
-            "label_updated_at) "
-            "SELECT %s, t.pid, t.ts, %s, t.pos, t.lbl::json, "
-            "CASE WHEN t.lbl IS NULL THEN NULL ELSE %s::timestamptz END "
-            "FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::text[]) AS t(pid, ts, pos, lbl) "
-            'ON CONFLICT (version_id, prediction_id) DO NOTHING RETURNING "row"',
-            (
-                version_id,
-                batch_id,
-                self.ctx.clock(),
-                [batch.prediction_id[i] for i in order],
-                [ts_us[i] for i in order],
-                list(range(len(order))),
-                [None if labels[i] is None else json.dumps(labels[i]) for i in order],
-            ),
+        kept_ts = [prepared.rows.ts_us[position] for position in stored]
+        ts_range = min(kept_ts, default=None), max(kept_ts, default=None)
+        correct_batch(
+            self.session.connection(),
+            batch_id,
+            accepted=len(stored),
+            duplicates=len(prepared.order) - len(stored) + prepared.in_batch_repeats,
+            ts_min_us=ts_range[0],
+            ts_max_us=ts_range[1],
+            block=block,
         )
-        return sorted(position for (position,) in rows)
-
-    def _insert_new(
-        self, version_id: int, batch_id: int, batch: Any, order: list[int], ts_us: list[int]
-    ) -> list[int]:
-        """SQLite: writers are serialised, so a look-up then a plain executemany is exact."""
-        connection = self.session.connection()
-        existing: set[str] = set()
-        ids = [batch.prediction_id[i] for i in order]
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start : start + _LOOKUP_CHUNK]
-            # Plain SQL: SQLAlchemy would compile a fresh IN list of this length every batch.
-            found = connection.exec_driver_sql(
-                "SELECT prediction_id FROM predictions WHERE version_id = ? "
-                f"AND prediction_id IN ({', '.join(['?'] * len(chunk))})",
-                (version_id, *chunk),
-            )
-            existing.update(pid for (pid,) in found)
-        labels = batch.label or [None] * batch.size
-        stored = [p for p, index in enumerate(order) if batch.prediction_id[index] not in existing]
-        plain = [
-            (version_id, batch.prediction_id[order[p]], ts_us[order[p]], batch_id, p)
-            for p in stored
-            if labels[order[p]] is None
-        ]
-        if plain:
-            # Past SQLAlchemy's per-row type processing: nothing here needs it.
-            connection.exec_driver_sql(
-                'INSERT INTO predictions (version_id, prediction_id, ts_us, batch_id, "row") '
-                "VALUES (?, ?, ?, ?, ?)",
-                plain,
-            )
-        labelled = [
-            {
-                "version_id": version_id,
-                "prediction_id": batch.prediction_id[order[p]],
-                "ts_us": ts_us[order[p]],
-                "batch_id": batch_id,
-                "row": p,
-                "label": labels[order[p]],
-                "label_updated_at": self.ctx.clock(),
-            }
-            for p in stored
-            if labels[order[p]] is not None
-        ]
-        if labelled:
-            connection.execute(insert(PredictionRow.__table__), labelled)
-        return stored
+        return ts_range
 
     def record_labels(self, model_name: str, labels: list[dict[str, Any]]) -> LabelResult:
         """Join late ground truth to predictions by id, across the model's versions."""
@@ -260,6 +300,8 @@ class IngestService:
             problem = check(label) if label is not None else None
             if len(pid) > MAX_PREDICTION_ID:
                 problem = f"prediction_id is longer than {MAX_PREDICTION_ID} characters."
+            elif not is_unicode(pid):
+                problem = "prediction_id is not valid Unicode text."
             if problem:
                 errors.append((index, "label", problem))
             else:

@@ -4,16 +4,21 @@ A row with any problem is rejected whole and reported as ``(index, field, messag
 others are kept. Numbers must be finite, categories are strings, integers or booleans of at
 most ``MAX_STRING`` characters, and a feature the schema names must be sent (``null`` is a
 missing value, which data-quality checks count, not an error).
+
+Most columns are fine as a whole, and that is decided first without a Python loop over
+values (converting them to the Arrow arrays the block is made of); only a column that fails
+that is checked value by value, which is what decides each row's errors.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .blocks import valid_numbers, valid_texts
 from .wire import MISSING, ColumnBatch
 
 MAX_STRING = 1000
@@ -27,11 +32,13 @@ Check = Callable[[Any], str | None]
 
 @dataclass
 class CheckedBatch:
-    """Which rows are valid, their timestamps in epoch microseconds, and every row error."""
+    """Which rows are valid, their timestamps in epoch microseconds, and every row error;
+    ``converted`` holds the columns that passed whole, as Arrow arrays, by field."""
 
     valid: list[bool]
     ts_us: list[int]
     errors: list[tuple[int, str, str]]
+    converted: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -43,15 +50,30 @@ def check_number(value: Any) -> str | None:
     """None for a finite number, else the problem."""
     if type(value) is bool or not isinstance(value, (int, float)):
         return "Expected a number."
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond the range of a 64-bit float
+        return "Too large: numbers are stored as 64-bit floats."
+    if not finite:
         return "Numbers must be finite (no NaN or infinity)."
     return None
+
+
+def is_unicode(value: str) -> bool:
+    """False for text with lone surrogates (JSON's \\ud800 escapes), which UTF-8 cannot hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_category(value: Any) -> str | None:
     """None for a string (not too long), an integer or a boolean, else the problem."""
     if isinstance(value, str):
-        return f"Longer than {MAX_STRING} characters." if len(value) > MAX_STRING else None
+        if len(value) > MAX_STRING:
+            return f"Longer than {MAX_STRING} characters."
+        return None if is_unicode(value) else "Not valid Unicode text."
     if isinstance(value, (bool, int)):
         return None
     return "Expected a category: a string, an integer or a boolean."
@@ -65,9 +87,17 @@ def _probabilities(value: Any) -> str | None:
     for key, p in value.items():
         if len(key) > MAX_STRING:
             return f"A class name is longer than {MAX_STRING} characters."
+        if not is_unicode(key):
+            return "A class name is not valid Unicode text."
         if check_number(p) is not None or not 0.0 <= p <= 1.0:
             return f"The probability of {key[:50]!r} must be a number from 0 to 1."
     return None
+
+
+def _sensitive_name(name: str) -> str | None:
+    if len(name) > 200:
+        return "A name is longer than 200 characters."
+    return None if is_unicode(name) else "A name is not valid Unicode text."
 
 
 def _prediction_id(value: Any) -> str | None:
@@ -75,7 +105,7 @@ def _prediction_id(value: Any) -> str | None:
         return "Required: a non-empty string."
     if len(value) > MAX_PREDICTION_ID:
         return f"Longer than {MAX_PREDICTION_ID} characters."
-    return None
+    return None if is_unicode(value) else "Not valid Unicode text."
 
 
 def timestamp_us(value: Any, now_us: int) -> int | str:
@@ -99,22 +129,22 @@ def timestamp_us(value: Any, now_us: int) -> int | str:
     return micros
 
 
-def _all_valid(values: list[Any], check: Check) -> bool:
-    """The common case, decided at C speed: every value of the column is fine."""
-    types = set(map(type, values))
+def _passes_whole(values: list[Any], check: Check, *, required: bool) -> tuple[bool, Any]:
+    """The common case, decided without a Python loop: whether every value of the column is
+    fine, and the column as an Arrow array when that is how it was decided."""
     if check is check_number:
-        return types <= {float, int} and all(map(math.isfinite, values))
-    if check is check_category:
-        if types <= {str}:
-            return max(map(len, values), default=0) <= MAX_STRING
-        return types <= {int, bool}
-    if check is _prediction_id:
-        return (
-            types <= {str}
-            and min(map(len, values), default=1) > 0
-            and max(map(len, values), default=0) <= MAX_PREDICTION_ID
-        )
-    return False
+        array = valid_numbers(values)
+    elif check is check_category:
+        array = valid_texts(values, min_chars=0, max_chars=MAX_STRING)
+        if array is None:  # integers or booleans, or values to look at one by one
+            return set(map(type, values)) <= {int, bool}, None
+    elif check is _prediction_id:
+        array = valid_texts(values, min_chars=1, max_chars=MAX_PREDICTION_ID)
+    else:
+        return False, None
+    if array is None or (required and array.null_count):
+        return False, None
+    return True, array
 
 
 def _check_column(
@@ -124,9 +154,12 @@ def _check_column(
     *,
     required: bool,
     errors: list[tuple[int, str, str]],
-) -> None:
-    if _all_valid(values, check):
-        return  # no per-row work left
+) -> Any:
+    """Add the column's row errors to ``errors``; return it as an Arrow array when it passed
+    whole that way (else None)."""
+    passed, array = _passes_whole(values, check, required=required)
+    if passed:
+        return array  # no per-row work left
     for index, value in enumerate(values):
         if value is MISSING or (value is None and required):
             errors.append((index, field, "Missing."))
@@ -134,6 +167,7 @@ def _check_column(
             problem = check(value)
             if problem:
                 errors.append((index, field, problem))
+    return None
 
 
 def _timestamps_us(values: list[Any], now_us: int, errors: list[tuple[int, str, str]]) -> list[int]:
@@ -156,38 +190,34 @@ def check_batch(
 ) -> CheckedBatch:
     """Validate every column of ``batch`` against the schema; nothing is changed."""
     errors = list(batch.row_errors)
+    converted: dict[str, Any] = {}
+
+    def column(field: str, values: list[Any], check: Check, *, required: bool = False) -> None:
+        array = _check_column(values, check, field, required=required, errors=errors)
+        if array is not None:
+            converted[field] = array
+
     output_check = check_number if task == "regression" else check_category
-    _check_column(
-        batch.prediction_id, _prediction_id, "prediction_id", required=True, errors=errors
-    )
+    column("prediction_id", batch.prediction_id, _prediction_id, required=True)
     for spec in features:
         check = check_number if spec["kind"] == "numerical" else check_category
-        _check_column(
-            batch.features[spec["name"]],
-            check,
-            f"features.{spec['name']}",
-            required=False,
-            errors=errors,
-        )
-    _check_column(batch.prediction, output_check, "prediction", required=True, errors=errors)
+        column(f"features.{spec['name']}", batch.features[spec["name"]], check)
+    column("prediction", batch.prediction, output_check, required=True)
     if batch.score is not None:
-        _check_column(batch.score, check_number, "score", required=False, errors=errors)
+        column("score", batch.score, check_number)
     if batch.probabilities is not None:
-        _check_column(
-            batch.probabilities, _probabilities, "probabilities", required=False, errors=errors
-        )
+        column("probabilities", batch.probabilities, _probabilities)
     if batch.label is not None:
-        _check_column(batch.label, output_check, "label", required=False, errors=errors)
+        column("label", batch.label, output_check)
     for name, values in batch.sensitive.items():
-        if len(name) > 200:
-            errors.extend(
-                (i, "sensitive", "A name is longer than 200 characters.") for i in range(batch.size)
-            )
+        problem = _sensitive_name(name)
+        if problem:
+            errors.extend((i, "sensitive", problem) for i in range(batch.size))
             continue
-        _check_column(values, check_category, f"sensitive.{name}", required=False, errors=errors)
+        column(f"sensitive.{name}", values, check_category)
     ts_us = _timestamps_us(batch.timestamp, now_us, errors)
     valid = [True] * batch.size
     for index, _field, _message in errors:
         valid[index] = False
     errors.sort(key=lambda error: error[0])
-    return CheckedBatch(valid=valid, ts_us=ts_us, errors=errors)
+    return CheckedBatch(valid=valid, ts_us=ts_us, errors=errors, converted=converted)

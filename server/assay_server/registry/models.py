@@ -108,6 +108,8 @@ class ModelVersion(Base):
     reference_rows: Mapped[int | None] = mapped_column(BigInteger)
     reference_columns: Mapped[int | None]
     reference_size: Mapped[int | None] = mapped_column(BigInteger)
+    # derived from the reference dataset once, read by every monitoring run instead of it
+    reference_profile_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     created_by_token_id: Mapped[int | None]

@@ -146,12 +146,19 @@ def check_and_complete(frame: Any, schema: FeatureSchema) -> FeatureSchema:
     return FeatureSchema(features=features, target=schema.target, prediction=schema.prediction)
 
 
+#: A numeric column of this name (the classifier's score for the positive class) is kept
+#: with the schema's columns: estimated performance calibrates on it.
+SCORE_COLUMN = "score"
+
+
 def store_reference(frame: Any, schema: FeatureSchema, store: ContentStore) -> StoredReference:
-    """Keep the schema's columns as Parquet, content-addressed."""
+    """Keep the schema's columns (and a numeric ``score``) as Parquet, content-addressed."""
     keep = [f["name"] for f in schema.features]
     for extra in (schema.target, schema.prediction):
         if extra and extra["name"] in frame.columns and extra["name"] not in keep:
             keep.append(extra["name"])
+    if SCORE_COLUMN in frame.columns and SCORE_COLUMN not in keep and _is_numeric(frame["score"]):
+        keep.append(SCORE_COLUMN)
     subset = frame[keep]
     buffer = io.BytesIO()
     subset.to_parquet(buffer, index=False)

@@ -15,6 +15,7 @@ from ..auth.roles import Role
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..governance.history import record_stage_change
+from ..monitoring.profiles import build_profile, store_profile
 from . import reference as ref
 from .models import ArtifactFormat, ModelVersion, RegisteredModel, Stage
 from .storage import Blob, ContentStore
@@ -416,11 +417,13 @@ class RegistryService:
             ContentStore.discard(staged)
         schema = ref.check_and_complete(frame, schema)
         stored = ref.store_reference(frame, schema, self.references)
+        profile = build_profile(frame, schema.as_json())
         return schema, {
             "reference_sha256": stored.blob.sha256,
             "reference_rows": stored.rows,
             "reference_columns": stored.columns,
             "reference_size": stored.blob.size,
+            "reference_profile_sha256": store_profile(profile, self.ctx.settings),
         }
 
     def get_version(self, model_name: str, version: int) -> ModelVersion:

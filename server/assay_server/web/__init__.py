@@ -1,1 +1,1 @@
-"""The server-rendered UI (for now: sign-in and the model list)."""
+"""The server-rendered UI: sign-in, models, reports, alerts and the delivery log."""

@@ -1,11 +1,14 @@
-"""Pages for people: sign in with a token, see the models."""
+"""Pages for people: sign in with a token, the model list; the other pages' modules join here.
+
+``bp`` (from :mod:`.blueprint`) carries every page; importing the page modules below
+registers their routes on it, so app.py registers the whole UI with ``routes.bp``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ..auth.access import browser_page, public, requires
@@ -13,9 +16,11 @@ from ..auth.roles import Role
 from ..auth.service import authenticate
 from ..errors import AuthenticationRequired
 from ..registry.service import RegistryService
-from ..request_scope import current_actor, db_session, service_context
+from ..request_scope import db_session, service_context
+from . import alert_pages, monitoring_pages  # noqa: F401  (registers their routes on bp)
+from .blueprint import bp, safe_next
 
-bp = Blueprint("web", __name__, template_folder="templates")
+__all__ = ["bp"]
 
 
 @bp.get("/")
@@ -31,16 +36,8 @@ def index() -> str:
         "index.html",
         models=page.items,
         total=page.total,
-        actor=current_actor(),
         include_archived=include_archived,
     )
-
-
-def _safe_next(target: str | None) -> str:
-    parsed = urlparse(target or "")
-    if target and not parsed.scheme and not parsed.netloc and target.startswith("/"):
-        return target
-    return url_for("web.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -57,7 +54,7 @@ def login() -> Any:
         else:
             session.clear()
             session["token"] = token
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     return render_template("login.html", error=error)
 
 

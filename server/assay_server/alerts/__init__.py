@@ -1,0 +1,1 @@
+"""Alerts raised from monitoring reports, notification channels, and their durable outbox."""

@@ -1,0 +1,385 @@
+"""Alerts (list, acknowledge, resolve, silence), channels (CRUD, test) and deliveries.
+
+Channel secrets and passwords are write-only: they are stored, used to sign, and never
+returned nor written to the audit trail (only whether a secret is set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from ..audit.service import AuditTrail
+from ..context import ServiceContext
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..registry.models import RegisteredModel
+from ..registry.service import RegistryService
+from .models import (
+    OPEN_ALERT_STATUSES,
+    Alert,
+    AlertStatus,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    ModelDefaultChannel,
+)
+from .outbox import new_event_id, queue_notification
+from .render import Notification
+from .signing import decode_secret, generate_secret
+from .targets import check_webhook_target
+
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    """What an alert listing is narrowed by."""
+
+    model: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CreatedChannel:
+    """A new channel, with its webhook secret shown this once (generated when not given)."""
+
+    channel: Channel
+    secret: str | None
+
+
+class AlertService:
+    """Read alerts and move them through their lifecycle (every transition audited)."""
+
+    def __init__(self, session: Session, ctx: ServiceContext) -> None:
+        self.session = session
+        self.ctx = ctx
+
+    def list(self, filters: AlertFilters, *, limit: int = 100) -> list[Alert]:
+        """Alerts, newest first."""
+        query = select(Alert).options(joinedload(Alert.model), joinedload(Alert.version))
+        if filters.model:
+            model = RegistryService(self.session, self.ctx).get_model(filters.model)
+            query = query.where(Alert.model_id == model.id)
+        if filters.status == "open":
+            query = query.where(Alert.status.in_(OPEN_ALERT_STATUSES))
+        elif filters.status:
+            query = query.where(Alert.status == filters.status)
+        if filters.severity:
+            query = query.where(Alert.severity == filters.severity)
+        if filters.since:
+            query = query.where(Alert.last_seen >= filters.since)
+        if filters.until:
+            query = query.where(Alert.first_seen < filters.until)
+        return list(self.session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
+
+    def get(self, alert_id: int) -> Alert:
+        """One alert, or :class:`NotFound`."""
+        alert = self.session.get(Alert, alert_id)
+        if alert is None:
+            raise NotFound(f"No alert {alert_id}.")
+        return alert
+
+    def acknowledge(self, alert_id: int, comment: str) -> Alert:
+        """Someone is on it: no repeat notifications (an escalation still notifies)."""
+        alert = self._open(alert_id)
+        alert.status = AlertStatus.ACKNOWLEDGED.value
+        alert.acknowledged_by = self.ctx.actor.name
+        alert.acknowledged_at = self.ctx.clock()
+        alert.acknowledge_comment = comment
+        self._audit(alert, "alert.acknowledged", {"comment": comment})
+        return alert
+
+    def resolve(self, alert_id: int, comment: str) -> Alert:
+        """Close the alert by hand; a later failing run opens a new one."""
+        alert = self._open(alert_id)
+        alert.status = AlertStatus.RESOLVED.value
+        alert.resolved_by = self.ctx.actor.name
+        alert.resolved_at = self.ctx.clock()
+        alert.resolve_comment = comment
+        self._audit(alert, "alert.resolved", {"by": self.ctx.actor.name, "comment": comment})
+        return alert
+
+    def silence(self, alert_id: int, until: datetime, comment: str) -> Alert:
+        """No notifications until ``until`` (escalations included)."""
+        if until <= self.ctx.clock():
+            raise ValidationFailed("", details={"until": ["Must be in the future."]})
+        alert = self._open(alert_id)
+        alert.status = AlertStatus.SILENCED.value
+        alert.silenced_until = until
+        alert.silenced_by = self.ctx.actor.name
+        self._audit(alert, "alert.silenced", {"until": until.isoformat(), "comment": comment})
+        return alert
+
+    def _open(self, alert_id: int) -> Alert:
+        alert = self.get(alert_id)
+        if alert.status == AlertStatus.RESOLVED.value:
+            raise Conflict(f"Alert {alert_id} is resolved.")
+        return alert
+
+    def _audit(self, alert: Alert, action: str, extra: dict[str, Any]) -> None:
+        AuditTrail(self.session, self.ctx).append(
+            action,
+            "alert",
+            alert.audit_id,
+            {"alert_id": alert.id, "status": alert.status, **extra},
+        )
+
+
+class ChannelService:
+    """Channels (admin): create, change, delete, test; model defaults."""
+
+    def __init__(self, session: Session, ctx: ServiceContext) -> None:
+        self.session = session
+        self.ctx = ctx
+
+    def create(self, spec: dict[str, Any]) -> CreatedChannel:
+        """Create a channel; a webhook without a secret gets a generated one, returned once."""
+        if self.session.scalar(select(Channel.id).where(Channel.name == spec["name"])):
+            raise Conflict(f"A channel named {spec['name']!r} exists.")
+        kind = spec["kind"]
+        secret = spec.get("secret")
+        if kind == ChannelKind.WEBHOOK.value and not secret:
+            secret = generate_secret()
+        now = self.ctx.clock()
+        channel = Channel(
+            name=spec["name"],
+            kind=kind,
+            url=spec.get("url"),
+            recipients=list(spec.get("recipients") or []),
+            secrets=[secret] if secret else [],
+            created_at=now,
+            created_by=self.ctx.actor.name,
+            updated_at=now,
+        )
+        self._check(channel)
+        self.session.add(channel)
+        self.session.flush()
+        self._audit(channel, "channel.created", {"channel": describe(channel)})
+        generated = secret if kind == ChannelKind.WEBHOOK.value and not spec.get("secret") else None
+        return CreatedChannel(channel, generated)
+
+    def update(self, channel_id: int, changes: dict[str, Any]) -> CreatedChannel:
+        """Change a channel. A new ``secret`` (or ``rotate_secret``) keeps the old one valid
+        for 24 hours, so receivers can switch over; a generated secret is returned once."""
+        channel = self.get(channel_id)
+        before = describe(channel)
+        generated = None
+        rotate = changes.pop("rotate_secret", False)
+        secret = changes.pop("secret", None)
+        if rotate and not secret:
+            secret = generated = generate_secret()
+        if secret:
+            if channel.kind != ChannelKind.WEBHOOK.value:
+                raise ValidationFailed("", details={"secret": ["Only webhooks are signed."]})
+            channel.secrets = [secret, *channel.secrets[:1]]
+            channel.previous_secret_expires_at = self.ctx.clock() + ROTATION_OVERLAP
+        renamed = changes.get("name", channel.name) != channel.name
+        if renamed and self.session.scalar(
+            select(Channel.id).where(Channel.name == changes["name"])
+        ):
+            raise Conflict(f"A channel named {changes['name']!r} exists.")
+        for key, value in changes.items():
+            setattr(channel, key, value)
+        self._check(channel)
+        channel.updated_at = self.ctx.clock()
+        after = describe(channel)
+        changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        if secret:
+            changed["secret"] = {"rotated": True}
+        self._audit(channel, "channel.updated", {"changes": changed})
+        return CreatedChannel(channel, generated)
+
+    def delete(self, channel_id: int) -> None:
+        """Delete a channel; its delivery history goes with it."""
+        channel = self.get(channel_id)
+        description = describe(channel)
+        deliveries = select(Delivery.id).where(Delivery.channel_id == channel.id)
+        from .models import DeliveryAttempt
+
+        self.session.execute(
+            delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries))
+        )
+        self.session.execute(delete(Delivery).where(Delivery.channel_id == channel.id))
+        self.session.execute(
+            delete(ModelDefaultChannel).where(ModelDefaultChannel.channel_id == channel.id)
+        )
+        self.session.delete(channel)
+        self.session.flush()
+        AuditTrail(self.session, self.ctx).append(
+            "channel.deleted", "channel", description["name"], {"channel": description}
+        )
+
+    def get(self, channel_id: int) -> Channel:
+        """One channel, or :class:`NotFound`."""
+        channel = self.session.get(Channel, channel_id)
+        if channel is None:
+            raise NotFound(f"No channel {channel_id}.")
+        return channel
+
+    def by_name(self, name: str) -> Channel:
+        """One channel by name, or :class:`NotFound`."""
+        channel = self.session.scalar(select(Channel).where(Channel.name == name))
+        if channel is None:
+            raise NotFound(f"No channel named {name!r}.")
+        return channel
+
+    def list(self) -> list[Channel]:
+        """Every channel, by name."""
+        return list(self.session.scalars(select(Channel).order_by(Channel.name)))
+
+    def send_test(self, channel_id: int) -> Delivery:
+        """Queue a ``test`` event to the channel (delivered by the outbox like any other)."""
+        channel = self.get(channel_id)
+        notification = Notification(
+            event_id=new_event_id(),
+            type="test",
+            occurred_at=self.ctx.clock(),
+            model=None,
+            version=None,
+            check=None,
+            subject=None,
+            severity=None,
+            status=None,
+            summary=(
+                f"A test of channel {channel.name!r} from Assay, sent by {self.ctx.actor.name}."
+            ),
+        )
+        delivery = queue_notification(self.session, self.ctx, channel, notification)
+        self._audit(channel, "channel.tested", {"delivery_id": delivery.id})
+        return delivery
+
+    def set_model_defaults(self, model_name: str, names: list[str]) -> list[Channel]:
+        """The channels every monitor of the model notifies when it names none (audited)."""
+        model: RegisteredModel = RegistryService(self.session, self.ctx).get_model(model_name)
+        channels = [self.by_name(name) for name in dict.fromkeys(names)]
+        self.session.execute(
+            delete(ModelDefaultChannel).where(ModelDefaultChannel.model_id == model.id)
+        )
+        for channel in channels:
+            self.session.add(ModelDefaultChannel(model_id=model.id, channel_id=channel.id))
+        self.session.flush()
+        AuditTrail(self.session, self.ctx).append(
+            "model.default_channels_set",
+            "model",
+            model.name,
+            {"channels": [c.name for c in channels]},
+        )
+        return channels
+
+    def model_defaults(self, model_name: str) -> list[Channel]:
+        """A model's default channels."""
+        model = RegistryService(self.session, self.ctx).get_model(model_name)
+        return list(
+            self.session.scalars(
+                select(Channel)
+                .join(ModelDefaultChannel, ModelDefaultChannel.channel_id == Channel.id)
+                .where(ModelDefaultChannel.model_id == model.id)
+                .order_by(Channel.name)
+            )
+        )
+
+    def _check(self, channel: Channel) -> None:
+        problems: dict[str, list[str]] = {}
+        if channel.kind in (ChannelKind.WEBHOOK.value, ChannelKind.SLACK.value):
+            if not channel.url:
+                problems["url"] = [f"A {channel.kind} channel needs a url."]
+            else:
+                try:
+                    check_webhook_target(
+                        channel.url, allow_private=self.ctx.settings.webhook_allow_private
+                    )
+                except ValueError as exc:
+                    problems["url"] = [str(exc)]
+        if channel.kind == ChannelKind.EMAIL.value and not channel.recipients:
+            problems["recipients"] = ["An email channel needs recipients."]
+        for secret in channel.secrets[:1]:
+            try:
+                decode_secret(secret)
+            except ValueError as exc:
+                problems["secret"] = [str(exc)]
+        if problems:
+            raise ValidationFailed("The channel is not valid.", details=problems)
+
+    def _audit(self, channel: Channel, action: str, payload: dict[str, Any]) -> None:
+        AuditTrail(self.session, self.ctx).append(
+            action, "channel", channel.name, {"channel_id": channel.id, **payload}
+        )
+
+
+def describe(channel: Channel) -> dict[str, Any]:
+    """A channel as audited: never its secrets, only whether one is set."""
+    return {
+        "name": channel.name,
+        "kind": channel.kind,
+        "url_host": _host(channel.url),
+        "recipients": list(channel.recipients or []),
+        "signed": channel.has_secret,
+    }
+
+
+def _host(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname if url else None
+
+
+class DeliveryService:
+    """The delivery log: list, inspect, redeliver."""
+
+    def __init__(self, session: Session, ctx: ServiceContext) -> None:
+        self.session = session
+        self.ctx = ctx
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        alert_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Deliveries, newest first."""
+        query = select(Delivery).options(
+            joinedload(Delivery.channel), selectinload(Delivery.attempt_log)
+        )
+        if status:
+            query = query.where(Delivery.status == status)
+        if channel:
+            query = query.join(Delivery.channel).where(Channel.name == channel)
+        if alert_id is not None:
+            query = query.where(Delivery.alert_id == alert_id)
+        return list(self.session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
+
+    def get(self, delivery_id: int) -> Delivery:
+        """One delivery with its attempts, or :class:`NotFound`."""
+        delivery = self.session.get(Delivery, delivery_id)
+        if delivery is None:
+            raise NotFound(f"No delivery {delivery_id}.")
+        return delivery
+
+    def redeliver(self, delivery_id: int) -> Delivery:
+        """Send a delivered or failed notification again, now, with the same event id."""
+        delivery = self.get(delivery_id)
+        if delivery.status in (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value):
+            raise Conflict(f"Delivery {delivery_id} is already queued.")
+        delivery.status = DeliveryStatus.PENDING.value
+        delivery.next_attempt_at = self.ctx.clock()
+        delivery.attempts = 0
+        AuditTrail(self.session, self.ctx).append(
+            "delivery.redelivered",
+            "delivery",
+            str(delivery.id),
+            {"event_id": delivery.event_id, "channel": delivery.channel.name},
+        )
+        from .outbox import wake
+
+        wake.set()
+        return delivery

@@ -1,0 +1,219 @@
+"""The statements that write a batch: its row in ``prediction_batches``, then its new rows.
+
+They run inside the write transaction (on SQLite, while holding the database's write lock),
+so each is one round trip with its values computed beforehand: the batch row is inserted
+only while its model is not archived, and a batch's rows go in as one statement whose
+unique index skips the ids stored before (no look-up first). On SQLite that statement reads
+the rows from one JSON array: for 1,000 rows it took 1.7 ms where ``executemany`` took
+2.3 ms, and it releases the GIL once rather than once per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import Connection, LargeBinary, bindparam, cast, insert, select, text, update
+
+from ..db import UTCDateTime
+from ..registry.models import RegisteredModel
+from .models import PredictionBatch
+
+_BATCHES = PredictionBatch.__table__
+_MODELS = RegisteredModel.__table__
+_BATCH_VALUES = (
+    "version_id",
+    "received_at",
+    "accepted",
+    "duplicates",
+    "rejected",
+    "ts_min_us",
+    "ts_max_us",
+)
+_INSERT_BATCH = (
+    insert(_BATCHES)
+    .from_select(
+        [*_BATCH_VALUES, "block"],
+        select(
+            *(bindparam(name, type_=_BATCHES.c[name].type) for name in _BATCH_VALUES),
+            cast(bindparam("block", type_=LargeBinary()), LargeBinary()),
+        ).where(_MODELS.c.id == bindparam("model_id"), _MODELS.c.archived_at.is_(None)),
+    )
+    .returning(_BATCHES.c.id)
+)
+# The WHERE is how SQLite tells ON CONFLICT from a join's ON.
+_SQLITE_INSERT_ROWS = text(
+    'INSERT INTO predictions (version_id, prediction_id, ts_us, batch_id, "row") '
+    "SELECT :version_id, j.value ->> 0, j.value ->> 1, :batch_id, j.key "
+    "FROM json_each(:rows) AS j WHERE true "
+    "ON CONFLICT (version_id, prediction_id) DO NOTHING"
+)
+_SQLITE_INSERT_LABELLED_ROWS = text(
+    'INSERT INTO predictions (version_id, prediction_id, ts_us, batch_id, "row", label, '
+    "label_updated_at) "
+    "SELECT :version_id, j.value ->> 0, j.value ->> 1, :batch_id, j.key, j.value ->> 2, "
+    "CASE WHEN j.value ->> 2 IS NULL THEN NULL ELSE :now END "
+    "FROM json_each(:rows) AS j WHERE true "
+    "ON CONFLICT (version_id, prediction_id) DO NOTHING"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+_SQLITE_STORED_POSITIONS = text(
+    'SELECT "row" FROM predictions WHERE version_id = :version_id AND batch_id = :batch_id '
+    "AND prediction_id IN (SELECT value FROM json_each(:ids))"
+)
+# PostgreSQL: the same over arrays; the unique index decides which rows are new, whatever
+# the planner's statistics (a pre-check by SELECT scanned the version's rows while a fresh
+# table had none).
+_POSTGRES_INSERT_ROWS = (
+    'INSERT INTO predictions (version_id, prediction_id, ts_us, batch_id, "row", label, '
+    "label_updated_at) "
+    "SELECT %s, t.pid, t.ts, %s, t.pos, t.lbl::json, "
+    "CASE WHEN t.lbl IS NULL THEN NULL ELSE %s::timestamptz END "
+    "FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::text[]) AS t(pid, ts, pos, lbl) "
+    "ON CONFLICT (version_id, prediction_id) DO NOTHING"
+)
+_POSTGRES_STORED_POSITIONS = (
+    'SELECT "row" FROM predictions WHERE version_id = %s AND batch_id = %s '
+    "AND prediction_id = ANY(%s::text[])"
+)
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """A batch's distinct valid rows in block order: ids, times, labels as JSON text, and
+    all three as the one JSON array SQLite's insert reads (built before the write lock)."""
+
+    prediction_id: list[str]
+    ts_us: list[int]
+    label_json: list[str | None] | None  # None when no row carries a label
+    json_array: str  # [[id, ts_us, label JSON or null], …]
+    ts_min_us: int | None
+    ts_max_us: int | None
+
+    @classmethod
+    def of(
+        cls, prediction_id: list[str], ts_us: list[int], label_json: list[str | None] | None
+    ) -> NewRows:
+        """The rows, with their JSON array."""
+        columns = (
+            (prediction_id, ts_us) if label_json is None else (prediction_id, ts_us, label_json)
+        )
+        return cls(
+            prediction_id=prediction_id,
+            ts_us=ts_us,
+            label_json=label_json,
+            json_array=orjson.dumps(list(zip(*columns, strict=True))).decode(),
+            ts_min_us=min(ts_us, default=None),
+            ts_max_us=max(ts_us, default=None),
+        )
+
+
+def insert_batch(
+    connection: Connection,
+    *,
+    version_id: int,
+    model_id: int,
+    received_at: datetime,
+    accepted: int,
+    duplicates: int,
+    rejected: int,
+    ts_min_us: int | None,
+    ts_max_us: int | None,
+    block: bytes | None,
+) -> int | None:
+    """Insert a batch row and return its id, or None (nothing inserted) if the model is
+    archived."""
+    return connection.execute(
+        _INSERT_BATCH,
+        {
+            "version_id": version_id,
+            "model_id": model_id,
+            "received_at": received_at,
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "ts_min_us": ts_min_us,
+            "ts_max_us": ts_max_us,
+            "block": block,
+        },
+    ).scalar()
+
+
+def correct_batch(
+    connection: Connection,
+    batch_id: int,
+    *,
+    accepted: int,
+    duplicates: int,
+    ts_min_us: int | None,
+    ts_max_us: int | None,
+    block: bytes | None,
+) -> None:
+    """Set a batch's counts, time range and block to those of the rows it actually stored."""
+    connection.execute(
+        update(_BATCHES)
+        .where(_BATCHES.c.id == batch_id)
+        .values(
+            accepted=accepted,
+            duplicates=duplicates,
+            ts_min_us=ts_min_us,
+            ts_max_us=ts_max_us,
+            block=block,
+        )
+    )
+
+
+def insert_rows(
+    connection: Connection, version_id: int, batch_id: int, rows: NewRows, now: datetime
+) -> list[int]:
+    """Insert the rows whose ids the version has not stored yet; return their positions."""
+    if not rows.prediction_id:
+        return []
+    if connection.dialect.name == "postgresql":
+        return _insert_rows_postgres(connection, version_id, batch_id, rows, now)
+    return _insert_rows_sqlite(connection, version_id, batch_id, rows, now)
+
+
+def _insert_rows_sqlite(
+    connection: Connection, version_id: int, batch_id: int, rows: NewRows, now: datetime
+) -> list[int]:
+    values = {"version_id": version_id, "batch_id": batch_id, "rows": rows.json_array}
+    if rows.label_json is None:  # the usual batch: a narrower statement, measurably faster
+        inserted = connection.execute(_SQLITE_INSERT_ROWS, values).rowcount
+    else:
+        inserted = connection.execute(_SQLITE_INSERT_LABELLED_ROWS, {**values, "now": now}).rowcount
+    if inserted == len(rows.prediction_id):
+        return list(range(inserted))
+    found = connection.execute(
+        _SQLITE_STORED_POSITIONS,
+        {
+            "version_id": version_id,
+            "batch_id": batch_id,
+            "ids": orjson.dumps(rows.prediction_id).decode(),
+        },
+    )
+    return sorted(position for (position,) in found)
+
+
+def _insert_rows_postgres(
+    connection: Connection, version_id: int, batch_id: int, rows: NewRows, now: datetime
+) -> list[int]:
+    labels = rows.label_json or [None] * len(rows.prediction_id)
+    inserted = connection.exec_driver_sql(
+        _POSTGRES_INSERT_ROWS,
+        (
+            version_id,
+            batch_id,
+            now,
+            rows.prediction_id,
+            rows.ts_us,
+            list(range(len(rows.prediction_id))),
+            labels,
+        ),
+    ).rowcount
+    if inserted == len(rows.prediction_id):
+        return list(range(inserted))
+    found = connection.exec_driver_sql(
+        _POSTGRES_STORED_POSITIONS, (version_id, batch_id, rows.prediction_id)
+    )
+    return sorted(position for (position,) in found)

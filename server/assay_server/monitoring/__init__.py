@@ -1,0 +1,1 @@
+"""Monitoring: monitors, their scheduled runs, and the reports the runs store."""

@@ -1,0 +1,72 @@
+"""Reference profiles: computed once from a version's reference dataset, read by every run.
+
+A profile holds what the drift and quality checks need of the reference (sorted values,
+category counts, ranges), so a scheduled run reads only its window. It is made when the
+reference dataset is registered; a version registered before profiles existed gets one on its
+first run. Profiles are content-addressed files beside the reference datasets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..registry.models import ModelVersion
+from ..registry.storage import ContentStore
+from ..settings import Settings
+from .checks.profile import ReferenceProfile, profile_reference
+
+
+def monitored_kinds(schema: dict[str, Any], columns: list[str] | None = None) -> dict[str, str]:
+    """Column -> kind for the features and the prediction column the schema declares."""
+    kinds = {f["name"]: f["kind"] for f in schema.get("features") or []}
+    prediction = schema.get("prediction")
+    if prediction and (columns is None or prediction["name"] in columns):
+        kinds[prediction["name"]] = prediction["kind"]
+    if columns is not None:
+        kinds = {name: kind for name, kind in kinds.items() if name in columns}
+    return kinds
+
+
+def build_profile(frame: Any, schema: dict[str, Any]) -> ReferenceProfile:
+    """Profile the monitored columns of a reference DataFrame."""
+    kinds = monitored_kinds(schema, [str(c) for c in frame.columns])
+    return profile_reference({name: frame[name] for name in kinds}, kinds)
+
+
+def store_profile(profile: ReferenceProfile, settings: Settings) -> str:
+    """Keep ``profile`` by content; return its sha256."""
+    return ContentStore(settings.profiles_dir).put_bytes(profile.to_bytes()).sha256
+
+
+def reference_frame(
+    version: ModelVersion, settings: Settings, columns: list[str] | None = None
+) -> Any:
+    """The version's reference dataset as a DataFrame (only ``columns`` when given)."""
+    import pandas as pd
+
+    path = ContentStore(settings.reference_dir).path_for(version.reference_sha256 or "")
+    if columns is not None:
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    return pd.read_parquet(path, columns=columns)
+
+
+def load_profile(version: ModelVersion, settings: Settings) -> ReferenceProfile | None:
+    """The version's profile, computing and recording it if the version predates profiles.
+
+    None when the version has no reference dataset.
+    """
+    if version.reference_sha256 is None:
+        return None
+    store = ContentStore(settings.profiles_dir)
+    sha = version.reference_profile_sha256
+    if sha is not None:
+        path: Path = store.path_for(sha)
+        if path.exists():
+            return ReferenceProfile.from_bytes(path.read_bytes())
+    profile = build_profile(reference_frame(version, settings), version.feature_schema)
+    version.reference_profile_sha256 = store_profile(profile, settings)
+    return profile

@@ -1,0 +1,150 @@
+"""Monitoring endpoints: monitors, running them now, their runs, reports and report HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from ..auth.access import requires
+from ..auth.roles import Role
+from ..request_scope import current_actor, database, db_session, service_context, settings
+from .html import report_html_path
+from .runner import MonitorRunner
+from .schemas import (
+    MonitorCreateSchema,
+    MonitorRunSchema,
+    MonitorSchema,
+    MonitorUpdateSchema,
+    ReportListArgsSchema,
+    ReportSchema,
+    ReportSummarySchema,
+    RunArgsSchema,
+    RunListArgsSchema,
+)
+from .service import MonitorService, ReportFilters
+
+blp = Blueprint(
+    "monitoring",
+    __name__,
+    url_prefix="/api/v1",
+    description="Monitors, their runs, and the drift, quality, bias and performance reports",
+)
+
+MONITOR_URL = "/models/<string:name>/monitors/<int:monitor_id>"
+
+
+def _monitors() -> MonitorService:
+    return MonitorService(db_session(), service_context())
+
+
+def _runner() -> MonitorRunner:
+    return MonitorRunner(database(), settings(), clock=current_app.extensions["assay_clock"])
+
+
+@blp.route("/models/<string:name>/monitors")
+class Monitors(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, MonitorSchema(many=True))
+    def get(self, name: str) -> Any:
+        """List a model's monitors"""
+        return _monitors().list(name)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(MonitorCreateSchema)
+    @blp.response(201, MonitorSchema)
+    def post(self, args: dict[str, Any], name: str) -> Any:
+        """Create a monitor (audited)"""
+        return _monitors().create(name, args)
+
+
+@blp.route(MONITOR_URL)
+class MonitorItem(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, MonitorSchema)
+    def get(self, name: str, monitor_id: int) -> Any:
+        """Get a monitor"""
+        return _monitors().get(name, monitor_id)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(MonitorUpdateSchema)
+    @blp.response(200, MonitorSchema)
+    def patch(self, args: dict[str, Any], name: str, monitor_id: int) -> Any:
+        """Change a monitor, or enable/disable it (audited)"""
+        return _monitors().update(name, monitor_id, args)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.response(204)
+    def delete(self, name: str, monitor_id: int) -> None:
+        """Delete a monitor with its runs and reports (audited)"""
+        _monitors().delete(name, monitor_id)
+
+
+@blp.route(MONITOR_URL + "/run")
+class MonitorRunNow(MethodView):
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(RunArgsSchema, location="query", unknown=RAISE)
+    @blp.response(201, MonitorRunSchema)
+    def post(self, args: dict[str, Any], name: str, monitor_id: int) -> Any:
+        """Run a monitor now; with wait=false, queue it for the scheduler (audited)"""
+        runner = _runner()
+        run_id = runner.request(name, monitor_id, actor=current_actor(), wait=args["wait"])
+        if args["wait"]:
+            runner.execute(run_id)
+        return runner.load(run_id)
+
+
+@blp.route(MONITOR_URL + "/runs")
+class MonitorRuns(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(RunListArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, MonitorRunSchema(many=True))
+    def get(self, args: dict[str, Any], name: str, monitor_id: int) -> Any:
+        """List a monitor's runs, newest first"""
+        return _monitors().runs(name, monitor_id, **args)
+
+
+@blp.route("/monitor-runs/<int:run_id>")
+class MonitorRunItem(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, MonitorRunSchema)
+    def get(self, run_id: int) -> Any:
+        """Get one run (poll a queued run with this)"""
+        return _monitors().get_run(run_id)
+
+
+@blp.route("/models/<string:name>/reports")
+class Reports(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(ReportListArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, ReportSummarySchema(many=True))
+    def get(self, args: dict[str, Any], name: str) -> Any:
+        """List a model's reports, newest first (filter by kind, status, monitor, version, time)"""
+        limit = args.pop("limit")
+        before = args.pop("before", None)
+        return _monitors().reports(name, ReportFilters(**args), limit=limit, before=before)
+
+
+@blp.route("/reports/<int:report_id>")
+class ReportItem(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, ReportSchema)
+    def get(self, report_id: int) -> Any:
+        """Get a report with its full detail"""
+        return _monitors().get_report(report_id)
+
+
+@blp.route("/reports/<int:report_id>/html")
+class ReportHtml(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, content_type="text/html")
+    def get(self, report_id: int) -> Response:
+        """Evidently's HTML report for the report's window (built on first request, cached)"""
+        path = report_html_path(database(), settings(), report_id)
+        response = send_file(path, mimetype="text/html", max_age=3600)
+        response.cache_control.public = False
+        response.cache_control.private = True
+        return response

@@ -1,0 +1,412 @@
+"""Running a monitor: claim the run, read its window, compute the checks, store the reports.
+
+A run spans three short units of work so that SQLite's write lock is never held while a window
+is read or computed: the claim (or start), the read-and-compute on a read session, and the
+store of reports with the run's outcome and its audit event. A run that raises is recorded as
+failed with its error; one that dies silently is found past its deadline by :meth:`reap`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from ..audit.service import AuditTrail
+from ..auth.roles import Actor
+from ..context import ServiceContext
+from ..db import Database, utcnow
+from ..errors import NotFound
+from ..governance.models import Benchmark
+from ..registry.models import ModelVersion
+from ..settings import Settings
+from .evaluate import CHECK_FUNCTIONS, ReportDraft, RunInputs, class_labels
+from .models import Monitor, MonitorRun, Report, RunStatus
+from .profiles import load_profile, reference_frame
+from .windows import Window, read_run_window
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_ACTOR = Actor.cli("scheduler")
+_ERROR_CHARS = 2000
+
+
+def worker_name() -> str:
+    """Who claims runs: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class MonitorRunner:
+    """Claims, executes and reaps monitor runs against one store."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        actor: Actor = SCHEDULER_ACTOR,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        self.actor = actor
+
+    def _ctx(self, actor: Actor | None = None) -> ServiceContext:
+        return ServiceContext(actor=actor or self.actor, settings=self.settings, clock=self.clock)
+
+    def claim(self, monitor_id: int, slot: datetime, *, attempt: int = 1) -> int | None:
+        """Insert the run of ``slot``; None when another process already has it."""
+        now = self.clock()
+        try:
+            with self.database.unit_of_work() as session:
+                run = MonitorRun(
+                    monitor_id=monitor_id,
+                    trigger="schedule",
+                    scheduled_for=slot,
+                    attempt=attempt,
+                    status=RunStatus.RUNNING.value,
+                    claimed_by=worker_name(),
+                    requested_by=self.actor.name,
+                    created_at=now,
+                    started_at=now,
+                    deadline_at=now + timedelta(seconds=self.settings.run_deadline_seconds),
+                    sampled=False,
+                    statuses={},
+                )
+                session.add(run)
+                session.flush()
+                return run.id
+        except IntegrityError:
+            return None
+
+    def start_queued(self, run_id: int) -> bool:
+        """Take a queued (manual) run; False when another process took it first."""
+        now = self.clock()
+        with self.database.unit_of_work() as session:
+            run = session.scalar(
+                select(MonitorRun).where(MonitorRun.id == run_id).with_for_update(skip_locked=True)
+            )
+            if run is None or run.status != RunStatus.QUEUED.value:
+                return False
+            run.status = RunStatus.RUNNING.value
+            run.claimed_by = worker_name()
+            run.started_at = now
+            run.deadline_at = now + timedelta(seconds=self.settings.run_deadline_seconds)
+            return True
+
+    def request(self, model_name: str, monitor_id: int, *, actor: Actor, wait: bool) -> int:
+        """Ask for a run now (audited): started here when ``wait``, else queued for a
+        scheduler process."""
+        from .service import MonitorService
+
+        now = self.clock()
+        with self.database.unit_of_work() as session:
+            monitor = MonitorService(session, self._ctx(actor)).get(model_name, monitor_id)
+            run = MonitorRun(
+                monitor_id=monitor.id,
+                trigger="manual",
+                scheduled_for=None,
+                attempt=1,
+                status=(RunStatus.RUNNING if wait else RunStatus.QUEUED).value,
+                claimed_by=worker_name() if wait else None,
+                requested_by=actor.name,
+                created_at=now,
+                started_at=now if wait else None,
+                deadline_at=now + timedelta(seconds=self.settings.run_deadline_seconds)
+                if wait
+                else None,
+                sampled=False,
+                statuses={},
+            )
+            session.add(run)
+            session.flush()
+            AuditTrail(session, self._ctx(actor)).append(
+                "monitor.run_requested",
+                "monitor",
+                monitor.audit_id,
+                {"monitor_id": monitor.id, "run_id": run.id, "wait": wait},
+            )
+            return run.id
+
+    def load(self, run_id: int) -> MonitorRun:
+        """A run as stored now, detached, with its version loaded."""
+        with self.database.unit_of_work(write=False) as session:
+            run = session.scalar(
+                select(MonitorRun)
+                .options(joinedload(MonitorRun.version))
+                .where(MonitorRun.id == run_id)
+            )
+            if run is None:
+                raise NotFound(f"No monitor run {run_id}.")
+            return run
+
+    def queued_runs(self) -> list[int]:
+        """Manual runs waiting for a scheduler, oldest first."""
+        with self.database.unit_of_work(write=False) as session:
+            return list(
+                session.scalars(
+                    select(MonitorRun.id)
+                    .where(MonitorRun.status == RunStatus.QUEUED.value)
+                    .order_by(MonitorRun.id)
+                )
+            )
+
+    def execute(self, run_id: int) -> str:
+        """Compute a started run and store its reports; returns the run's final status."""
+        try:
+            with self.database.unit_of_work(write=False) as session:
+                run = session.get(MonitorRun, run_id)
+                assert run is not None
+                monitor = run.monitor
+                version = self._version(session, monitor)
+                if version is None:
+                    return self._finish(run_id, None, None, [], skipped=self._no_version(monitor))
+                limit = self.settings.max_window_rows
+                window = read_run_window(session, monitor, version, run, limit)
+                known_profile = version.reference_profile_sha256
+                drafts = self._compute(session, monitor, version, window)
+                new_profile = version.reference_profile_sha256
+            if new_profile != known_profile:
+                self._record_profile(version.id, new_profile)
+            return self._finish(run_id, version.id, window, drafts)
+        except Exception as exc:
+            log.exception("monitor run %s failed", run_id)
+            return self._fail(run_id, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
+
+    def reap(self) -> list[int]:
+        """Fail runs stuck past their deadline and claim a retry of each scheduled one."""
+        now = self.clock()
+        retried = []
+        with self.database.unit_of_work() as session:
+            stuck = list(
+                session.scalars(
+                    select(MonitorRun)
+                    .where(
+                        MonitorRun.status == RunStatus.RUNNING.value, MonitorRun.deadline_at < now
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for run in stuck:
+                run.status = RunStatus.FAILED.value
+                run.finished_at = now
+                run.error = (
+                    f"Still running at its deadline ({self.settings.run_deadline_seconds:g} s "
+                    f"after it started, claimed by {run.claimed_by}); marked failed."
+                )
+                self._audit_outcome(session, run, [])
+            targets = [(r.monitor_id, r.scheduled_for, r.attempt) for r in stuck if r.scheduled_for]
+        for monitor_id, slot, attempt in targets:
+            run_id = self.claim(monitor_id, slot, attempt=attempt + 1)
+            if run_id is not None:
+                retried.append(run_id)
+        return retried
+
+    def _version(self, session: Session, monitor: Monitor) -> ModelVersion | None:
+        if monitor.version_id is not None:
+            return session.get(ModelVersion, monitor.version_id)
+        query = select(ModelVersion).where(ModelVersion.model_id == monitor.model_id)
+        if monitor.stage is not None:
+            query = query.where(ModelVersion.stage == monitor.stage).order_by(
+                ModelVersion.stage_changed_at.desc(), ModelVersion.version.desc()
+            )
+        else:
+            query = query.order_by(ModelVersion.version.desc())
+        return session.scalars(query.limit(1)).first()
+
+    @staticmethod
+    def _no_version(monitor: Monitor) -> str:
+        if monitor.stage is not None:
+            return f"No version of {monitor.model.name!r} is in stage {monitor.stage}."
+        return f"{monitor.model.name!r} has no versions."
+
+    def _compute(
+        self, session: Session, monitor: Monitor, version: ModelVersion, window: Window
+    ) -> list[ReportDraft]:
+        profile = load_profile(version, self.settings) if _needs_profile(monitor) else None
+        inputs = RunInputs(
+            task=monitor.model.task,
+            schema=version.feature_schema,
+            window=window.data,
+            rows_total=window.rows_total,
+            rejected_rows=window.rejected_rows,
+            profile=profile,
+            min_rows=monitor.min_rows,
+            thresholds=monitor.thresholds,
+            options=monitor.options,
+            sensitive_features=list(monitor.sensitive_features),
+            baseline=lambda: baseline_of(session, version, monitor.options.get("benchmark")),
+            calibration=lambda: self._calibration(version, monitor.options),
+        )
+        return [CHECK_FUNCTIONS[check](inputs) for check in monitor.checks]
+
+    def _calibration(self, version: ModelVersion, options: dict[str, Any]) -> Any:
+        from .checks.estimated import fit_calibration
+
+        target = (version.feature_schema.get("target") or {}).get("name")
+        if target is None or version.reference_sha256 is None:
+            return None
+        frame = reference_frame(version, self.settings, [target, "score"])
+        if "score" not in frame.columns or target not in frame.columns:
+            return None
+        frame = frame.dropna()
+        if frame.empty:
+            return None
+        return fit_calibration(
+            frame["score"].astype(float).to_numpy(),
+            class_labels(frame[target]).to_numpy(),
+            positive_label=str(options.get("positive_label", "1")),
+        )
+
+    def _finish(
+        self,
+        run_id: int,
+        version_id: int | None,
+        window: Window | None,
+        drafts: list[ReportDraft],
+        *,
+        skipped: str | None = None,
+    ) -> str:
+        now = self.clock()
+        with self.database.unit_of_work() as session:
+            run = session.get(MonitorRun, run_id)
+            assert run is not None
+            if run.status != RunStatus.RUNNING.value:  # reaped meanwhile: keep that verdict
+                return run.status
+            monitor = run.monitor
+            run.version_id = version_id
+            run.finished_at = now
+            if skipped is not None:
+                run.status = RunStatus.SKIPPED.value
+                run.error = skipped
+                self._audit_outcome(session, run, [])
+                return run.status
+            assert window is not None and version_id is not None
+            run.window_start, run.window_end = window.start, window.end
+            run.rows_total, run.rows_used = window.rows_total, len(window.data)
+            run.sampled = window.sampled
+            run.statuses = {draft.kind: draft.status for draft in drafts}
+            run.status = RunStatus.SUCCEEDED.value
+            reports = [
+                Report(
+                    run_id=run.id,
+                    monitor_id=monitor.id,
+                    model_id=monitor.model_id,
+                    version_id=version_id,
+                    kind=draft.kind,
+                    status=draft.status,
+                    window_start=window.start,
+                    window_end=window.end,
+                    rows_total=window.rows_total,
+                    rows_used=len(window.data),
+                    sampled=window.sampled,
+                    sample_seed=window.seed,
+                    summary=_plain(draft.summary),
+                    detail=_plain(draft.detail),
+                    findings=_plain(draft.findings),
+                    created_at=now,
+                )
+                for draft in drafts
+            ]
+            session.add_all(reports)
+            session.flush()
+            self._audit_outcome(session, run, reports)
+            for listener in _report_listeners:
+                listener(session, self._ctx(), run, reports)
+            return run.status
+
+    def _record_profile(self, version_id: int, sha256: str | None) -> None:
+        with self.database.unit_of_work() as session:
+            version = session.get(ModelVersion, version_id)
+            if version is not None and version.reference_profile_sha256 is None:
+                version.reference_profile_sha256 = sha256
+
+    def _fail(self, run_id: int, error: str) -> str:
+        with self.database.unit_of_work() as session:
+            run = session.get(MonitorRun, run_id)
+            if run is None:
+                return RunStatus.FAILED.value
+            run.status = RunStatus.FAILED.value
+            run.finished_at = self.clock()
+            run.error = error
+            self._audit_outcome(session, run, [])
+            return run.status
+
+    def _audit_outcome(self, session: Session, run: MonitorRun, reports: list[Report]) -> None:
+        monitor = run.monitor
+        AuditTrail(session, self._ctx()).append(
+            f"monitor.run_{run.status}",
+            "monitor",
+            monitor.audit_id,
+            {
+                "monitor_id": monitor.id,
+                "run_id": run.id,
+                "trigger": run.trigger,
+                "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
+                "attempt": run.attempt,
+                "rows_used": run.rows_used,
+                "reports": {r.kind: {"id": r.id, "status": r.status} for r in reports},
+                "error": run.error,
+            },
+        )
+
+
+#: Called with (session, ctx, run, reports) in the unit of work that stores a run's reports:
+#: the alerts package subscribes here so an alert changes in the same transaction.
+ReportListener = Callable[[Session, ServiceContext, MonitorRun, list[Report]], None]
+_report_listeners: list[ReportListener] = []
+
+
+def on_reports(listener: ReportListener) -> ReportListener:
+    """Subscribe ``listener`` to every stored set of reports."""
+    if listener not in _report_listeners:
+        _report_listeners.append(listener)
+    return listener
+
+
+def _needs_profile(monitor: Monitor) -> bool:
+    return bool({"drift", "data_quality"} & set(monitor.checks))
+
+
+def baseline_of(
+    session: Session, version: ModelVersion, benchmark: str | None
+) -> tuple[str, dict[str, float]] | None:
+    """The metrics performance is compared with: the named (or newest) benchmark, else the
+    version's training metrics."""
+    query = select(Benchmark).where(Benchmark.version_id == version.id)
+    if benchmark:
+        query = query.where(Benchmark.name == benchmark)
+    found = session.scalars(
+        query.order_by(Benchmark.created_at.desc(), Benchmark.id.desc())
+    ).first()
+    if found is not None:
+        return f"benchmark {found.name!r} (#{found.id})", dict(found.metrics)
+    if benchmark:
+        return None
+    metrics = (version.lineage or {}).get("metrics") or {}
+    return ("training metrics", dict(metrics)) if metrics else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: numpy scalars become Python numbers, NaN and infinities become None."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,80 @@
+"""Pages of a model (versions, monitors, latest reports) and of a report (findings, detail)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import render_template, send_file
+from werkzeug.wrappers import Response
+
+from ..auth.access import browser_page, requires
+from ..auth.roles import Role
+from ..monitoring.html import report_html_path
+from ..monitoring.models import Monitor, MonitorRun
+from ..monitoring.service import MonitorService, ReportFilters
+from ..registry.service import RegistryService
+from ..request_scope import database, db_session, service_context, settings
+from .blueprint import bp
+from .report_tables import detail_tables, findings_table, summary_table
+
+LATEST_REPORTS = 25
+EVIDENTLY_CACHE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class MonitorLine:
+    """A monitor and its newest run (None before its first)."""
+
+    monitor: Monitor
+    last_run: MonitorRun | None
+
+
+@bp.get("/models/<name>")
+@requires(Role.VIEWER)
+@browser_page
+def model_page(name: str) -> str:
+    """A model: its versions, its monitors with their last run, its latest reports."""
+    session, ctx = db_session(), service_context()
+    registry = RegistryService(session, ctx)
+    monitors = MonitorService(session, ctx)
+    model = registry.get_model(name)
+    lines = [
+        MonitorLine(monitor, next(iter(monitors.runs(name, monitor.id, limit=1)), None))
+        for monitor in monitors.list(name)
+    ]
+    return render_template(
+        "model.html",
+        model=model,
+        versions=registry.list_versions(name, limit=100).items,
+        monitors=lines,
+        reports=monitors.reports(name, ReportFilters(), limit=LATEST_REPORTS),
+    )
+
+
+@bp.get("/reports/<int:report_id>")
+@requires(Role.VIEWER)
+@browser_page
+def report_page(report_id: int) -> str:
+    """A report: its verdict, window, findings and detail."""
+    report = MonitorService(db_session(), service_context()).get_report(report_id)
+    return render_template(
+        "report.html",
+        report=report,
+        reason=report.summary.get("reason"),
+        summary=summary_table(report.kind, report.summary),
+        findings=findings_table(report.findings or []),
+        tables=detail_tables(report.kind, report.summary, report.detail, report.findings or []),
+    )
+
+
+@bp.get("/reports/<int:report_id>/evidently")
+@requires(Role.VIEWER)
+@browser_page
+def evidently_page(report_id: int) -> Response:
+    """Evidently's own HTML report for the report's window (built on first request, cached)."""
+    response = send_file(report_html_path(database(), settings(), report_id), mimetype="text/html")
+    # signed-in content: the browser may keep it, shared caches may not
+    response.cache_control.no_cache = None
+    response.cache_control.private = True
+    response.cache_control.max_age = EVIDENTLY_CACHE_SECONDS
+    return response

@@ -1,0 +1,50 @@
+"""Fixtures of the UI tests: the monitored model, a webhook receiver, the outbox run by hand,
+the scenario built from them, and test clients signed in through the login form per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from assay_server.alerts.outbox import Outbox
+from assay_server.alerts.signing import generate_secret
+from assay_server.settings import Settings
+from tests.alerts.receivers import WebhookReceiver
+from tests.monitoring.conftest import Monitored, monitored  # noqa: F401  (a fixture)
+
+from .scenario import Scenario, fail_every_delivery, monitor_and_alert
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on loopback."""
+    with WebhookReceiver(generate_secret()) as hook:
+        yield hook
+
+
+@pytest.fixture
+def outbox(db: Any, settings: Settings, clock: Any) -> Outbox:
+    """The delivery job, run by hand with the test clock."""
+    return Outbox(db, settings, clock=clock, worker="web-test")
+
+
+@pytest.fixture
+def scenario(monitored: Monitored, receiver: WebhookReceiver, outbox: Outbox) -> Scenario:  # noqa: F811
+    """``churn`` with a report of each kind, open alerts, and their deliveries all failed."""
+    made = monitor_and_alert(monitored, receiver)
+    return fail_every_delivery(made, monitored, receiver, outbox)
+
+
+@pytest.fixture
+def signed_in(app: Any, token_for: Callable[..., str]) -> Callable[..., Any]:
+    """A fresh test client signed in through the login form: ``signed_in("viewer", "ann")``."""
+
+    def sign_in(role: str, name: str | None = None) -> Any:
+        browser = app.test_client()
+        response = browser.post("/login", data={"token": token_for(role, name)})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return browser
+
+    return sign_in

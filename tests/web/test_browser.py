@@ -1,0 +1,139 @@
+"""The UI in a real Chromium (Playwright, Debian's /usr/bin/chromium) against a live server.
+
+The data is made beforehand on the live server's own store and data directory: the fixtures
+``settings`` and ``clock`` are overridden here so the seeding app (``monitored``, the outbox)
+writes where the live server reads, with a clock starting at the real time. A missing
+Chromium fails these tests: CI must have the browser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from assay_server.alerts.outbox import Outbox
+from assay_server.settings import Settings
+from tests.api.factories import API
+from tests.conftest import FakeClock, LiveServer
+from tests.monitoring.conftest import Monitored
+
+from .scenario import HOSTILE, fail_every_delivery, hostile_alert, monitor_and_alert
+
+CHROMIUM = Path("/usr/bin/chromium")
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Headless Chromium; its absence is a failure, never a skip."""
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's chromium package"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def settings(live_server: LiveServer) -> Settings:
+    """The live server's settings: the seeding app stores files where the server reads them."""
+    return live_server.settings
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A hand-moved clock starting now, so the seeded windows are the live server's present."""
+    return FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) and page; any JavaScript dialog fails the test."""
+    context = chromium.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    dialogs: list[str] = []
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    yield tab
+    context.close()
+    assert dialogs == [], f"a page ran script: {dialogs}"
+
+
+def _sign_in(page: Page, live_server: LiveServer, path: str, token: str) -> None:
+    page.goto(f"{live_server.url}{path}")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.fill("#token", token)
+    page.click("button:has-text('Sign in')")
+    expect(page).to_have_url(re.compile(re.escape(f"{live_server.url}{path}") + r"\??$"))
+
+
+def _api(monitored: Monitored, path: str) -> Any:
+    response = monitored.client.get(f"{API}{path}", headers=monitored.headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def test_on_call_signs_in_acknowledges_an_alert_and_finds_the_failed_delivery(
+    live_server: LiveServer,
+    monitored: Monitored,
+    receiver: Any,
+    outbox: Outbox,
+    token_factory: Any,
+    page: Page,
+):
+    scenario = fail_every_delivery(
+        monitor_and_alert(monitored, receiver), monitored, receiver, outbox
+    )
+    alert = scenario.quality_alert
+
+    _sign_in(page, live_server, "/alerts", token_factory("contributor", "on-call"))
+    expect(page.locator("#signed-in-as")).to_have_text("on-call")
+    row = page.locator(f"#alert-{alert['id']}")
+    expect(row.locator("td").nth(1)).to_have_text("firing")
+    expect(row).to_contain_text(alert["summary"])
+
+    row.locator("form", has_text="Acknowledge").locator("input[name=comment]").fill("on it")
+    row.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".flash-ok")).to_have_text(f"Alert {alert['id']} acknowledged.")
+    expect(row.locator("td").nth(1)).to_contain_text("acknowledged by on-call: on it")
+    expect(row.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    stored = _api(monitored, f"/alerts/{alert['id']}")
+    assert (stored["status"], stored["acknowledged_by"]) == ("acknowledged", "on-call")
+
+    page.click("nav >> text=Deliveries")
+    for delivery in scenario.deliveries:
+        line = page.locator(f"#delivery-{delivery['id']}")
+        expect(line.locator(".status").first).to_have_text("failed")
+        expect(page.locator(f"#attempts-{delivery['id']} tbody tr")).to_have_count(8)
+        background = line.evaluate("row => getComputedStyle(row).backgroundColor")
+        assert background == "rgb(255, 240, 240)"  # highlighted
+    expect(page.get_by_role("button", name="Redeliver")).to_have_count(0)  # not an admin
+
+    page.click("nav >> text=Alerts")
+    page.locator(f"#alert-{alert['id']}").get_by_role(
+        "link", name=f"report #{alert['report_id']}"
+    ).click()
+    expect(page.locator("h2")).to_have_text(f"data quality report #{alert['report_id']}")
+    page.click("#evidently-link")
+    expect(page).to_have_title(f"churn v1: data_quality report #{alert['report_id']}")
+
+
+def test_hostile_text_never_runs_in_the_browser(
+    live_server: LiveServer, monitored: Monitored, clock: FakeClock, token_factory: Any, page: Page
+):
+    alert = hostile_alert(monitored.client, monitored.headers, clock())
+    _sign_in(page, live_server, "/alerts", token_factory("viewer", "auditor"))
+    expect(page.locator(f"#alert-{alert['id']} td").nth(5)).to_have_text(HOSTILE)
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)  # a viewer
+    page.goto(f"{live_server.url}/models/hostile")
+    expect(page.locator("#description")).to_contain_text("<script>alert('d')</script>")
+    expect(page.locator("img")).to_have_count(0)
+    page.goto(f"{live_server.url}/reports/{alert['report_id']}")
+    expect(page.locator("#findings td").first).to_have_text(HOSTILE)
+    page.click("#account button")
+    expect(page).to_have_url(f"{live_server.url}/login")
