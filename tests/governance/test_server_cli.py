@@ -56,10 +56,10 @@ def test_the_first_start_loads_the_bundled_packs_once(
     run_cli: Any, monkeypatch: Any, client: Any, admin_headers: dict[str, str]
 ) -> None:
     monkeypatch.setattr(cli, "_serve", lambda *args: None)
-    first = run_cli("run")
+    first = run_cli("run", "--no-scheduler")
     assert first.exit_code == 0, first.output
     assert "Loaded the bundled policy packs: baseline v1, high-risk v1" in first.output
-    assert "Loaded the bundled" not in run_cli("run").output
+    assert "Loaded the bundled" not in run_cli("run", "--no-scheduler").output
     names = [p["name"] for p in client.get("/api/v1/policies", headers=admin_headers).json]
     assert names == ["baseline", "high-risk", "model-risk-sr11-7"]
 
@@ -96,3 +96,28 @@ def test_the_migration_starts_the_history_of_versions_already_in_a_stage(tmp_pat
         rows = connection.execute(text("SELECT version_id, stage, left_at FROM stage_history"))
         assert [tuple(r) for r in rows] == [(1, "production", None)]
     database.dispose()
+
+
+def test_run_starts_the_scheduler_as_a_child_that_follows_the_server(
+    run_cli: Any, monkeypatch: Any
+) -> None:
+    import os
+    import subprocess
+
+    started: list[list[str]] = []
+
+    class FakeChild:
+        def __init__(self, command: list[str]) -> None:
+            started.append(command)
+
+        def poll(self) -> int:
+            return 0
+
+    monkeypatch.setattr(cli, "_serve", lambda *args: None)
+    monkeypatch.setattr(subprocess, "Popen", FakeChild)
+    assert run_cli("run").exit_code == 0
+    [command] = started
+    assert command[1:] == ["-m", "assay_server.cli", "scheduler", "--parent-pid", str(os.getpid())]
+    started.clear()
+    assert run_cli("run", "--no-scheduler").exit_code == 0
+    assert started == []
