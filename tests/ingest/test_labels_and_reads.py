@@ -231,3 +231,23 @@ def test_a_partly_repeated_batch_adds_only_its_new_rows_to_a_window(
         window = read_window(session, version.id)
     assert len(window) == 150
     assert window.frame["prediction_id"].is_unique
+
+
+def test_a_window_carries_each_rows_label_whatever_its_json_type(
+    client, contributor_headers, churn_v1, db, cli_context
+):
+    labels = [1, "churned", -3, True, None, "é", 'it\'s "quoted", [1]']
+    rows = [row(i, label=label) for i, label in enumerate(labels)]
+    stored = post(client, contributor_headers, {"rows": rows})
+    assert stored.json["accepted"] == len(labels), stored.json
+    corrected = {"labels": [{"prediction_id": "r0", "label": 7}]}
+    assert client.post(LABELS, json=corrected, headers=contributor_headers).status_code == 200
+    with db.unit_of_work(write=False) as session:
+        version = RegistryService(session, cli_context).get_version("churn", 1)
+        window = read_window(session, version.id)
+    by_id = dict(zip(window.frame["prediction_id"], window.labels, strict=True))
+    expected = {f"r{i}": label for i, label in enumerate(labels)} | {"r0": 7}
+    assert {k: v for k, v in by_id.items() if not pd.isna(v)} == {
+        k: v for k, v in expected.items() if v is not None
+    }
+    assert pd.isna(by_id["r4"])
