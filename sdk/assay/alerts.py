@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from assay.errors import NotFound
+from assay.governance import _model_path, _name
 from assay.types import parse_datetime
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class AlertMethods:
         """Alerts, newest first; ``status="open"`` for firing, acknowledged and silenced."""
         params: dict[str, Any] = {"limit": limit}
         if model is not None:
-            params["model"] = str(getattr(model, "name", model))
+            params["model"] = _name(model)
         if status:
             params["status"] = status
         if severity:
@@ -202,8 +203,6 @@ class AlertMethods:
         for found in self.list_channels():
             if found.name == channel:
                 return found.id
-        from assay.errors import NotFound
-
         raise NotFound(f"No channel named {channel!r}.")
 
     def rotate_channel_secret(self, channel: Any, secret: str | None = None) -> Channel:
@@ -224,7 +223,7 @@ class AlertMethods:
 
     def set_default_channels(self, model: Any, channels: Sequence[str]) -> list[Channel]:
         """The channels a model's monitors notify when they name none (admin)."""
-        path = "/models/" + quote(str(getattr(model, "name", model)), safe="") + "/default-channels"
+        path = _model_path(model) + "/default-channels"
         data = self._transport.json("PUT", path, json={"channels": list(channels)})
         return [Channel.from_json(c) for c in data]
 

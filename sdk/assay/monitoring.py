@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from assay.governance import _model_path
 from assay.types import parse_datetime
 
 if TYPE_CHECKING:
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["Monitor", "MonitorRun", "MonitoringMethods", "Report"]
 
 _FINISHED = frozenset({"succeeded", "failed", "skipped"})
-
-
-def _model_path(model: Any) -> str:
-    return "/models/" + quote(str(getattr(model, "name", model)), safe="")
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from .models import (
     Channel,
     ChannelKind,
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     ModelDefaultChannel,
 )
-from .outbox import new_event_id, queue_notification
+from .outbox import new_event_id, queue_notification, wake
 from .render import Notification
 from .signing import decode_secret, generate_secret
 from .targets import check_webhook_target
@@ -202,8 +203,6 @@ class ChannelService:
         channel = self.get(channel_id)
         description = describe(channel)
         deliveries = select(Delivery.id).where(Delivery.channel_id == channel.id)
-        from .models import DeliveryAttempt
-
         self.session.execute(
             delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries))
         )
@@ -379,7 +378,5 @@ class DeliveryService:
             str(delivery.id),
             {"event_id": delivery.event_id, "channel": delivery.channel.name},
         )
-        from .outbox import wake
-
         wake.set()
         return delivery

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..ingest.window import PredictionWindow
-from .checks.profile import ReferenceProfile
+from .checks.profile import ReferenceProfile, category_label
 from .thresholds import lower_is_worse, resolved, verdict
 
 INSUFFICIENT = "insufficient_data"
@@ -60,30 +62,21 @@ class RunInputs:
 
 
 def class_labels(values: Any) -> Any:
-    """Classes as strings, with whole floats written as integers (1.0 and 1 are one class)."""
+    """Classes as canonical text (as drift compares categories: 1, 1.0 and "1" are one
+    class), except that booleans are "1" / "0" so the default favourable label "1" fits
+    them; None where missing. Each distinct value is spelled once, not each row."""
     import numpy as np
     import pandas as pd
 
-    series = pd.Series(values).reset_index(drop=True)
-    if series.dtype == bool:
-        series = series.astype("int64")
-    if pd.api.types.is_float_dtype(series):
-        whole = series.notna() & np.isclose(series.fillna(0) % 1, 0)
-        text = series.astype(object)
-        text[whole] = series[whole].astype("int64").astype(str)
-        text[~whole & series.notna()] = series[~whole & series.notna()].astype(str)
-        return text.where(series.notna(), None)
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    return series.map(lambda v: None if v is None or v is pd.NA else _class_text(v))
+    codes, uniques = pd.factorize(pd.Series(values).reset_index(drop=True), use_na_sentinel=True)
+    lookup = np.array([_class_text(value) for value in uniques] + [None], dtype=object)
+    return pd.Series(lookup[codes], dtype=object)
 
 
-def _class_text(value: Any) -> str:
-    if isinstance(value, bool):
+def _class_text(value: Any) -> str | None:
+    if isinstance(value, (bool, np.bool_)):
         return str(int(value))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return category_label(value)
 
 
 def _insufficient(kind: str, reason: str, **summary: Any) -> ReportDraft:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from ..db import Database
+from ..errors import NotFound, ValidationFailed
 from ..ingest.window import read_window
 from ..registry.storage import ContentStore
 from ..settings import Settings
@@ -22,8 +23,6 @@ from .windows import sample
 
 def report_html_path(database: Database, settings: Settings, report_id: int) -> Path:
     """The cached HTML of a report, built now if it is not cached yet."""
-    from ..errors import NotFound, ValidationFailed
-
     store = ContentStore(settings.reports_dir)
     with database.unit_of_work(write=False) as session:
         report = session.get(Report, report_id)

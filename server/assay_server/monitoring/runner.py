@@ -30,6 +30,7 @@ from ..settings import Settings
 from .evaluate import CHECK_FUNCTIONS, ReportDraft, RunInputs, class_labels
 from .models import Monitor, MonitorRun, Report, RunStatus
 from .profiles import load_profile, reference_frame
+from .service import MonitorService
 from .windows import Window, read_run_window
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,6 @@ class MonitorRunner:
     def request(self, model_name: str, monitor_id: int, *, actor: Actor, wait: bool) -> int:
         """Ask for a run now (audited): started here when ``wait``, else queued for a
         scheduler process."""
-        from .service import MonitorService
-
         now = self.clock()
         with self.database.unit_of_work() as session:
             monitor = MonitorService(session, self._ctx(actor)).get(model_name, monitor_id)
