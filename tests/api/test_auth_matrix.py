@@ -36,6 +36,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/models/<name>"): PAGE,
     ("GET", "/reports/<int:report_id>"): PAGE,
     ("GET", "/reports/<int:report_id>/evidently"): PAGE,
+    ("GET", "/reports/<int:report_id>/evidently/page"): PAGE,
     ("GET", "/alerts"): PAGE,
     ("POST", "/alerts/<int:alert_id>/acknowledge"): page("contributor"),
     ("POST", "/alerts/<int:alert_id>/resolve"): page("contributor"),

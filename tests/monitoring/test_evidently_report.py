@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from assay_server.monitoring.checks.drift import is_drifted
 from assay_server.monitoring.evidently_report import (
+    UnsafeReport,
     evidently_drift_columns,
     evidently_drift_summary,
     evidently_frames,
     evidently_html,
+    script_safe_data,
 )
 
 from .drift_data import KINDS, as_window, mixed_frame, with_missing
@@ -79,3 +84,26 @@ def test_html_report_refuses_data_with_nothing_to_test():
     frame = pd.DataFrame({"x": [None, None]})
     with pytest.raises(ValueError, match="no column"):
         evidently_html(frame, frame, {"x": "numerical"})
+
+
+BREAKOUT = "</script><script>alert(4)</script>"
+
+
+def test_logged_values_cannot_close_the_script_that_holds_evidentlys_data():
+    reference = pd.DataFrame({"plan": ["a", "b", BREAKOUT] * 50, BREAKOUT: np.arange(150.0)})
+    current = pd.DataFrame({"plan": [BREAKOUT, "a"] * 60, BREAKOUT: np.arange(120.0) + 9})
+    kinds = {"plan": "categorical", BREAKOUT: "numerical"}
+    text = evidently_html(reference, current, kinds, title=BREAKOUT).decode("utf-8")
+
+    assert "<script>alert(4)" not in text
+    # four scripts of Evidently's own (data, a global, its bundle, the call that draws)
+    assert text.count("</script>") == 4
+    data = re.findall(r"^ *var (?:additional_graphs_)?metric_[0-9a-f]{32} = (.*);$", text, re.M)
+    assert len(data) == 2
+    decoded = json.dumps([json.loads(each) for each in data])
+    assert json.dumps(BREAKOUT)[1:-1] in decoded  # the report still shows the value itself
+
+
+def test_a_page_not_laid_out_as_expected_is_refused_not_served():
+    with pytest.raises(UnsafeReport, match="found 0"):
+        script_safe_data("<html><script>var x = 1;</script></html>")

@@ -20,6 +20,8 @@ from tests.monitoring.conftest import Monitored
 CHECKS = ["drift", "data_quality", "bias", "performance"]
 QUALITY_LEVELS = {"warning": 0.05, "alert": 0.2}
 HOSTILE = '<img src=x onerror="alert(1)">'
+# Closes the <script> element Evidently keeps its data in, if it is written there verbatim.
+BREAKOUT = "</script><script>alert(4)</script>"
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,52 @@ def hostile_alert(client: Any, headers: dict[str, str], now: datetime) -> dict[s
         "target": "y",
         "prediction": "p",
     }
+    values = [None if i % 2 else float(i) for i in range(200)]  # half of them missing
+    _logged_and_run(
+        client, headers, model, metadata, reference, {HOSTILE: values}, now, "data_quality"
+    )
+    alerts = client.get(f"{API}/alerts", headers=headers, query_string={"model": model}).json
+    [alert] = [a for a in alerts if a["subject"] == HOSTILE]
+    return alert
+
+
+def breakout_drift_report(client: Any, headers: dict[str, str], now: datetime) -> int:
+    """A drift report whose feature name and logged category values are `BREAKOUT`."""
+    model = "breakout"
+    create_model(client, headers, model)
+    rng = np.random.default_rng(7)
+    reference = pd.DataFrame(
+        {
+            BREAKOUT: rng.choice(["a", "b", BREAKOUT], 300),
+            "plan": rng.choice(["basic", BREAKOUT], 300),
+            "y": rng.integers(0, 2, 300),
+        }
+    )
+    metadata = {
+        "features": [
+            {"name": BREAKOUT, "kind": "categorical"},
+            {"name": "plan", "kind": "categorical"},
+        ],
+        "target": "y",
+    }
+    features = {BREAKOUT: [BREAKOUT] * 200, "plan": [BREAKOUT, "basic"] * 100}
+    _logged_and_run(client, headers, model, metadata, reference, features, now, "drift")
+    [report] = client.get(f"{API}/models/{model}/reports", headers=headers).json
+    return int(report["id"])
+
+
+def _logged_and_run(
+    client: Any,
+    headers: dict[str, str],
+    model: str,
+    metadata: dict[str, Any],
+    reference: pd.DataFrame,
+    features: dict[str, list[Any]],
+    now: datetime,
+    check: str,
+) -> None:
+    """Register version 1 with ``reference``, log 200 rows of ``features`` ten minutes ago,
+    and run a manual monitor of one ``check`` over them."""
     response = register_version(
         client,
         headers,
@@ -97,12 +145,11 @@ def hostile_alert(client: Any, headers: dict[str, str], now: datetime) -> dict[s
         reference=(parquet_bytes(reference), "reference.parquet"),
     )
     assert response.status_code == 201, response.get_data(as_text=True)
-    values = [None if i % 2 else float(i) for i in range(200)]  # half of them missing
     body = {
         "columns": {
-            "prediction_id": [f"h-{i}" for i in range(200)],
+            "prediction_id": [f"{model}-{i}" for i in range(200)],
             "timestamp": [(now - timedelta(minutes=10)).timestamp()] * 200,
-            "features": {HOSTILE: values},
+            "features": features,
             "prediction": [i % 2 for i in range(200)],
         }
     }
@@ -111,17 +158,14 @@ def hostile_alert(client: Any, headers: dict[str, str], now: datetime) -> dict[s
         data=json.dumps(body),
         headers={**headers, "Content-Type": "application/json"},
     )
-    assert logged.status_code == 200, logged.get_data(as_text=True)
+    assert logged.json["accepted"] == 200, logged.get_data(as_text=True)
     monitor = client.post(
         f"{API}/models/{model}/monitors",
-        json={"checks": ["data_quality"], "window": {"predictions": 1000}, "schedule": None},
+        json={"checks": [check], "window": {"predictions": 1000}, "schedule": None},
         headers=headers,
     ).json
     ran = client.post(f"{API}/models/{model}/monitors/{monitor['id']}/run", headers=headers)
     assert ran.status_code == 201, ran.get_data(as_text=True)
-    alerts = client.get(f"{API}/alerts", headers=headers, query_string={"model": model}).json
-    [alert] = [a for a in alerts if a["subject"] == HOSTILE]
-    return alert
 
 
 def _get(monitored: Monitored, path: str, **query: Any) -> Any:

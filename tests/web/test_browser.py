@@ -23,7 +23,14 @@ from tests.api.factories import API
 from tests.conftest import FakeClock, LiveServer
 from tests.monitoring.conftest import Monitored
 
-from .scenario import HOSTILE, fail_every_delivery, hostile_alert, monitor_and_alert
+from .scenario import (
+    BREAKOUT,
+    HOSTILE,
+    breakout_drift_report,
+    fail_every_delivery,
+    hostile_alert,
+    monitor_and_alert,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 20_000
@@ -137,3 +144,20 @@ def test_hostile_text_never_runs_in_the_browser(
     expect(page.locator("#findings td").first).to_have_text(HOSTILE)
     page.click("#account button")
     expect(page).to_have_url(f"{live_server.url}/login")
+
+
+def test_logged_values_that_close_a_script_element_stay_text_in_evidentlys_report(
+    live_server: LiveServer, monitored: Monitored, clock: FakeClock, token_factory: Any, page: Page
+):
+    report_id = breakout_drift_report(monitored.client, monitored.headers, clock())
+    _sign_in(page, live_server, f"/reports/{report_id}", token_factory("viewer", "auditor"))
+    page.click("#evidently-link")
+    expect(page).to_have_title(f"breakout v1: drift report #{report_id}")
+    frame = page.frame_locator("#evidently-frame")
+    # Evidently's page drew itself (its scripts run, in the sandbox) and shows the value as text
+    # built on first opening (seconds), then 4 MB for the browser to draw: a longer wait
+    expect(frame.get_by_text("Data Drift Summary")).to_be_visible(timeout=90_000)
+    expect(frame.get_by_text(BREAKOUT).first).to_be_visible()
+    origin = page.frames[1].evaluate("() => window.origin")
+    assert origin == "null", "the report must run in an opaque origin, apart from Assay"
+    # the page fixture fails the test if any alert() ran

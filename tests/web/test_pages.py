@@ -195,13 +195,31 @@ def test_a_report_without_enough_rows_says_why(monitored: Monitored, signed_in):
     assert report["summary"]["reason"] in page
 
 
-def test_the_evidently_link_serves_evidentlys_report_of_the_window(scenario: Scenario, signed_in):
+def test_the_evidently_link_frames_evidentlys_report_of_the_window_in_a_sandbox(
+    scenario: Scenario, signed_in
+):
     report_id = scenario.reports["drift"]
-    response = signed_in("viewer").get(f"/reports/{report_id}/evidently")
+    viewer = signed_in("viewer")
+    page = viewer.get(f"/reports/{report_id}/evidently").get_data(as_text=True)
+    assert f"<title>churn v1: drift report #{report_id}</title>" in page
+    document_url = f"/reports/{report_id}/evidently/page"
+    assert f'sandbox="allow-scripts"\n          src="{document_url}"' in page
+
+    response = viewer.get(document_url)
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert f"<title>churn v1: drift report #{report_id}</title>" in response.get_data(True)
     assert response.cache_control.private and not response.cache_control.public
+    policy = response.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox allow-scripts;") and "connect-src 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_api_serves_evidentlys_page_sandboxed_too(scenario: Scenario, monitored: Monitored):
+    report_id = scenario.reports["drift"]
+    response = monitored.client.get(f"{API}/reports/{report_id}/html", headers=monitored.headers)
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"].startswith("sandbox allow-scripts;")
 
 
 @pytest.mark.parametrize(
@@ -210,6 +228,7 @@ def test_the_evidently_link_serves_evidentlys_report_of_the_window(scenario: Sce
         ("/models/nope", "No model named &#39;nope&#39;."),
         ("/reports/999", "No report 999."),
         ("/reports/999/evidently", "No report 999."),
+        ("/reports/999/evidently/page", "No report 999."),
     ],
 )
 def test_unknown_names_and_ids_are_404_pages(url, message, signed_in):

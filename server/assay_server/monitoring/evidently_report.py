@@ -14,6 +14,7 @@ out of Evidently's run (it raises on them; our drift check reports them as not t
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -164,6 +165,38 @@ def evidently_drift_columns(
     return summary["columns"]
 
 
+# Evidently writes its report's data as two lines of `json.dumps` inside an inline <script>:
+#     var metric_<32 hex> = {...};
+#     var additional_graphs_metric_<32 hex> = {...};
+# json.dumps never writes a raw line break, so each line is whole, and whatever a logged value
+# holds (`</script><script>…`) stays inside its line.
+_DATA_LINE = re.compile(r"^ *var (?:additional_graphs_)?metric_[0-9a-f]{32} = [^\n]*;$", re.M)
+_SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
+class UnsafeReport(RuntimeError):
+    """Evidently's page is not laid out as `script_safe_data` expects; it is not served."""
+
+
+def script_safe_data(document: str) -> str:
+    """Evidently's page with `<`, `>` and `&` in its embedded JSON written as \\u escapes.
+
+    Inside a JSON string `\\u003c` is `<`, so the report shows the same values, but no value
+    can close the <script> element that holds them. Outside strings JSON has none of the three.
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        line = match.group(0)
+        for unsafe, escaped in _SCRIPT_UNSAFE.items():
+            line = line.replace(unsafe, escaped)
+        return line
+
+    safe, count = _DATA_LINE.subn(escape, document)
+    if count != 2:
+        raise UnsafeReport(f"expected Evidently's two data lines, found {count}")
+    return safe
+
+
 def evidently_html(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -184,7 +217,7 @@ def evidently_html(
         drift_share=drift_share,
         with_summary=True,
     )
-    document = snapshot.get_html_str(as_iframe=False)
+    document = script_safe_data(snapshot.get_html_str(as_iframe=False))
     if title:
         document = document.replace(
             '<meta charset="UTF-8">',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, send_file
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -12,6 +12,7 @@ from marshmallow import RAISE
 from ..auth.access import requires
 from ..auth.roles import Role
 from ..request_scope import current_actor, database, db_session, service_context, settings
+from ..sandboxed import sandboxed_html
 from .html import report_html_path
 from .runner import MonitorRunner
 from .schemas import (
@@ -143,8 +144,4 @@ class ReportHtml(MethodView):
     @blp.response(200, content_type="text/html")
     def get(self, report_id: int) -> Response:
         """Evidently's HTML report for the report's window (built on first request, cached)"""
-        path = report_html_path(database(), settings(), report_id)
-        response = send_file(path, mimetype="text/html", max_age=3600)
-        response.cache_control.public = False
-        response.cache_control.private = True
-        return response
+        return sandboxed_html(report_html_path(database(), settings(), report_id), max_age=3600)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import render_template, send_file
+from flask import render_template
 from werkzeug.wrappers import Response
 
 from ..auth.access import browser_page, requires
@@ -14,6 +14,7 @@ from ..monitoring.models import Monitor, MonitorRun
 from ..monitoring.service import MonitorService, ReportFilters
 from ..registry.service import RegistryService
 from ..request_scope import database, db_session, service_context, settings
+from ..sandboxed import sandboxed_html
 from .blueprint import bp
 from .report_tables import detail_tables, findings_table, summary_table
 
@@ -70,11 +71,16 @@ def report_page(report_id: int) -> str:
 @bp.get("/reports/<int:report_id>/evidently")
 @requires(Role.VIEWER)
 @browser_page
-def evidently_page(report_id: int) -> Response:
-    """Evidently's own HTML report for the report's window (built on first request, cached)."""
-    response = send_file(report_html_path(database(), settings(), report_id), mimetype="text/html")
-    # signed-in content: the browser may keep it, shared caches may not
-    response.cache_control.no_cache = None
-    response.cache_control.private = True
-    response.cache_control.max_age = EVIDENTLY_CACHE_SECONDS
-    return response
+def evidently_page(report_id: int) -> str:
+    """Evidently's report for the report's window, framed in a sandbox under our header."""
+    report = MonitorService(db_session(), service_context()).get_report(report_id)
+    return render_template("evidently.html", report=report)
+
+
+@bp.get("/reports/<int:report_id>/evidently/page")
+@requires(Role.VIEWER)
+@browser_page
+def evidently_document(report_id: int) -> Response:
+    """Evidently's own HTML (built on first request, cached), served to run only sandboxed."""
+    path = report_html_path(database(), settings(), report_id)
+    return sandboxed_html(path, max_age=EVIDENTLY_CACHE_SECONDS)
