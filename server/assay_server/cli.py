@@ -144,7 +144,10 @@ def run(
     )
     if not no_scheduler:
         _start_scheduler_child()
-    _serve(app, host, port, workers, threads)
+    # The master used the store above; a pooled connection left open would be shared by
+    # every forked worker (SQLAlchemy's "Using Connection Pools with Multiprocessing").
+    state.database.dispose()
+    _serve(app, host, port, workers, threads, state.database)
 
 
 def _start_scheduler_child() -> None:
@@ -205,7 +208,7 @@ def _store_name(settings: Settings) -> str:
     return "SQLite" if settings.is_sqlite else settings.database_url.split(":", 1)[0]
 
 
-def _serve(app: Any, host: str, port: int, workers: int, threads: int) -> None:
+def _serve(app: Any, host: str, port: int, workers: int, threads: int, database: Database) -> None:
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:  # no gunicorn (Windows): the threaded werkzeug server
@@ -222,9 +225,14 @@ def _serve(app: Any, host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 120)
+            self.cfg.set("post_fork", _forget_inherited_connections)
 
         def load(self) -> Any:
             return app
+
+    def _forget_inherited_connections(_server: Any, _worker: Any) -> None:
+        # close=False: the sockets belong to the master; a worker only drops its copies.
+        database.engine.dispose(close=False)
 
     _Gunicorn().run()
 
