@@ -14,6 +14,10 @@ How (after sentry-python's ``BackgroundWorker``, plus the disk spool it lacks):
 - A *sender* thread posts batches; on a connection error, a timeout, 408, 429 or 5xx it
   spools the batch and backs off (exponential with jitter, ``Retry-After`` honoured), then
   replays the spool oldest first. Other 4xx answers are final: the rows count as rejected.
+- A batch the server calls permanently bad never blocks the batches behind it: refused whole
+  (a final 4xx), or failing with a 500 ``poison_after`` times while the server's readiness
+  probe answers, it is counted as rejected and set aside in ``dead_letter_dir``
+  (:mod:`assay._dead_letter`) for a person to read.
 - Threads start lazily, and again in a child after ``fork()``; ``atexit`` closes every logger
   with a bounded wait, spooling what could not be sent.
 
@@ -42,6 +46,7 @@ from urllib.parse import quote
 
 import requests
 
+from assay._dead_letter import DeadLetters
 from assay._http import Transport, _error_from, _network_error, retry_after_seconds
 from assay._spool import (
     Batch,
@@ -71,6 +76,9 @@ _log = logging.getLogger("assay.logger")
 MAX_BATCH_ROWS = 10_000
 DROP_WARNING_INTERVAL = 60.0
 _RETRY_STATUSES = frozenset({408, 429})
+# A proxy or the server saying it is down or overloaded: the batch is not to blame.
+_OUTAGE_STATUSES = frozenset({502, 503, 504})
+MIN_DEAD_LETTER_BYTES = 1024 * 1024
 # Prediction batches go gzipped; the labels endpoint takes plain JSON.
 _HEADERS = {
     "predictions": {"Content-Type": "application/json", "Content-Encoding": "gzip"},
@@ -93,6 +101,8 @@ class DeliveryError:
     code: str | None = None
     request_id: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: Where the refused batch was set aside (None for row-level refusals).
+    dead_letter: str | None = None
 
 
 class PredictionLogger:
@@ -113,6 +123,9 @@ class PredictionLogger:
     handoff_batches: int = 2
     #: How many recent DeliveryErrors ``stats["errors"]`` keeps.
     kept_errors: int = 20
+    #: A batch answered with a server error (500) this many times while the server reports
+    #: itself ready is set aside as permanently bad, so it cannot block later batches.
+    poison_after: int = 3
 
     def __init__(
         self,
@@ -147,6 +160,11 @@ class PredictionLogger:
         root = Path(spool_dir) if spool_dir is not None else default_spool_root()
         self.spool_dir = root / f"{quote(self.model, safe='')}-{self.version}"
         self._spool = Spool(self.spool_dir, int(max_spool_mb * 1024 * 1024))
+        #: Batches the server called permanently bad (see :mod:`assay._dead_letter`).
+        self.dead_letter_dir = self.spool_dir / "dead-letter"
+        self._dead_letters = DeadLetters(
+            self.dead_letter_dir, max(MIN_DEAD_LETTER_BYTES, self._spool.max_bytes // 4)
+        )
         self._closed = False
         self._reset_state()
         _live_loggers.add(self)
@@ -174,6 +192,7 @@ class PredictionLogger:
         self._own_spooled: set[str] = set()
         self._retry_at = 0.0
         self._failures = 0
+        self._server_errors: dict[str, int] = {}  # 500s per batch name
         self._flush_generation = 0
         self._last_drop_warning = -math.inf
         self._counts = dict.fromkeys(
@@ -188,6 +207,7 @@ class PredictionLogger:
                 "labels_sent",
                 "labels_unknown",
                 "labels_rejected",
+                "dead_lettered",
             ),
             0,
         )
@@ -374,7 +394,8 @@ class PredictionLogger:
     @property
     def stats(self) -> dict[str, Any]:
         """Counters (rows): ``sent`` (stored), ``duplicates``, ``rejected``, ``spooled``,
-        ``dropped``, ``retries`` (failed attempts), ``labels_sent``, ``labels_unknown``;
+        ``dropped``, ``retries`` (failed attempts), ``labels_sent``, ``labels_unknown``,
+        ``dead_lettered`` (batches set aside in ``dead_letter_dir``);
         and the state: ``queued`` rows in memory, ``spool_batches``/``spool_bytes`` on disk,
         ``last_error`` and the recent ``errors`` (DeliveryError)."""
         with self._stats_lock:
@@ -589,18 +610,21 @@ class PredictionLogger:
         self._inflight = batch
         try:
             outcome, answer, error = self._post(batch)
+            if outcome == "retry" and self._is_poison(batch, error):
+                outcome = "fatal"
             if outcome == "retry":
                 if batch.path is None:
                     self._to_spool(batch)
                 self._back_off(answer, error)
                 return
             self._inflight = None
+            self._server_errors.pop(batch.name, None)
             if outcome == "ok":
                 self._account(batch, answer)
             elif error is not None and error.status == 413 and batch.rows > 1:
                 self._split(batch)
             else:
-                self._reject(batch, error)
+                self._reject(batch, error, dead_letter=self._set_aside(batch, error))
             if batch.path is not None:
                 self._spool.remove(batch.path)
                 with self._cond:
@@ -610,6 +634,43 @@ class PredictionLogger:
                 self._cond.notify_all()
         finally:
             self._inflight = None
+
+    def _is_poison(self, batch: Batch, error: AssayError | None) -> bool:
+        """Whether a server error is this batch's fault: the server failed on it (500, not a
+        gateway's 502/503/504) ``poison_after`` times, and answers its readiness probe."""
+        status = getattr(error, "status", None)
+        if status is None or status < 500 or status in _OUTAGE_STATUSES:
+            return False
+        if len(self._server_errors) > 1000:  # names of batches evicted from the spool
+            self._server_errors.clear()
+        failures = self._server_errors.get(batch.name, 0) + 1
+        self._server_errors[batch.name] = failures
+        return failures >= self.poison_after and self._server_is_ready()
+
+    def _server_is_ready(self) -> bool:
+        if self._session is None:  # made by the _post() that failed
+            return False
+        try:
+            response = self._session.get(self._base_url + "/ready", timeout=self.request_timeout)
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
+
+    def _set_aside(self, batch: Batch, error: AssayError | None) -> str | None:
+        """Keep a batch the server called permanently bad in the dead-letter directory."""
+        reason = {
+            "status": getattr(error, "status", None),
+            "code": getattr(error, "code", None),
+            "message": getattr(error, "message", None) or str(error),
+            "request_id": getattr(error, "request_id", None),
+        }
+        path = self._dead_letters.put(batch, reason)
+        if path is None:
+            self._record_error(f"cannot write to {self.dead_letter_dir}; the batch is lost")
+            return None
+        with self._stats_lock:
+            self._counts["dead_lettered"] += 1
+        return str(path)
 
     def _split(self, batch: Batch) -> None:
         """413: the server takes fewer rows (or bytes) per batch; send halves, cut smaller."""
@@ -700,7 +761,9 @@ class PredictionLogger:
                 )
             )
 
-    def _reject(self, batch: Batch, error: AssayError | None) -> None:
+    def _reject(
+        self, batch: Batch, error: AssayError | None, *, dead_letter: str | None = None
+    ) -> None:
         key = "labels_rejected" if batch.kind == "labels" else "rejected"
         with self._stats_lock:
             self._counts[key] += batch.rows
@@ -717,6 +780,7 @@ class PredictionLogger:
                 code=getattr(error, "code", None),
                 request_id=getattr(error, "request_id", None),
                 errors=errors,
+                dead_letter=dead_letter,
             )
         )
 

@@ -17,14 +17,17 @@ from sqlalchemy.orm import Session
 from .auth.roles import Actor
 from .context import ServiceContext
 from .db import Database
-from .errors import PayloadTooLarge, error_response
+from .errors import PayloadTooLarge, ValidationFailed, error_response
 from .settings import Settings
+from .storable import UNSTORABLE_TEXT, is_storable_text
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}\Z")
 UPLOAD_MIMETYPES = frozenset({"multipart/form-data"})
+FORM_MIMETYPE = "application/x-www-form-urlencoded"
+MAX_STORED_ID = 2**31 - 1  # the ids in paths are INTEGER columns: 32 bits on PostgreSQL
 
 
 def database() -> Database:
@@ -70,6 +73,27 @@ def _begin_request() -> None:
         raise PayloadTooLarge(
             f"The request body is {request.content_length} bytes; the limit is {limit}."
         )
+    _refuse_values_the_store_cannot_hold()
+
+
+def _refuse_values_the_store_cannot_hold() -> None:
+    """Path parameters, query strings and web forms, before any view or query sees them:
+    a NUL, a lone surrogate or an id past 2^31 - 1 is a 422 naming it, never a database error.
+    (JSON bodies are checked by their schemas, prediction batches row by row.)"""
+    problems: dict[str, list[str]] = {}
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and not is_storable_text(value):
+            problems[name] = [UNSTORABLE_TEXT]
+        elif isinstance(value, int) and value > MAX_STORED_ID:
+            problems[name] = [f"Too large: no stored id is above {MAX_STORED_ID}."]
+    fields = list(request.args.items(multi=True))
+    if request.mimetype == FORM_MIMETYPE:
+        fields += list(request.form.items(multi=True))
+    for name, value in fields:
+        if not (is_storable_text(name) and is_storable_text(value)):
+            problems[name if is_storable_text(name) else "_query"] = [UNSTORABLE_TEXT]
+    if problems:
+        raise ValidationFailed("", details=problems)
 
 
 def _finish_request(response: Response) -> Response:

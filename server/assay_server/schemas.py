@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from .audit.models import TIMESTAMP_FORMAT
+from .storable import UNSTORABLE_TEXT, holds_unstorable_text
 
 MAX_PAGE_SIZE = 500
 
@@ -17,10 +21,42 @@ class Timestamp(fields.DateTime):
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error, not silently dropped."""
+    """Unknown fields are an error, not silently dropped; text the store cannot hold (NUL,
+    lone surrogates) is refused anywhere in the input, naming the field."""
 
     class Meta:
         ordered = True
+
+    #: False where a service refuses such text row by row instead (keeping the other rows).
+    refuses_unstorable_text = True
+
+    @pre_load
+    def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
+        if not self.refuses_unstorable_text or not isinstance(data, Mapping):
+            return data
+        nested = _nested_keys(self)
+        problems = {
+            str(key): [UNSTORABLE_TEXT]
+            for key, value in data.items()
+            if (isinstance(key, str) and holds_unstorable_text(key))
+            or (key not in nested and holds_unstorable_text(value))
+        }
+        if problems:
+            raise ValidationError(problems)
+        return data
+
+
+def _nested_keys(schema: Schema) -> frozenset[str]:
+    """Input keys whose values a nested schema loads (and checks) itself."""
+
+    def is_nested(field: fields.Field) -> bool:
+        if isinstance(field, fields.List):
+            return is_nested(field.inner)
+        return isinstance(field, fields.Nested)
+
+    return frozenset(
+        field.data_key or name for name, field in schema.load_fields.items() if is_nested(field)
+    )
 
 
 class PageArgsSchema(StrictSchema):

@@ -153,7 +153,11 @@ def test_a_prediction_id_with_a_lone_surrogate_is_a_row_error(
     )
     assert response.status_code == 200
     assert response.json["errors"] == [
-        {"index": 0, "field": "prediction_id", "message": "Not valid Unicode text."}
+        {
+            "index": 0,
+            "field": "prediction_id",
+            "message": "Text cannot contain NUL characters or lone surrogates.",
+        }
     ]
     labels = client.post(
         f"{API}/models/churn/labels",

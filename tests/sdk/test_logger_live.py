@@ -240,6 +240,29 @@ def test_invalid_rows_are_rejected_with_row_errors_and_not_retried(
     assert good
 
 
+def test_a_row_the_store_cannot_hold_never_blocks_the_rows_behind_it(
+    live_server: Any,
+    admin_token: str,
+    churn_v1: assay.ModelVersion,
+    db: Database,
+    tmp_path: Path,
+    loggers: list[PredictionLogger],
+) -> None:
+    # The report: on PostgreSQL a NUL in prediction_id was a 500, the logger retried it
+    # oldest-first for ever, and 0 of 500 valid rows behind it arrived.
+    logger = _logger(live_server.url, admin_token, tmp_path, loggers, batch_size=50)
+    logger.log({"age": 30, "plan": "pro"}, 1, prediction_id="poison\x00id")
+    logger.log({"age": 30, "plan": "bad\x00plan"}, 1)
+    valid = [logger.log(_features(i), i % 2) for i in range(500)]
+
+    assert logger.flush(timeout=60)
+
+    stats = logger.stats
+    assert (stats["sent"], stats["rejected"], stats["spool_batches"]) == (500, 2, 0)
+    assert _stored(db) == (500, 500)
+    assert len(set(valid)) == 500
+
+
 def test_a_batch_for_an_unknown_version_is_rejected_not_retried(
     live_server: Any,
     admin_token: str,

@@ -66,6 +66,8 @@ class IngestResultSchema(StrictSchema):
 class LabelSchema(StrictSchema):
     """Ground truth for one prediction."""
 
+    refuses_unstorable_text = False  # IngestService refuses such a label alone, keeping the rest
+
     prediction_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     label = fields.Raw(required=True, allow_none=True)
 

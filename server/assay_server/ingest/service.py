@@ -21,6 +21,7 @@ from ..context import ServiceContext
 from ..errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from ..registry.models import ModelVersion, RegisteredModel
 from ..registry.service import RegistryService
+from ..storable import UNSTORABLE_TEXT, is_storable_text
 from .blocks import encode_block
 from .models import PredictionRow
 from .statements import NewRows, correct_batch, insert_batch, insert_rows
@@ -30,7 +31,6 @@ from .validation import (
     check_batch,
     check_category,
     check_number,
-    is_unicode,
 )
 from .wire import ColumnBatch, read_batch
 
@@ -300,8 +300,8 @@ class IngestService:
             problem = check(label) if label is not None else None
             if len(pid) > MAX_PREDICTION_ID:
                 problem = f"prediction_id is longer than {MAX_PREDICTION_ID} characters."
-            elif not is_unicode(pid):
-                problem = "prediction_id is not valid Unicode text."
+            elif not is_storable_text(pid):
+                problem = "prediction_id: " + UNSTORABLE_TEXT
             if problem:
                 errors.append((index, "label", problem))
             else:

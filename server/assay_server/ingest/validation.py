@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ..storable import UNSTORABLE_TEXT, is_storable_text
 from .blocks import valid_numbers, valid_texts
 from .wire import MISSING, ColumnBatch
 
@@ -59,21 +60,12 @@ def check_number(value: Any) -> str | None:
     return None
 
 
-def is_unicode(value: str) -> bool:
-    """False for text with lone surrogates (JSON's \\ud800 escapes), which UTF-8 cannot hold."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def check_category(value: Any) -> str | None:
     """None for a string (not too long), an integer or a boolean, else the problem."""
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             return f"Longer than {MAX_STRING} characters."
-        return None if is_unicode(value) else "Not valid Unicode text."
+        return None if is_storable_text(value) else UNSTORABLE_TEXT
     if isinstance(value, (bool, int)):
         return None
     return "Expected a category: a string, an integer or a boolean."
@@ -87,8 +79,8 @@ def _probabilities(value: Any) -> str | None:
     for key, p in value.items():
         if len(key) > MAX_STRING:
             return f"A class name is longer than {MAX_STRING} characters."
-        if not is_unicode(key):
-            return "A class name is not valid Unicode text."
+        if not is_storable_text(key):
+            return "A class name: " + UNSTORABLE_TEXT
         if check_number(p) is not None or not 0.0 <= p <= 1.0:
             return f"The probability of {key[:50]!r} must be a number from 0 to 1."
     return None
@@ -97,7 +89,7 @@ def _probabilities(value: Any) -> str | None:
 def _sensitive_name(name: str) -> str | None:
     if len(name) > 200:
         return "A name is longer than 200 characters."
-    return None if is_unicode(name) else "A name is not valid Unicode text."
+    return None if is_storable_text(name) else "A name: " + UNSTORABLE_TEXT
 
 
 def _prediction_id(value: Any) -> str | None:
@@ -105,7 +97,7 @@ def _prediction_id(value: Any) -> str | None:
         return "Required: a non-empty string."
     if len(value) > MAX_PREDICTION_ID:
         return f"Longer than {MAX_PREDICTION_ID} characters."
-    return None if is_unicode(value) else "Not valid Unicode text."
+    return None if is_storable_text(value) else UNSTORABLE_TEXT
 
 
 def timestamp_us(value: Any, now_us: int) -> int | str:

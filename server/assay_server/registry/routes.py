@@ -15,6 +15,7 @@ from ..auth.access import requires
 from ..auth.roles import Role
 from ..errors import BadRequest, ValidationFailed
 from ..request_scope import db_session, service_context
+from ..storable import UNSTORABLE_TEXT, is_storable_text
 from .schemas import (
     ModelCreateSchema,
     ModelListArgsSchema,
@@ -171,6 +172,8 @@ def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
         item = files.get(key)
         if item is None:  # not `if not item`: a part with an empty file name is falsy
             return None
+        if item.filename and not is_storable_text(item.filename):
+            raise ValidationFailed("", details={key: ["File name: " + UNSTORABLE_TEXT]})
         return Upload(stream=item.stream, filename=item.filename or key)
 
     return loaded, upload("artifact"), upload("reference_data")
