@@ -77,7 +77,7 @@ def _begin_request() -> None:
 
 
 def _refuse_values_the_store_cannot_hold() -> None:
-    """Path parameters, query strings and web forms, before any view or query sees them:
+    """Path parameters, query strings and the UI's forms, before any view or query sees them:
     a NUL, a lone surrogate or an id past 2^31 - 1 is a 422 naming it, never a database error.
     (JSON bodies are checked by their schemas, prediction batches row by row.)"""
     problems: dict[str, list[str]] = {}
@@ -87,8 +87,8 @@ def _refuse_values_the_store_cannot_hold() -> None:
         elif isinstance(value, int) and value > MAX_STORED_ID:
             problems[name] = [f"Too large: no stored id is above {MAX_STORED_ID}."]
     fields = list(request.args.items(multi=True))
-    if request.mimetype == FORM_MIMETYPE:
-        fields += list(request.form.items(multi=True))
+    if request.mimetype == FORM_MIMETYPE and request.blueprint == "web":
+        fields += list(request.form.items(multi=True))  # the UI's forms (the API takes JSON)
     for name, value in fields:
         if not (is_storable_text(name) and is_storable_text(value)):
             problems[name if is_storable_text(name) else "_query"] = [UNSTORABLE_TEXT]

@@ -125,7 +125,7 @@ def test_labels_sent_with_predictions_are_stored_with_their_time(
     ("features", "field", "message"),
     [
         ('{"age": 1%s, "plan": "pro"}' % ("0" * 400), "features.age", "Too large"),
-        ('{"age": 30, "plan": "\\ud800"}', "features.plan", "Unicode"),
+        ('{"age": 30, "plan": "\\ud800"}', "features.plan", "lone surrogates"),
     ],
     ids=["number-beyond-float64", "lone-surrogate-category"],
 )
