@@ -23,13 +23,14 @@ from werkzeug.serving import make_server
 from assay.auditchain import GENESIS_HASH
 from assay_server.app import create_app
 from assay_server.audit.models import AuditChainHead
-from assay_server.auth.roles import Actor, Role
 from assay_server.auth.service import TokenService
 from assay_server.context import ServiceContext
 from assay_server.db import Base, Database
 from assay_server.migrate import upgrade
 from assay_server.models import import_all_models
+from assay_server.roles import Actor, Role
 from assay_server.settings import Settings
+from assay_server.wiring import wire
 
 POSTGRES_URL_VAR = "ASSAY_TEST_DATABASE_URL"
 
@@ -153,7 +154,7 @@ def client(app):
 @pytest.fixture
 def cli_context(settings: Settings, clock: FakeClock) -> ServiceContext:
     """A service context acting as the server's operator."""
-    return ServiceContext(actor=Actor.cli("cli:test"), settings=settings, clock=clock)
+    return wire().context(Actor.cli("cli:test"), settings, clock=clock)
 
 
 def _issue(
@@ -226,7 +227,7 @@ def live_server(migrated_database: Database, session_settings: Settings) -> Iter
 @pytest.fixture
 def token_factory(db: Database, session_settings: Settings) -> Callable[..., str]:
     """Make a token on the live server's store: ``token_factory("viewer")``."""
-    ctx = ServiceContext(actor=Actor.cli("cli:test"), settings=session_settings)
+    ctx = wire().context(Actor.cli("cli:test"), session_settings)
 
     def make(role: str, name: str | None = None, expires_days: float | None = None) -> str:
         return _issue(db, ctx, role, name, expires_days)

@@ -12,12 +12,13 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, errors, request_scope
-from .auth import access
+from . import __version__, http_errors, request_scope
+from .auth import authorization
 from .db import Database, utcnow
 from .models import import_all_models
 from .schemas import ErrorSchema
 from .settings import Settings
+from .wiring import Wiring, wire
 
 
 class AssayApi(Api):
@@ -27,7 +28,7 @@ class AssayApi(Api):
 
     def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
         """Every HTTP error in our shape."""
-        return errors.handle_http_exception(error)
+        return http_errors.handle_http_exception(error)
 
 
 def _secret_key(settings: Settings) -> str:
@@ -44,27 +45,15 @@ def _secret_key(settings: Settings) -> str:
     return key
 
 
-def _wire_evidence() -> None:
-    """Give governance rules the evidence other packages produce (idempotent)."""
-    from .alerts.evidence import open_alert_count
-    from .alerts.raising import install as install_alert_raising
-    from .explain.evidence import explanation_available
-    from .governance.evidence import register_provider
-    from .monitoring import evidence as monitoring_evidence
-
-    register_provider("explanation_available", explanation_available)
-    monitoring_evidence.register()
-    register_provider("max_open_alerts", open_alert_count)
-    install_alert_raising()
-
-
 def create_app(
     settings: Settings | None = None,
     *,
     database: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
+    wiring: Wiring | None = None,
 ) -> Flask:
-    """Build the Assay server; ``settings`` default to the ``ASSAY_*`` environment."""
+    """Build the Assay server; ``settings`` default to the ``ASSAY_*`` environment, ``wiring``
+    to :func:`~assay_server.wiring.wire` (the scheduler, CLI and tests wire the same way)."""
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     import_all_models()
@@ -90,8 +79,11 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logging.getLogger("assay_server").setLevel(settings.log_level)
 
-    request_scope.init_app(app, database, settings, clock)
-    access.init_app(app)
+    wiring = wiring or wire()
+    request_scope.init_app(
+        app, database, settings, clock, events=wiring.events, evidence=wiring.evidence
+    )
+    authorization.init_app(app)
 
     api = AssayApi(
         app,
@@ -100,7 +92,6 @@ def create_app(
             "security": [{"bearer": []}],
         },
     )
-    from .alerts.metrics import bp as metrics_bp
     from .alerts.routes import blp as alerts_blp
     from .audit.routes import blp as audit_blp
     from .auth.routes import blp as auth_blp
@@ -108,6 +99,7 @@ def create_app(
     from .governance.routes import blp as governance_blp
     from .health import blp as health_blp
     from .ingest.routes import blp as ingest_blp
+    from .metrics import bp as metrics_bp
     from .monitoring.routes import blp as monitoring_blp
     from .registry.routes import blp as registry_blp
     from .web.routes import bp as web_bp
@@ -126,6 +118,5 @@ def create_app(
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
     app.register_blueprint(metrics_bp)
-    errors.init_app(app)
-    _wire_evidence()
+    http_errors.init_app(app)
     return app

@@ -11,18 +11,20 @@ from typing import Any
 import click
 
 from . import __version__
-from .auth.roles import ROLE_NAMES, Actor
 from .auth.service import TokenService
 from .context import ServiceContext
 from .db import Database
 from .errors import AssayError
+from .roles import ROLE_NAMES, Actor
 from .settings import Settings, SettingsError
+from .wiring import wire
 
 
 class _State:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self._database: Database | None = None
+        self.wiring = wire()
 
     @property
     def settings(self) -> Settings:
@@ -41,7 +43,7 @@ class _State:
         return self._database
 
     def context(self) -> ServiceContext:
-        return ServiceContext(actor=Actor.cli(f"cli:{_os_user()}"), settings=self.settings)
+        return self.wiring.context(Actor.cli(f"cli:{_os_user()}"), self.settings)
 
 
 def _os_user() -> str:
@@ -137,7 +139,7 @@ def run(
     _upgrade(state)
     _print_first_admin_token(state)
     _load_bundled_policies(state)
-    app = create_app(settings, database=state.database)
+    app = create_app(settings, database=state.database, wiring=state.wiring)
     click.echo(
         f"Assay {__version__} on http://{host}:{port}  (data: "
         f"{settings.data_dir.resolve()}, store: {_store_name(settings)})"
@@ -201,7 +203,7 @@ def scheduler(state: _State, parent_pid: int | None) -> None:
 
         threading.Thread(target=watch_parent, daemon=True).start()
     click.echo(f"Assay scheduler (store: {_store_name(state.settings)})")
-    run_scheduler(state.database, state.settings, stop)
+    run_scheduler(state.database, state.settings, stop, wiring=state.wiring)
 
 
 def _store_name(settings: Settings) -> str:

@@ -17,8 +17,10 @@ from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from .errors import AssayError
 from .settings import Settings
+
+#: How a stored UTC timestamp is written, in the API and in the audit chain's hashed events.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -132,12 +134,6 @@ class Database:
         try:
             yield session
             session.commit()
-        except AssayError as exc:
-            if exc.keeps_changes:
-                session.commit()
-            else:
-                session.rollback()
-            raise
         except BaseException:
             session.rollback()
             raise

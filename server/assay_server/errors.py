@@ -1,20 +1,10 @@
-"""Domain exceptions, and the one handler that turns every error into our JSON shape.
-
-Services raise the exceptions below and know nothing of HTTP. :func:`init_app` makes every
-4xx/5xx leave the app as ``{"error": {"code", "message", "details", "request_id"}}``;
-an unexpected exception is logged with the request id and becomes a generic 500.
+"""Domain exceptions: what services raise. They know nothing of HTTP; each carries the
+``code`` and ``status`` that ``http_errors`` answers it with.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-from flask import Flask, g, jsonify
-from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 
 class AssayError(Exception):
@@ -23,19 +13,10 @@ class AssayError(Exception):
     code = "error"
     status = 400
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        details: dict[str, Any] | None = None,
-        keeps_changes: bool = False,
-    ) -> None:
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
-        #: The refusal is itself a finding worth keeping (e.g. an approval that re-evaluated a
-        #: request and found it blocked): the unit of work commits what was done before it.
-        self.keeps_changes = keeps_changes
 
 
 class BadRequest(AssayError):
@@ -84,111 +65,3 @@ class Unavailable(AssayError):
     """A dependency (the database) cannot be reached."""
 
     code, status = "unavailable", 503
-
-
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    503: "unavailable",
-}
-
-
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The one error shape."""
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "details": details or {},
-            "request_id": g.get("request_id"),
-        }
-    }
-
-
-def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
-) -> ResponseReturnValue:
-    """A JSON response in the one error shape."""
-    return jsonify(error_body(code, message, details)), status
-
-
-def flatten_field_messages(messages: Any) -> dict[str, Any]:
-    """webargs nests messages by location (``{"json": {"name": [...]}}``); drop that level."""
-    if not isinstance(messages, dict):
-        return {"_schema": messages}
-    flat: dict[str, Any] = {}
-    for location, fields in messages.items():
-        if isinstance(fields, dict):
-            flat.update(fields)
-        else:
-            flat[f"_{location}"] = fields
-    return flat
-
-
-def _validation_message(details: dict[str, Any]) -> str:
-    names = [name for name in details if not name.startswith("_")]
-    if not names:
-        first = next(iter(details.values()), ["Invalid input."])
-        return str(first[0] if isinstance(first, list) and first else first)
-    return "Invalid input: " + ", ".join(sorted(names))
-
-
-def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
-    """Werkzeug and flask-smorest errors (404, 405, 413, webargs' 400/422) in our shape."""
-    status = exc.code or 500
-    if status >= 500:
-        log.error("HTTP %s [request %s]: %s", status, g.get("request_id"), exc.description)
-        return error_response(status, "internal_error", "Internal server error.")
-    code = _HTTP_CODES.get(status, "error")
-    data = getattr(exc, "data", None) or {}
-    messages = data.get("messages")
-    if status == 422 and messages is not None:
-        details = flatten_field_messages(messages)
-        return error_response(422, code, _validation_message(details), details)
-    if status == 400 and messages is not None:
-        return error_response(
-            400, code, "The request body is not valid JSON.", flatten_field_messages(messages)
-        )
-    message = {
-        404: "No such resource.",
-        405: "Method not allowed on this resource.",
-        413: "The request body is too large.",
-    }.get(status, exc.description or exc.name)
-    return error_response(status, code, message)
-
-
-def handle_assay_error(exc: AssayError) -> ResponseReturnValue:
-    """Our domain errors."""
-    if exc.status >= 500:
-        log.error("%s [request %s]: %s", exc.code, g.get("request_id"), exc.message)
-    if exc.keeps_changes:
-        g.keep_changes = True
-    message = exc.message
-    if isinstance(exc, ValidationFailed) and exc.details and not message:
-        message = _validation_message(exc.details)
-    return error_response(exc.status, exc.code, message, exc.details)
-
-
-def handle_unexpected(exc: Exception) -> ResponseReturnValue:
-    """Anything else: logged with its traceback, answered with a generic 500."""
-    if isinstance(exc, HTTPException):
-        return handle_http_exception(exc)
-    log.exception("unhandled error [request %s]", g.get("request_id"))
-    return error_response(
-        500, "internal_error", "Internal server error. Quote the request id when reporting it."
-    )
-
-
-def init_app(app: Flask) -> None:
-    """Register the handlers; call after flask-smorest's Api so ours win."""
-    app.register_error_handler(AssayError, handle_assay_error)
-    app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(Exception, handle_unexpected)

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from . import __version__
-from .auth.access import public
+from .access import public
 from .errors import Unavailable
 from .request_scope import database
 

@@ -14,10 +14,13 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
-from .auth.roles import Actor
 from .context import ServiceContext
 from .db import Database
-from .errors import PayloadTooLarge, ValidationFailed, error_response
+from .errors import PayloadTooLarge, ValidationFailed
+from .events import EventBus
+from .evidence import EvidenceProviders
+from .http_errors import error_response
+from .roles import Actor
 from .settings import Settings
 from .storable import UNSTORABLE_TEXT, is_storable_text
 
@@ -57,7 +60,20 @@ def service_context() -> ServiceContext:
     return ServiceContext(
         actor=current_actor(),
         settings=settings(),
+        events=current_app.extensions["assay_events"],
+        evidence=current_app.extensions["assay_evidence"],
         request_id=g.get("request_id"),
+        clock=current_app.extensions["assay_clock"],
+    )
+
+
+def background_context(actor: Actor) -> ServiceContext:
+    """What services are built with for work this app does outside a request (as ``actor``)."""
+    return ServiceContext(
+        actor=actor,
+        settings=settings(),
+        events=current_app.extensions["assay_events"],
+        evidence=current_app.extensions["assay_evidence"],
         clock=current_app.extensions["assay_clock"],
     )
 
@@ -102,7 +118,7 @@ def _finish_request(response: Response) -> Response:
     if session is None:
         return response
     try:
-        if response.status_code < 400 or g.pop("keep_changes", False):
+        if response.status_code < 400:
             session.commit()
         else:
             session.rollback()
@@ -126,11 +142,22 @@ def _close_request(_exc: BaseException | None) -> None:
         session.close()
 
 
-def init_app(app: Flask, db: Database, app_settings: Settings, clock: object) -> None:
-    """Bind the store and settings to ``app`` and install the request hooks."""
+def init_app(
+    app: Flask,
+    db: Database,
+    app_settings: Settings,
+    clock: object,
+    *,
+    events: EventBus,
+    evidence: EvidenceProviders,
+) -> None:
+    """Bind the store, settings, clock and the wired events and evidence to ``app``, and
+    install the request hooks."""
     app.extensions["assay_db"] = db
     app.extensions["assay_settings"] = app_settings
     app.extensions["assay_clock"] = clock
+    app.extensions["assay_events"] = events
+    app.extensions["assay_evidence"] = evidence
     app.before_request(_begin_request)
     app.after_request(_finish_request)
     app.teardown_request(_close_request)

@@ -26,39 +26,35 @@ from sqlalchemy import select
 
 from .alerts.outbox import Outbox
 from .alerts.outbox import wake as outbox_wake
-from .alerts.raising import install as install_alert_raising
 from .db import Database, utcnow
 from .monitoring.models import Monitor
-from .monitoring.runner import MonitorRunner, worker_name
+from .monitoring.runner import SCHEDULER_ACTOR, MonitorRunner, worker_name
 from .monitoring.schedules import latest_slot, trigger_for
 from .settings import Settings
+from .wiring import Wiring, wire
 
 log = logging.getLogger(__name__)
 
 REAP_EVERY_SECONDS = 30.0
 _JOB_PREFIX = "monitor:"
 
-#: Extra periodic jobs other packages add: (name, seconds, function(database, settings)).
-PeriodicJob = tuple[str, float, Callable[[Database, Settings], None]]
-_periodic_jobs: list[PeriodicJob] = []
-
-
-def add_periodic_job(name: str, seconds: float, job: Callable[[Database, Settings], None]) -> None:
-    """Run ``job`` every ``seconds`` in every scheduler (it must be safe to run in several)."""
-    if all(existing[0] != name for existing in _periodic_jobs):
-        _periodic_jobs.append((name, seconds, job))
-
 
 class MonitorScheduler:
     """An APScheduler background scheduler kept in step with the monitors in the store."""
 
     def __init__(
-        self, database: Database, settings: Settings, *, clock: Callable[[], datetime] = utcnow
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        wiring: Wiring | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
         self.clock = clock
-        self.runner = MonitorRunner(database, settings, clock=clock)
+        wired = wiring or wire()
+        self.runner = MonitorRunner(database, wired.context(SCHEDULER_ACTOR, settings, clock=clock))
         self.grace = timedelta(seconds=settings.scheduler_misfire_grace_seconds)
         self._known: dict[int, Any] = {}
         self._scheduler: Any = None
@@ -66,7 +62,6 @@ class MonitorScheduler:
         self._sync_thread: threading.Thread | None = None
         self._outbox_thread: threading.Thread | None = None
         self.outbox = Outbox(database, settings, clock=clock, worker=worker_name())
-        install_alert_raising()
 
     def start(self) -> None:
         """Start the background threads; returns at once."""
@@ -89,9 +84,6 @@ class MonitorScheduler:
         housekeeping = [
             ("reap-stuck-runs", REAP_EVERY_SECONDS, self.reap),
             ("take-queued-runs", self.settings.scheduler_sync_seconds, self.take_queued),
-        ] + [
-            (name, seconds, _bound(job, self.database, self.settings))
-            for name, seconds, job in _periodic_jobs
         ]
         for name, seconds, job in housekeeping:
             self._scheduler.add_job(
@@ -200,12 +192,6 @@ class MonitorScheduler:
                 self.runner.execute(run_id)
 
 
-def _bound(
-    job: Callable[[Database, Settings], None], database: Database, settings: Settings
-) -> Callable[[], None]:
-    return lambda: job(database, settings)
-
-
 def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
@@ -252,6 +238,7 @@ def run_scheduler(
     stop: threading.Event,
     *,
     standby_seconds: float = 2.0,
+    wiring: Wiring | None = None,
 ) -> None:
     """Schedule until ``stop`` is set; on SQLite, wait to be the leader first."""
     lock = LeaderLock(settings.data_dir / "scheduler.lock") if settings.is_sqlite else None
@@ -262,7 +249,7 @@ def run_scheduler(
                 break
         else:
             return
-    scheduler = MonitorScheduler(database, settings)
+    scheduler = MonitorScheduler(database, settings, wiring=wiring)
     scheduler.start()
     try:
         stop.wait()

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from .audit.models import TIMESTAMP_FORMAT
+from .db import TIMESTAMP_FORMAT
 from .storable import UNSTORABLE_TEXT, holds_unstorable_text
 
 MAX_PAGE_SIZE = 500

@@ -131,7 +131,7 @@ def test_two_delivery_workers_never_send_the_same_attempt_twice(
 def test_the_outbox_row_is_written_with_the_alert_or_not_at_all(
     monitored: Monitored, webhook: WebhookReceiver, db: Any, monkeypatch: Any
 ) -> None:
-    from assay_server.alerts import raising
+    from assay_server.alerts import outbox
 
     add_webhook_channel(monitored, webhook)
     monitor = monitored.create_monitor(
@@ -139,13 +139,13 @@ def test_the_outbox_row_is_written_with_the_alert_or_not_at_all(
     )
     monitored.log(300, missing_age=0.4)
 
-    real_enqueue = raising.enqueue
+    real_enqueue = outbox.enqueue
 
     def enqueue_then_fail(*args: Any, **kwargs: Any) -> Any:
         real_enqueue(*args, **kwargs)
         raise RuntimeError("the transaction dies after the outbox row was added")
 
-    monkeypatch.setattr(raising, "enqueue", enqueue_then_fail)
+    monkeypatch.setattr(outbox, "enqueue", enqueue_then_fail)
     run = monitored.run(monitor["id"])
     assert run["status"] == "failed" and "transaction dies" in run["error"]
     with db.unit_of_work(write=False) as session:

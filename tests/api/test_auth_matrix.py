@@ -12,7 +12,7 @@ import re
 import pytest
 from flask.views import MethodView
 
-from assay_server.auth.roles import Role
+from assay_server.roles import Role
 
 PUBLIC = "public"
 PAGE = "page"  # a page for people: without a session it redirects to the login form

@@ -6,9 +6,9 @@ import logging
 
 from flask.views import MethodView
 
+from assay_server.access import requires
 from assay_server.app import create_app
-from assay_server.auth.access import requires
-from assay_server.auth.roles import Role
+from assay_server.roles import Role
 
 
 def assert_error_shape(response, status: int, code: str) -> dict:

@@ -26,11 +26,11 @@ sys.path[:0] = [str(ROOT / "server"), str(ROOT / "sdk")]
 from assay.auditchain import verify_export_lines  # noqa: E402
 from assay_server.audit.models import AuditEvent  # noqa: E402
 from assay_server.audit.service import AuditTrail  # noqa: E402
-from assay_server.auth.roles import Actor  # noqa: E402
-from assay_server.context import ServiceContext  # noqa: E402
 from assay_server.db import Database, utcnow  # noqa: E402
 from assay_server.migrate import upgrade  # noqa: E402
+from assay_server.roles import Actor  # noqa: E402
 from assay_server.settings import Settings  # noqa: E402
+from assay_server.wiring import wire  # noqa: E402
 
 PAYLOAD = {
     "task": "binary_classification",
@@ -72,7 +72,7 @@ def main() -> None:
         database, drop = _fresh_database(args.database_url, Path(tmp))
         try:
             upgrade(database.engine)
-            ctx = ServiceContext(actor=Actor.cli("bench"), settings=Settings(data_dir=tmp))
+            ctx = wire().context(Actor.cli("bench"), Settings(data_dir=tmp))
             n = args.events
             print(f"store: {database.engine.dialect.name}, events: {n:,}")
 

@@ -34,7 +34,7 @@ from fairlearn.metrics import (  # noqa: E402
 )
 from sklearn.metrics import accuracy_score  # noqa: E402
 
-from assay_server.monitoring.checks.bias import measure_bias  # noqa: E402
+from assay_server.checks.bias import measure_bias  # noqa: E402
 
 
 def _window(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

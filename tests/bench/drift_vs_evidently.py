@@ -21,9 +21,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from assay_server.monitoring.checks.drift import detect_drift
-from assay_server.monitoring.checks.profile import ReferenceProfile, profile_reference
-from assay_server.monitoring.checks.quality import check_quality
+from assay_server.checks.drift import detect_drift
+from assay_server.checks.profile import ReferenceProfile, profile_reference
+from assay_server.checks.quality import check_quality
 
 NUMERICAL = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]

@@ -34,14 +34,14 @@ from werkzeug.serving import make_server  # noqa: E402
 
 import assay  # noqa: E402
 from assay_server.app import create_app  # noqa: E402
-from assay_server.auth.roles import Actor  # noqa: E402
 from assay_server.auth.service import TokenService  # noqa: E402
-from assay_server.context import ServiceContext  # noqa: E402
 from assay_server.db import Database  # noqa: E402
 from assay_server.explain import routes as explain_routes  # noqa: E402
 from assay_server.migrate import upgrade  # noqa: E402
 from assay_server.models import import_all_models  # noqa: E402
+from assay_server.roles import Actor  # noqa: E402
 from assay_server.settings import Settings  # noqa: E402
+from assay_server.wiring import wire  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(10)]
 NUM_SAMPLES = 5000
@@ -99,7 +99,7 @@ def main() -> None:
         database = Database.from_settings(settings)
         upgrade(database.engine)
         with database.unit_of_work() as session:
-            ctx = ServiceContext(actor=Actor.cli("bench"), settings=settings)
+            ctx = wire().context(Actor.cli("bench"), settings)
             token = TokenService(session, ctx).create("bench", "admin").secret
         app = create_app(settings, database=database)
         server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -32,10 +32,10 @@ GROUPS = ["a", "b", "c"]
 
 
 def _context(url: str | None, workdir: str, max_window_rows: int = 200_000):
-    from assay_server.auth.roles import Actor
-    from assay_server.context import ServiceContext
     from assay_server.db import Database
+    from assay_server.roles import Actor
     from assay_server.settings import Settings
+    from assay_server.wiring import wire
 
     settings = Settings(
         data_dir=workdir,
@@ -43,9 +43,7 @@ def _context(url: str | None, workdir: str, max_window_rows: int = 200_000):
         max_batch_rows=10_000,
         max_window_rows=max_window_rows,
     )
-    return Database.from_settings(settings), ServiceContext(
-        actor=Actor.cli("bench"), settings=settings
-    )
+    return Database.from_settings(settings), wire().context(Actor.cli("bench"), settings)
 
 
 def _reference_csv(rows: int) -> bytes:
@@ -104,9 +102,9 @@ def fill(url: str | None, workdir: str, rows: int) -> None:
 
 
 def run(url: str | None, workdir: str, max_window_rows: int) -> None:
-    from assay_server.auth.roles import Actor
     from assay_server.ingest.window import read_window
     from assay_server.monitoring.runner import MonitorRunner
+    from assay_server.roles import Actor
 
     database, ctx = _context(url, workdir, max_window_rows)
     import pandas  # noqa: F401  (imported before the baseline: not part of the run)
@@ -114,7 +112,7 @@ def run(url: str | None, workdir: str, max_window_rows: int) -> None:
     import scipy.stats  # noqa: F401
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    runner = MonitorRunner(database, ctx.settings)
+    runner = MonitorRunner(database, ctx)
     started = time.perf_counter()
     run_id = runner.request("bench", 1, actor=Actor.cli("bench"), wait=True)
     status = runner.execute(run_id)

@@ -21,16 +21,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "server"), str(ROOT / "sdk")]
 
-from assay_server.auth.roles import Actor, Role  # noqa: E402
 from assay_server.context import ServiceContext  # noqa: E402
 from assay_server.db import Database  # noqa: E402
 from assay_server.governance.policies import PolicyFile, bundled_policies  # noqa: E402
-from assay_server.governance.promotions import PromotionService  # noqa: E402
-from assay_server.governance.service import BenchmarkService, PolicyService  # noqa: E402
+from assay_server.governance.promotions import PromotionService, approve_promotion  # noqa: E402
+from assay_server.governance.service import PolicyService  # noqa: E402
 from assay_server.migrate import upgrade  # noqa: E402
 from assay_server.models import import_all_models  # noqa: E402
+from assay_server.registry.benchmarks import BenchmarkService  # noqa: E402
 from assay_server.registry.service import RegistryService, VersionSpec  # noqa: E402
+from assay_server.roles import Actor, Role  # noqa: E402
 from assay_server.settings import Settings  # noqa: E402
+from assay_server.wiring import wire  # noqa: E402
 
 EXTRA = """
 name: extra-{n}
@@ -46,7 +48,7 @@ approvals: {{required: 1}}
 
 
 def ctx(settings: Settings, name: str, role: Role) -> ServiceContext:
-    return ServiceContext(actor=Actor(name=name, role=role), settings=settings)
+    return wire().context(Actor(name=name, role=role), settings)
 
 
 def per_op(label: str, rounds: int, action) -> float:
@@ -108,7 +110,7 @@ def main() -> None:
                     "churn", i + 1, stage="staging"
                 )
             with db.unit_of_work() as s:
-                PromotionService(s, ctx(settings, "alice", Role.APPROVER)).approve(request.id)
+                approve_promotion(db, s, ctx(settings, "alice", Role.APPROVER), request.id, "")
 
         anchor = per_op("anchor: read one version", args.rounds, read)
         judged = per_op("evaluate one version for production (all policies)", args.rounds, evaluate)

@@ -27,15 +27,13 @@ from ingest_throughput import FEATURES, _batch
 
 
 def _store(url: str | None, workdir: str):
-    from assay_server.auth.roles import Actor
-    from assay_server.context import ServiceContext
     from assay_server.db import Database
+    from assay_server.roles import Actor
     from assay_server.settings import Settings
+    from assay_server.wiring import wire
 
     settings = Settings(data_dir=workdir, database_url=url or "", max_batch_rows=10_000)
-    return Database.from_settings(settings), ServiceContext(
-        actor=Actor.cli("bench"), settings=settings
-    )
+    return Database.from_settings(settings), wire().context(Actor.cli("bench"), settings)
 
 
 def fill(url: str | None, workdir: str, rows: int) -> int:

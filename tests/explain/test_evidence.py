@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from assay_server.explain.evidence import explanation_available
-from assay_server.governance.evidence import EvidenceContext, observe
+from assay_server.governance.evidence import EvidenceContext
 from assay_server.registry.models import ModelVersion
 from tests.api.factories import API
 from tests.explain import estimators as est
@@ -27,7 +26,10 @@ def test_explanation_available_once_a_global_explanation_is_done(
     def observed():
         with db.unit_of_work(write=False) as session:
             version = session.query(ModelVersion).one()
-            return explanation_available(EvidenceContext(session, version, clock()), {})
+            wired = app.extensions["assay_evidence"]
+            return EvidenceContext(session, version, clock(), wired).observe(
+                "explanation_available", {}
+            )
 
     assert observed().value is False
     url = f"{API}/models/evident/versions/1/global-explanation"
@@ -52,5 +54,6 @@ def test_the_app_gives_the_policy_rule_its_evidence(app, client, contributor_hea
     )
     with db.unit_of_work(write=False) as session:
         version = session.query(ModelVersion).one()
-        seen = observe("explanation_available", EvidenceContext(session, version, clock()), {})
+        evidence = EvidenceContext(session, version, clock(), app.extensions["assay_evidence"])
+        seen = evidence.observe("explanation_available", {})
     assert seen.value is False and seen.source == "explanations"

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from assay_server.auth.roles import Actor, Role
 from assay_server.context import ServiceContext
 from assay_server.db import Database
 from assay_server.governance.policies import PolicyFile
 from assay_server.governance.service import PolicyService
 from assay_server.registry.service import RegistryService, VersionSpec
+from assay_server.roles import Actor, Role
+from assay_server.wiring import wire
 from tests.api.factories import CHURN_FEATURES
 from tests.sdk.conftest import admin_client, client_as  # noqa: F401
 
@@ -34,9 +35,7 @@ class Store:
         self.clock = clock
 
     def ctx(self, name: str = "operator", role: str = "admin") -> ServiceContext:
-        return ServiceContext(
-            actor=Actor(name=name, role=Role(role)), settings=self.settings, clock=self.clock
-        )
+        return wire().context(Actor(name=name, role=Role(role)), self.settings, clock=self.clock)
 
     @contextmanager
     def session(

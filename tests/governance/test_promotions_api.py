@@ -234,36 +234,6 @@ def test_promotions_are_listed_with_filters(api: Any) -> None:
     assert api.get("/promotions?colour=red").status_code == 422
 
 
-def test_registry_events_are_published_to_subscribers_in_the_changes_transaction(
-    api: Any,
-) -> None:
-    from assay_server.governance import events
-
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def record(session: Any, event: str, payload: dict[str, Any]) -> None:
-        assert session.in_transaction()
-        seen.append((event, payload))
-
-    events.subscribe(record)
-    try:
-        setup_model(api, required=1)
-        benchmark(api, 0.9)
-        promotion = request(api)
-        api.post(f"/promotions/{promotion['id']}/approve", ALICE)
-        api.post(f"{V1}/stage", ROOT, {"stage": "archived"})
-    finally:
-        events.unsubscribe(record)
-    assert [name for name, _ in seen] == [
-        "promotion.requested",
-        "promotion.approved",
-        "stage.changed",
-        "stage.changed",
-    ]
-    assert seen[1][1]["approvers"] == ["alice"] and seen[1][1]["promotion_id"] == promotion["id"]
-    assert [p["stage"] for n, p in seen if n == "stage.changed"] == ["production", "archived"]
-
-
 def test_a_policy_needing_no_approval_promotes_as_soon_as_its_rules_pass(api: Any) -> None:
     setup_model(api, required=0)
     assert request(api)["status"] == "blocked"

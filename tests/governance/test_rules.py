@@ -6,26 +6,39 @@ from typing import Any
 
 import pytest
 
-from assay_server.governance.evidence import (
-    EvidenceContext,
+from assay_server.evidence import (
+    NO_PROVIDERS,
+    EvidenceProvider,
+    EvidenceProviders,
+    EvidenceQuery,
     Missing,
     Observation,
-    register_provider,
-    unregister_provider,
 )
+from assay_server.governance.evidence import EvidenceContext
 from assay_server.governance.rules import RULE_KINDS, RULE_SCHEMAS, evaluate_rule
-from assay_server.governance.service import BenchmarkService
-from assay_server.monitoring import evidence as monitoring_evidence
+from assay_server.registry.benchmarks import BenchmarkService
 from assay_server.registry.service import RegistryService
 
 from .conftest import GOOD_LINEAGE
 
 
-def judge(store: Any, rule: dict[str, Any], version: int = 1) -> dict[str, Any]:
+def judge(
+    store: Any,
+    rule: dict[str, Any],
+    version: int = 1,
+    providers: EvidenceProviders | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``rule`` on a version, with the wired providers unless others are given."""
     loaded = RULE_SCHEMAS[rule["check"]]().load(rule)
     with store.session() as (session, ctx):
         row = RegistryService(session, ctx).get_version("churn", version)
-        return evaluate_rule(EvidenceContext(session, row, ctx.clock()), loaded)
+        evidence = EvidenceContext(session, row, ctx.clock(), providers or ctx.evidence)
+        return evaluate_rule(evidence, loaded)
+
+
+def only(kind: str, provider: EvidenceProvider) -> EvidenceProviders:
+    """Providers where ``kind`` alone is answered, by ``provider``."""
+    return EvidenceProviders({kind: provider})
 
 
 @pytest.fixture
@@ -102,7 +115,6 @@ def test_an_independent_benchmark_must_run_on_other_data_than_training(churn: An
 def test_monitoring_rules_are_missing_evidence_until_a_provider_answers(
     churn: Any, kind: str, extra: dict[str, Any]
 ) -> None:
-    monitoring_evidence.register()  # as create_app does
     churn.version()
     rule = {"id": "r", "check": kind, **extra}
     missing = judge(churn, rule)
@@ -111,19 +123,14 @@ def test_monitoring_rules_are_missing_evidence_until_a_provider_answers(
     good, bad = (0.9, 0.5) if extra["op"].startswith(">") else (0.01, 0.5)
     seen: list[dict[str, Any]] = []
 
-    def provider(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | Missing:
-        seen.append(params)
+    def provider(query: EvidenceQuery, params: Any) -> Observation | Missing:
+        seen.append(dict(params))
+        assert (query.model_name, query.version_number) == ("churn", 1)
         return Observation(value=values.pop(0), source="report 7", link="/api/v1/reports/7")
 
     values = [good, bad]
-    wired = register_provider(kind, provider)
-    try:
-        passed = judge(churn, rule)
-        failed = judge(churn, rule)
-    finally:
-        unregister_provider(kind)
-        if wired is not None:  # monitoring's provider, installed by create_app
-            register_provider(kind, wired)
+    passed = judge(churn, rule, providers=only(kind, provider))
+    failed = judge(churn, rule, providers=only(kind, provider))
     assert (passed["status"], passed["observed"]) == ("pass", good)
     assert passed["evidence"]["link"] == "/api/v1/reports/7"
     assert (failed["status"], failed["observed"]) == ("fail", bad)
@@ -132,13 +139,9 @@ def test_monitoring_rules_are_missing_evidence_until_a_provider_answers(
 
 def test_a_provider_may_say_why_evidence_is_missing(churn: Any) -> None:
     churn.version()
-    wired = register_provider("drift_share", lambda ctx, params: Missing("no window with data"))
-    try:
-        result = judge(churn, {"id": "d", "check": "drift_share", "op": "<", "value": 0.3})
-    finally:
-        unregister_provider("drift_share")
-        if wired is not None:
-            register_provider("drift_share", wired)
+    providers = only("drift_share", lambda query, params: Missing("no window with data"))
+    rule = {"id": "d", "check": "drift_share", "op": "<", "value": 0.3}
+    result = judge(churn, rule, providers=providers)
     assert (result["status"], result["message"]) == ("missing_evidence", "no window with data")
 
 
@@ -166,34 +169,22 @@ def test_metadata_present_reads_the_model_card(churn: Any) -> None:
 def test_explanation_available(churn: Any) -> None:
     churn.version()
     rule = {"id": "e", "check": "explanation_available"}
-    wired = register_provider("explanation_available", lambda c, p: Observation(True))
-    try:
-        unregister_provider("explanation_available")
-        assert judge(churn, rule)["status"] == "missing_evidence"
-        for value, status in ((True, "pass"), (False, "fail")):
-            register_provider("explanation_available", lambda c, p, v=value: Observation(v))
-            assert judge(churn, rule)["status"] == status
-    finally:
-        unregister_provider("explanation_available")
-        if wired is not None:  # the provider create_app installed
-            register_provider("explanation_available", wired)
+    assert judge(churn, rule, providers=NO_PROVIDERS)["status"] == "missing_evidence"
+    assert judge(churn, rule)["status"] == "fail"  # the wired provider: no explanation yet
+    for value, status in ((True, "pass"), (False, "fail")):
+        providers = only("explanation_available", lambda q, p, v=value: Observation(v))
+        assert judge(churn, rule, providers=providers)["status"] == status
 
 
 def test_max_open_alerts(churn: Any) -> None:
     churn.version()
     rule = {"id": "a", "check": "max_open_alerts", "severity": "critical", "value": 0}
-    wired = register_provider("max_open_alerts", lambda c, p: Observation(0))
-    try:
-        unregister_provider("max_open_alerts")
-        assert judge(churn, rule)["status"] == "missing_evidence"
-        for count, status in ((0, "pass"), (2, "fail")):
-            register_provider("max_open_alerts", lambda c, p, n=count: Observation(n))
-            result = judge(churn, rule)
-            assert (result["status"], result["observed"]) == (status, count)
-    finally:
-        unregister_provider("max_open_alerts")
-        if wired is not None:  # the alerts provider create_app installed
-            register_provider("max_open_alerts", wired)
+    assert judge(churn, rule, providers=NO_PROVIDERS)["status"] == "missing_evidence"
+    assert judge(churn, rule)["observed"] == 0  # the wired provider: no alerts yet
+    for count, status in ((0, "pass"), (2, "fail")):
+        providers = only("max_open_alerts", lambda q, p, n=count: Observation(n))
+        result = judge(churn, rule, providers=providers)
+        assert (result["status"], result["observed"]) == (status, count)
 
 
 def test_artifact_format(churn: Any, store: Any) -> None:

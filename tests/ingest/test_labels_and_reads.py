@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from assay_server.context import ServiceContext
 from assay_server.ingest.service import IngestService
 from assay_server.ingest.window import read_window
 from assay_server.registry.service import RegistryService
+from assay_server.wiring import wire
 from tests.api.factories import API, audit_events, declared_version
 from tests.ingest.conftest import BASE_TS, PREDICTIONS, columns, post, row
 
@@ -193,7 +193,7 @@ def test_an_empty_export_is_still_a_readable_file(client, contributor_headers, c
 def test_two_concurrent_sends_of_one_batch_store_it_once(
     client, contributor_headers, churn_v1, db, settings
 ):
-    from assay_server.auth.roles import Actor, Role
+    from assay_server.roles import Actor, Role
 
     document = columns(500)
     results: list = []
@@ -201,7 +201,7 @@ def test_two_concurrent_sends_of_one_batch_store_it_once(
     barrier = threading.Barrier(4)
 
     def send() -> None:
-        ctx = ServiceContext(actor=Actor("sender", Role.CONTRIBUTOR, None), settings=settings)
+        ctx = wire().context(Actor("sender", Role.CONTRIBUTOR, None), settings)
         barrier.wait()
         try:
             with db.unit_of_work() as session:

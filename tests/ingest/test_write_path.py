@@ -8,20 +8,21 @@ import pytest
 from sqlalchemy import func, select
 
 from assay_server.audit.service import AuditTrail
-from assay_server.auth.roles import Actor, Role
 from assay_server.context import ServiceContext
 from assay_server.errors import Conflict
 from assay_server.ingest.models import PredictionBatch, PredictionRow
 from assay_server.ingest.service import IngestService
 from assay_server.ingest.window import read_window
 from assay_server.registry.service import RegistryService
+from assay_server.roles import Actor, Role
 from assay_server.settings import Settings
+from assay_server.wiring import wire
 from tests.api.factories import API, audit_events
 from tests.ingest.conftest import PREDICTIONS, columns, post, row
 
 
 def _sender(settings: Settings) -> ServiceContext:
-    return ServiceContext(actor=Actor("sender", Role.CONTRIBUTOR, None), settings=settings)
+    return wire().context(Actor("sender", Role.CONTRIBUTOR, None), settings)
 
 
 def _ingest_events(client, headers) -> list[dict]:

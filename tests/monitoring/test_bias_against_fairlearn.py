@@ -22,7 +22,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score
 
-from assay_server.monitoring.checks.bias import MISSING_GROUP, SensitiveFeatureBias, measure_bias
+from assay_server.checks.bias import MISSING_GROUP, SensitiveFeatureBias, measure_bias
 
 from .labelled_data import LabelledWindow, as_dtype, classifier_window
 

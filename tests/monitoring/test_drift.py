@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from assay_server.monitoring.checks import drift
-from assay_server.monitoring.checks.drift import (
+from assay_server.checks import drift
+from assay_server.checks.drift import (
     DEFAULT_DRIFT_SHARE,
     DEFAULT_THRESHOLDS,
     METHODS,
@@ -22,7 +22,7 @@ from assay_server.monitoring.checks.drift import (
     select_method,
     validate_methods,
 )
-from assay_server.monitoring.checks.profile import profile_reference
+from assay_server.checks.profile import profile_reference
 
 from .drift_data import KINDS, as_window, mixed_frame, with_missing
 

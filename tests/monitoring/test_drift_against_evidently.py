@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assay_server.monitoring.checks.drift import DriftResult, detect_drift
-from assay_server.monitoring.checks.profile import ReferenceProfile, profile_reference
+from assay_server.checks.drift import DriftResult, detect_drift
+from assay_server.checks.profile import ReferenceProfile, profile_reference
 from assay_server.monitoring.evidently_report import evidently_drift_summary
 
 from .drift_data import KINDS, as_window, mixed_frame, with_missing

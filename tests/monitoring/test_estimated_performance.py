@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from assay_server.monitoring.checks.estimated import (
+from assay_server.checks.estimated import (
     Calibration,
     estimate_performance,
     fit_calibration,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assay_server.monitoring.checks.drift import is_drifted
+from assay_server.checks.drift import is_drifted
 from assay_server.monitoring.evidently_report import (
     UnsafeReport,
     evidently_drift_columns,

@@ -221,13 +221,18 @@ def test_a_queued_run_waits_for_a_scheduler(monitored: Monitored) -> None:
 def test_reports_are_the_evidence_of_monitoring_policy_rules(
     monitored: Monitored, db: Any, clock: Any
 ) -> None:
-    from assay_server.governance.evidence import EvidenceContext, Missing, observe
+    from assay_server.evidence import Missing
+    from assay_server.governance.evidence import EvidenceContext
     from assay_server.registry.models import ModelVersion
+    from assay_server.wiring import wire
+
+    providers = wire().evidence
 
     monitored.log(1500, shift=15, biased=True)
     with db.unit_of_work(write=False) as session:
         version = session.query(ModelVersion).one()
-        before = observe("drift_share", EvidenceContext(session, version, clock()), {})
+        evidence = EvidenceContext(session, version, clock(), providers)
+        before = evidence.observe("drift_share", {})
     assert isinstance(before, Missing) and "No drift report" in before.reason
     monitor = monitored.create_monitor(
         checks=["drift", "bias", "data_quality"], sensitive_features=["sex"]
@@ -236,11 +241,11 @@ def test_reports_are_the_evidence_of_monitoring_policy_rules(
     reports = {r["kind"]: r for r in monitored.reports()}
     with db.unit_of_work(write=False) as session:
         version = session.query(ModelVersion).one()
-        ctx = EvidenceContext(session, version, clock())
-        drift = observe("drift_share", ctx, {})
-        bias = observe("bias_metric", ctx, {"metric": "demographic_parity_difference"})
-        quality = observe("data_quality", ctx, {"metric": "max_missing_share"})
-        latest = observe("report", ctx, {"check": "drift"})
+        ctx = EvidenceContext(session, version, clock(), providers)
+        drift = ctx.observe("drift_share", {})
+        bias = ctx.observe("bias_metric", {"metric": "demographic_parity_difference"})
+        quality = ctx.observe("data_quality", {"metric": "max_missing_share"})
+        latest = ctx.observe("report", {"check": "drift"})
     assert drift.value == reports["drift"]["summary"]["share_drifted"] == 0.5
     assert drift.link == f"/api/v1/reports/{reports['drift']['id']}"
     dpd = reports["bias"]["summary"]["features"]["sex"]["demographic_parity_difference"]

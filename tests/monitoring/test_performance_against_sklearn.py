@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from assay_server.monitoring.checks.performance import (
+from assay_server.checks.performance import (
     HIGHER_IS_BETTER,
     Degradation,
     classification_metrics,

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from assay_server.monitoring.checks.profile import (
+from assay_server.checks.profile import (
     CategoryCounts,
     NumericalProfile,
     ReferenceProfile,

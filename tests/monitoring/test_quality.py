@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assay_server.monitoring.checks.profile import profile_reference
-from assay_server.monitoring.checks.quality import MAX_NEW_CATEGORIES, check_quality
+from assay_server.checks.profile import profile_reference
+from assay_server.checks.quality import MAX_NEW_CATEGORIES, check_quality
 
 from .drift_data import KINDS, as_window, mixed_frame, with_missing
 

@@ -15,23 +15,23 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from assay_server.auth.roles import Actor
-from assay_server.context import ServiceContext
 from assay_server.db import Database, utcnow
 from assay_server.monitoring import evaluate
 from assay_server.monitoring.models import MonitorRun
-from assay_server.monitoring.runner import MonitorRunner
+from assay_server.monitoring.runner import SCHEDULER_ACTOR, MonitorRunner
 from assay_server.monitoring.schedules import latest_slot, trigger_for
 from assay_server.monitoring.service import MonitorService
 from assay_server.registry.service import RegistryService
+from assay_server.roles import Actor
 from assay_server.scheduler import LeaderLock, MonitorScheduler
 from assay_server.settings import Settings
+from assay_server.wiring import wire
 
 from .conftest import FEATURES
 
 
 def _monitor(db: Database, settings: Settings, clock: Any, schedule: dict[str, Any]) -> int:
-    ctx = ServiceContext(actor=Actor.cli("cli:test"), settings=settings, clock=clock)
+    ctx = wire().context(Actor.cli("cli:test"), settings, clock=clock)
     with db.unit_of_work() as session:
         registry = RegistryService(session, ctx)
         registry.create_model(name="churn", task="binary_classification")
@@ -115,7 +115,7 @@ def test_a_run_stuck_past_its_deadline_is_failed_and_retried(
     db: Database, settings: Settings, clock: Any
 ) -> None:
     monitor_id = _monitor(db, settings, clock, {"interval_seconds": 3600})
-    runner = MonitorRunner(db, settings, clock=clock)
+    runner = MonitorRunner(db, wire().context(SCHEDULER_ACTOR, settings, clock=clock))
     slot = clock() + timedelta(hours=1)
     claimed = runner.claim(monitor_id, slot)
     assert claimed is not None
@@ -138,7 +138,7 @@ def test_the_sync_follows_monitors_enabled_changed_and_removed(
     try:
         jobs = {job.id for job in scheduler._scheduler.get_jobs()}
         assert f"monitor:{monitor_id}" in jobs
-        ctx = ServiceContext(actor=Actor.cli("cli:test"), settings=settings, clock=clock)
+        ctx = wire().context(Actor.cli("cli:test"), settings, clock=clock)
         with db.unit_of_work() as session:
             MonitorService(session, ctx).update("churn", monitor_id, {"enabled": False})
         scheduler.sync()

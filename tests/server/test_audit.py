@@ -10,10 +10,10 @@ from sqlalchemy import select, text
 from assay.auditchain import GENESIS_HASH, verify_export_lines
 from assay_server.audit.models import AuditEvent
 from assay_server.audit.service import AuditTrail
-from assay_server.auth.roles import Actor, Role
-from assay_server.context import ServiceContext
 from assay_server.errors import Conflict
 from assay_server.registry.service import RegistryService
+from assay_server.roles import Actor, Role
+from assay_server.wiring import wire
 
 
 def _models(db, ctx, names):
@@ -118,7 +118,7 @@ def test_concurrent_writers_leave_one_unbroken_chain(db, settings):
     barrier = threading.Barrier(writers)
 
     def write(index: int) -> None:
-        ctx = ServiceContext(actor=Actor(f"writer-{index}", Role.ADMIN, None), settings=settings)
+        ctx = wire().context(Actor(f"writer-{index}", Role.ADMIN, None), settings)
         barrier.wait()
         try:
             _models(db, ctx, [f"w{index}-{n}" for n in range(per_writer)])
@@ -132,7 +132,7 @@ def test_concurrent_writers_leave_one_unbroken_chain(db, settings):
         thread.join()
     assert errors == []
     with db.unit_of_work(write=False) as session:
-        trail = AuditTrail(session, ServiceContext(actor=Actor.cli(), settings=settings))
+        trail = AuditTrail(session, wire().context(Actor.cli(), settings))
         outcome = trail.verify()
         assert outcome.ok, outcome.message
         assert outcome.checked == writers * per_writer
@@ -181,13 +181,3 @@ def test_an_unknown_audit_filter_is_refused_rather_than_ignored(client, admin_he
     response = client.get("/api/v1/audit?targett=model", headers=admin_headers)
     assert response.status_code == 422
     assert "targett" in response.json["error"]["details"]
-
-
-def test_a_refusal_that_keeps_its_changes_commits_them_with_their_event(db, cli_context):
-    with pytest.raises(Conflict), db.unit_of_work() as session:
-        RegistryService(session, cli_context).create_model(name="kept", task="regression")
-        raise Conflict("refused, but what was found is worth keeping", keeps_changes=True)
-    with db.unit_of_work(write=False) as session:
-        trail = AuditTrail(session, cli_context)
-        assert [e["target_id"] for e in trail.iter_events()] == ["kept"]
-        assert trail.verify().ok

@@ -146,6 +146,20 @@ class Alert(Base):
         """How audit events name this alert."""
         return f"{self.model.name}/alerts/{self.id}"
 
+    def event_payload(self, **extra: Any) -> dict[str, Any]:
+        """What an ``alert.*`` domain event says about this alert, with ``extra``."""
+        return {
+            "alert_id": self.id,
+            "monitor_id": self.monitor_id,
+            "model_id": self.model_id,
+            "check": self.check,
+            "subject": self.subject,
+            "severity": self.severity,
+            "status": self.status,
+            "report_id": self.report_id,
+            **extra,
+        }
+
 
 class Delivery(Base):
     """One notification to one channel: a row of the outbox, written with the alert change."""

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..context import ServiceContext
 from ..db import Database, utcnow
+from ..events import DomainEvent
 from ..monitoring.models import Monitor, Report
 from ..settings import Settings
 from .models import (
@@ -105,6 +106,22 @@ def notification_for(
         alert_id=alert.id,
         report_id=report.id,
     )
+
+
+def on_alert_event(session: Session, ctx: ServiceContext, event: DomainEvent) -> None:
+    """Queue the notification an ``alert.*`` event calls for (``payload["notify"]``) to the
+    channels of the alert's monitor, in the transaction of the change."""
+    notify = event.payload.get("notify")
+    if not notify:
+        return
+    alert = session.get(Alert, event.payload["alert_id"])
+    report = session.get(Report, event.payload["report_id"])
+    if alert is None or report is None:
+        return
+    monitor = session.get(Monitor, alert.monitor_id)
+    if monitor is None:
+        return
+    enqueue(session, ctx, alert, notify, monitor, report, event.payload.get("finding"))
 
 
 def enqueue(

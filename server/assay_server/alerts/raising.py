@@ -1,5 +1,7 @@
 """From stored reports to alerts: raise, repeat, escalate and auto-resolve, in the same
-transaction as the reports, with the notifications queued in the outbox beside them.
+transaction as the reports (a subscriber of ``monitor.run_succeeded``, see ``wiring.py``).
+Each change is audited and published as an ``alert.*`` event, which the outbox turns into
+notifications in that transaction too.
 
 An alert is keyed by (monitor, check, subject), the subject being what a finding names: a
 column, a sensitive feature, a metric, ``dataset``. A report with status ``insufficient_data``
@@ -16,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
+from ..events import DomainEvent
 from ..monitoring.models import Monitor, MonitorRun, Report
 from .models import OPEN_ALERT_STATUSES, Alert, AlertStatus
-from .outbox import enqueue
 
 DEFAULT_COOLDOWN_MINUTES = 60.0
 DEFAULT_RESOLVE_AFTER_OK_RUNS = 1
@@ -26,10 +28,19 @@ _SEVERITY = {"warning": "warning", "alert": "critical"}
 _RANK = {"warning": 1, "critical": 2}
 
 
+def on_run_succeeded(session: Session, ctx: ServiceContext, event: DomainEvent) -> None:
+    """Raise, repeat and resolve alerts from the reports of a run that succeeded."""
+    run = session.get(MonitorRun, event.payload["run_id"])
+    if run is None:
+        return
+    reports = [session.get(Report, report_id) for report_id in event.payload["report_ids"]]
+    raise_alerts(session, ctx, run, [report for report in reports if report is not None])
+
+
 def raise_alerts(
     session: Session, ctx: ServiceContext, run: MonitorRun, reports: list[Report]
 ) -> None:
-    """Apply a run's reports to the alerts of its monitor (a monitoring report listener)."""
+    """Apply a run's reports to the alerts of its monitor."""
     monitor = run.monitor
     now = ctx.clock()
     for report in reports:
@@ -85,7 +96,7 @@ def _fire(
     session.add(alert)
     session.flush()
     _audit(session, ctx, alert, "alert.fired", {"severity": alert.severity})
-    enqueue(session, ctx, alert, "alert.firing", monitor, report, finding)
+    _publish(session, ctx, "alert.fired", alert, report, finding, notify="alert.firing")
 
 
 def _repeat(
@@ -114,13 +125,16 @@ def _repeat(
         _audit(session, ctx, alert, "alert.escalated", {"severity": severity})
         if not silenced:
             alert.last_notified_at = now
-            enqueue(session, ctx, alert, "alert.escalated", monitor, report, finding)
+        notify = None if silenced else "alert.escalated"
+        _publish(session, ctx, "alert.escalated", alert, report, finding, notify=notify)
         return
     cooldown = timedelta(minutes=monitor.options.get("cooldown_minutes", DEFAULT_COOLDOWN_MINUTES))
     due = alert.last_notified_at is None or now - alert.last_notified_at >= cooldown
-    if alert.status == AlertStatus.FIRING.value and due:
+    remind = alert.status == AlertStatus.FIRING.value and due
+    if remind:
         alert.last_notified_at = now
-        enqueue(session, ctx, alert, "alert.firing", monitor, report, finding)
+    notify = "alert.firing" if remind else None
+    _publish(session, ctx, "alert.repeated", alert, report, finding, notify=notify)
 
 
 def _count_ok(
@@ -141,7 +155,7 @@ def _count_ok(
     alert.resolve_comment = f"{alert.ok_streak} consecutive run(s) without this finding."
     alert.report_id = report.id
     _audit(session, ctx, alert, "alert.resolved", {"by": "auto", "ok_runs": alert.ok_streak})
-    enqueue(session, ctx, alert, "alert.resolved", monitor, report, None)
+    _publish(session, ctx, "alert.resolved", alert, report, None, notify="alert.resolved")
 
 
 def summarize(check: str, finding: dict[str, Any]) -> str:
@@ -167,6 +181,22 @@ def _figures(report: Report, finding: dict[str, Any]) -> dict[str, Any]:
     return {"finding": keep, "report_status": report.status}
 
 
+def _publish(
+    session: Session,
+    ctx: ServiceContext,
+    name: str,
+    alert: Alert,
+    report: Report,
+    finding: dict[str, Any] | None,
+    *,
+    notify: str | None,
+) -> None:
+    """Publish an alert's change; ``notify`` names the notification it calls for, if any."""
+    session.flush()
+    payload = alert.event_payload(report_id=report.id, finding=finding, notify=notify)
+    ctx.events.publish(session, ctx, name, payload)
+
+
 def _audit(
     session: Session, ctx: ServiceContext, alert: Alert, action: str, extra: dict[str, Any]
 ) -> None:
@@ -183,10 +213,3 @@ def _audit(
             **extra,
         },
     )
-
-
-def install() -> None:
-    """Have every stored set of monitoring reports raise alerts (idempotent)."""
-    from ..monitoring.runner import on_reports
-
-    on_reports(raise_alerts)

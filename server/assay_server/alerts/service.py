@@ -126,12 +126,15 @@ class AlertService:
         return alert
 
     def _audit(self, alert: Alert, action: str, extra: dict[str, Any]) -> None:
+        """Audit and publish a person's change to an alert (it notifies no channel)."""
         AuditTrail(self.session, self.ctx).append(
             action,
             "alert",
             alert.audit_id,
             {"alert_id": alert.id, "status": alert.status, **extra},
         )
+        payload = alert.event_payload(**{"by": self.ctx.actor.name, "notify": None, **extra})
+        self.ctx.events.publish(self.session, self.ctx, action, payload)
 
 
 class ChannelService:

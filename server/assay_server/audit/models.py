@@ -8,9 +8,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base
-
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+from ..db import TIMESTAMP_FORMAT, Base
 
 
 class AuditEvent(Base):

@@ -9,9 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from ..auth.access import requires
-from ..auth.roles import Role
+from ..access import requires
 from ..request_scope import database, db_session, service_context
+from ..roles import Role
 from .schemas import AuditListArgsSchema, AuditPageSchema, AuditVerificationSchema
 from .service import AuditFilters, AuditTrail
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from assay.auditchain import GENESIS_HASH, ChainVerification, event_hash, verify_chain
@@ -127,6 +127,24 @@ class AuditTrail:
         )
         next_cursor = rows[limit - 1].seq if len(rows) > limit else None
         return AuditPage(items=rows[:limit], total=total, next_cursor=next_cursor)
+
+    def events_about(
+        self, targets: Sequence[tuple[str, str]], *, action: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every event about any of ``targets`` (``(target_type, target_id)``), of one
+        ``action`` if given, in seq order, as the chain exports them."""
+        if not targets:
+            return []
+        about = or_(
+            *(
+                (AuditEvent.target_type == kind) & (AuditEvent.target_id == target_id)
+                for kind, target_id in targets
+            )
+        )
+        query = select(AuditEvent).where(about)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
+        return [row.chain_fields() for row in self.session.scalars(query.order_by(AuditEvent.seq))]
 
     @staticmethod
     def _filtered(query: Select[Any], filters: AuditFilters) -> Select[Any]:

@@ -7,9 +7,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from ..access import requires
 from ..request_scope import current_actor, db_session, service_context
-from .access import requires
-from .roles import Role
+from ..roles import Role
 from .schemas import CreatedTokenSchema, IdentitySchema, TokenCreateSchema, TokenSchema
 from .service import TokenService
 

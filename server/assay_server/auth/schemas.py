@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from ..db import utcnow
+from ..roles import ROLE_NAMES
 from ..schemas import StrictSchema, Timestamp
-from .roles import ROLE_NAMES
 
 TOKEN_NAME = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,99}\Z",

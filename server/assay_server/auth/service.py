@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import AuthenticationRequired, NotFound, PermissionDenied, ValidationFailed
+from ..roles import Actor, Role
 from .models import Token
-from .roles import Actor, Role
 
 TOKEN_PREFIX = "asy_"
 TOKEN_BYTES = 32

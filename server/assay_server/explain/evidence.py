@@ -1,24 +1,23 @@
-"""The evidence explanations give the ``explanation_available`` policy rule.
-
-``create_app`` registers it as the ``explanation_available`` provider.
-"""
+"""The evidence explanations give the ``explanation_available`` policy rule (connected in
+``wiring.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 
-from ..governance.evidence import EvidenceContext, Observation
+from ..evidence import EvidenceQuery, Observation
 from .models import Explanation, ExplanationStatus
 
 
-def explanation_available(ctx: EvidenceContext, _params: dict[str, Any]) -> Observation:
+def explanation_available(query: EvidenceQuery, _params: Mapping[str, Any]) -> Observation:
     """True when the version has a finished global explanation, with a link to the newest."""
-    newest = ctx.session.scalar(
+    newest = query.session.scalar(
         select(Explanation)
         .where(
-            Explanation.version_id == ctx.version.id,
+            Explanation.version_id == query.version_id,
             Explanation.kind == "global",
             Explanation.status == ExplanationStatus.DONE,
         )

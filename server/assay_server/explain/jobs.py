@@ -13,14 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from datetime import datetime
 from typing import Any
 
-from ..auth.roles import Actor, Role
 from ..context import ServiceContext
 from ..db import Database
 from ..errors import AssayError
-from ..settings import Settings
+from ..roles import Actor, Role
 from .models import Explanation
 from .service import ExplanationFailed, ExplanationService, chunks, run_in_pool
 from .workers import WorkerPool
@@ -34,14 +32,14 @@ class ExplanationJobs:
     def __init__(
         self,
         database: Database,
-        settings: Settings,
-        clock: Callable[[], datetime],
+        ctx: ServiceContext,
         pool: Callable[[], WorkerPool],
         threads: int = 2,
     ) -> None:
+        """``ctx``: the app's context (settings, clock, wiring); a job acts for whoever asked."""
         self.database = database
-        self.settings = settings
-        self.clock = clock
+        self.ctx = ctx
+        self.settings = ctx.settings
         self.pool = pool
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="assay-explain-job")
         self._futures: set[Future[Any]] = set()
@@ -105,4 +103,4 @@ class ExplanationJobs:
         actor = Actor(
             name=record.created_by, role=Role.CONTRIBUTOR, token_id=record.created_by_token_id
         )
-        return ServiceContext(actor=actor, settings=self.settings, clock=self.clock)
+        return self.ctx.acting_as(actor)

@@ -9,9 +9,9 @@ from flask import Flask, current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..auth.access import requires
-from ..auth.roles import Role
-from ..request_scope import database, db_session, service_context, settings
+from ..access import requires
+from ..request_scope import background_context, database, db_session, service_context
+from ..roles import Actor, Role
 from .jobs import ExplanationJobs
 from .models import ExplanationStatus
 from .permissions import LoadPermissionService
@@ -47,13 +47,14 @@ def pool_provider(app: Flask) -> Callable[[], WorkerPool]:
     return lambda: pool_for(app.extensions, limits)
 
 
+JOBS_ACTOR = Actor.cli("explanation-jobs")  # each job then acts for whoever asked
+
+
 def jobs_for(app: Flask) -> ExplanationJobs:
     """``app``'s job runner, created on first use."""
     jobs = app.extensions.get("assay_explain_jobs")
     if jobs is None:
-        jobs = ExplanationJobs(
-            database(), settings(), app.extensions["assay_clock"], pool_provider(app)
-        )
+        jobs = ExplanationJobs(database(), background_context(JOBS_ACTOR), pool_provider(app))
         jobs = app.extensions.setdefault("assay_explain_jobs", jobs)
     return jobs
 

@@ -1,4 +1,4 @@
-"""Benchmarks, versioned policies, promotion requests with their decisions, stage history."""
+"""Versioned policies, promotion requests with their decisions and evaluations."""
 
 from __future__ import annotations
 
@@ -24,34 +24,6 @@ class PromotionStatus(str, enum.Enum):
 
 
 OPEN_STATUSES = frozenset({PromotionStatus.BLOCKED.value, PromotionStatus.PENDING_APPROVAL.value})
-
-
-class Benchmark(Base):
-    """A named evaluation of a version on a named dataset: metrics, evidence for gates."""
-
-    __tablename__ = "benchmarks"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100), index=True)
-    dataset_uri: Mapped[str | None] = mapped_column(String(2000))
-    dataset_hash: Mapped[str | None] = mapped_column(String(200))
-    metrics: Mapped[dict[str, Any]]
-    notes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime]
-    created_by: Mapped[str] = mapped_column(String(100))
-
-    version: Mapped[ModelVersion] = relationship()
-
-    @property
-    def model_name(self) -> str:
-        """The model's name."""
-        return self.version.model.name
-
-    @property
-    def version_number(self) -> int:
-        """The version's number."""
-        return self.version.version
 
 
 class Policy(Base):
@@ -184,25 +156,3 @@ class PolicyEvaluationRecord(Base):
     result: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
-
-
-class StageHistory(Base):
-    """A version's stay in one stage: from ``entered_at`` until ``left_at`` (None: still there)."""
-
-    __tablename__ = "stage_history"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
-    stage: Mapped[str] = mapped_column(String(16))
-    entered_at: Mapped[datetime]
-    left_at: Mapped[datetime | None]
-    entered_by: Mapped[str] = mapped_column(String(100))
-    comment: Mapped[str | None] = mapped_column(Text)
-
-    version: Mapped[ModelVersion] = relationship()
-
-    @property
-    def version_number(self) -> int:
-        """The version's number."""
-        return self.version.version

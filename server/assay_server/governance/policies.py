@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError, fields, validate
 
-from ..auth.roles import Role
 from ..errors import ValidationFailed
 from ..registry.models import RiskTier, Stage
+from ..roles import Role
 from ..schemas import StrictSchema
 from .rules import RULE_KINDS, RULE_SCHEMAS
 

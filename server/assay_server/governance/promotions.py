@@ -9,14 +9,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..audit.models import TIMESTAMP_FORMAT
 from ..audit.service import AuditTrail
-from ..auth.roles import Role
 from ..context import ServiceContext
+from ..db import TIMESTAMP_FORMAT, Database
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..registry.models import ModelVersion, Stage
 from ..registry.service import Page, RegistryService
-from .events import publish
+from ..roles import Role
 from .evidence import EvidenceContext
 from .models import (
     OPEN_STATUSES,
@@ -39,11 +38,7 @@ DEFAULT_APPROVALS = {
 
 
 class PromotionBlocked(Conflict):
-    """The policies do not pass: the request cannot be approved. ``details`` names the rules.
-
-    When this approval re-evaluated a pending request and found it blocked, the refusal
-    ``keeps_changes``: the new evaluation, the blocked status and their audit event are kept.
-    """
+    """The policies do not pass: the request cannot be approved. ``details`` names the rules."""
 
 
 def failing_rules(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,7 +77,7 @@ class PromotionService:
     def evaluate_version(self, version: ModelVersion, stage: str) -> dict[str, Any]:
         """Judge ``version`` for ``stage`` against every policy in force that applies to it."""
         now = self.ctx.clock()
-        evidence = EvidenceContext(self.session, version, now)
+        evidence = EvidenceContext(self.session, version, now, self.ctx.evidence)
         policies = []
         for policy_version in PolicyService(self.session, self.ctx).in_force():
             document = policy_version.document
@@ -209,8 +204,11 @@ class PromotionService:
     def _announce(self, event: str, request: PromotionRequest, payload: dict[str, Any]) -> None:
         """Audit a step that channels may be subscribed to, and publish it to them."""
         audited = self.audit.append(event, "promotion", str(request.id), payload)
-        publish(
-            self.session, event, {"promotion_id": request.id, "audit_seq": audited.seq, **payload}
+        self.ctx.events.publish(
+            self.session,
+            self.ctx,
+            event,
+            {"promotion_id": request.id, "audit_seq": audited.seq, **payload},
         )
 
     def get(self, promotion_id: int, *, for_update: bool = False) -> PromotionRequest:
@@ -348,11 +346,9 @@ class PromotionService:
     def _decided_by_actor(self, request: PromotionRequest) -> PromotionDecision | None:
         return next((d for d in request.decisions if d.approver == self.ctx.actor.name), None)
 
-    def approve(self, promotion_id: int, *, comment: str = "") -> PromotionRequest:
-        """Approve: separation of duties, one decision per approver, policies re-evaluated.
-
-        With enough approvals the stage changes (the previous production version is archived).
-        """
+    def check_approval(self, promotion_id: int) -> PromotionRequest:
+        """The open request the actor may approve: separation of duties, one decision per
+        approver, not blocked. Raises before anything changes."""
         request = self._open(promotion_id, "approved")
         self._check_duties(request)
         earlier = self._decided_by_actor(request)
@@ -368,16 +364,24 @@ class PromotionService:
                 "re-evaluate it once the evidence is there.",
                 details={"failing_rules": failing},
             )
+        return request
+
+    def reevaluate_for_approval(self, promotion_id: int) -> list[dict[str, Any]]:
+        """The re-evaluation an approval starts with, stored; a failing one blocks the
+        request. Returns the failing rules (none when the policies still pass)."""
+        request = self.check_approval(promotion_id)
         evaluation = self._store_evaluation(request, "approval")
-        if evaluation["outcome"] != "pass":
-            self._apply_outcome(request, evaluation, trigger="approval", before=request.status)
-            failing = failing_rules(evaluation)
-            raise PromotionBlocked(
-                f"The policies no longer pass for promotion request {promotion_id}: "
-                f"{_describe(failing)}. It is blocked again.",
-                details={"failing_rules": failing},
-                keeps_changes=True,
-            )
+        if evaluation["outcome"] == "pass":
+            return []
+        self._apply_outcome(request, evaluation, trigger="approval", before=request.status)
+        return failing_rules(evaluation)
+
+    def record_approval(self, promotion_id: int, *, comment: str = "") -> PromotionRequest:
+        """Record the actor's approval against the evaluation :meth:`reevaluate_for_approval`
+        stored; with enough approvals the stage changes (the previous production version is
+        archived). Use :func:`approve_promotion`, which runs both."""
+        request = self.check_approval(promotion_id)
+        evaluation = request.evaluation
         self._decide(request, "approve", comment)
         self.audit.append(
             "promotion.approval_recorded",
@@ -429,7 +433,16 @@ class PromotionService:
         request.status = PromotionStatus.CANCELLED.value
         request.decided_at = request.updated_at = self.ctx.clock()
         self.session.flush()
-        self.audit.append("promotion.cancelled", "promotion", str(request.id), {"comment": comment})
+        self._announce(
+            "promotion.cancelled",
+            request,
+            {
+                "model": request.model.name,
+                "version": request.version.version,
+                "stage": request.stage,
+                "comment": comment,
+            },
+        )
         return request
 
     def _decide(self, request: PromotionRequest, decision: str, comment: str) -> None:
@@ -464,20 +477,29 @@ class PromotionService:
                 "approvers": [d.approver for d in request.decisions if d.decision == "approve"],
             },
         )
-        self.move_stage(request.version, request.stage, f"promotion request {request.id} approved")
+        stage = request.stage
+        self.registry.move_stage(
+            request.version,
+            stage,
+            f"promotion request {request.id} approved",
+            archive_holders=f"archived: v{request.version.version} moved to {stage}"
+            if stage == Stage.PRODUCTION.value
+            else None,
+        )
 
-    def move_stage(self, row: ModelVersion, stage: str, comment: str) -> None:
-        """The one internal path that moves a version (and archives the production it replaces)."""
-        if stage == Stage.PRODUCTION.value:
-            for other in self.session.scalars(
-                select(ModelVersion).where(
-                    ModelVersion.model_id == row.model_id,
-                    ModelVersion.stage == stage,
-                    ModelVersion.id != row.id,
-                )
-            ):
-                self.registry._move(
-                    other, Stage.ARCHIVED.value, f"archived: v{row.version} moved to {stage}"
-                )
-        if row.stage != stage:
-            self.registry._move(row, stage, comment)
+
+def approve_promotion(
+    database: Database, session: Session, ctx: ServiceContext, promotion_id: int, comment: str
+) -> PromotionRequest:
+    """Approve a promotion: re-evaluate its policies in a unit of work of its own, so that a
+    re-evaluation that finds the request blocked is kept when the approval is refused; then
+    record the approval in ``session`` (the caller's unit of work)."""
+    with database.unit_of_work() as own:
+        failing = PromotionService(own, ctx).reevaluate_for_approval(promotion_id)
+    if failing:
+        raise PromotionBlocked(
+            f"The policies no longer pass for promotion request {promotion_id}: "
+            f"{_describe(failing)}. It is blocked again.",
+            details={"failing_rules": failing},
+        )
+    return PromotionService(session, ctx).record_approval(promotion_id, comment=comment)

@@ -6,16 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..audit.models import TIMESTAMP_FORMAT, AuditEvent
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
+from ..db import TIMESTAMP_FORMAT
+from ..evidence import Missing
+from ..registry.benchmarks import benchmarks_of
+from ..registry.models import StageHistory
 from ..registry.service import RegistryService
-from .evidence import EvidenceContext, Missing, observe
-from .history import entry_json, stage_history
-from .models import Benchmark, PolicyEvaluationRecord, PromotionRequest
+from ..registry.stages import stage_history
+from .evidence import EvidenceContext
+from .models import PolicyEvaluationRecord, PromotionRequest
 
 MONITORING_REPORTS = ("drift", "bias", "performance", "data_quality")
 
@@ -25,10 +28,10 @@ def _ts(value: datetime | None) -> str | None:
 
 
 def _latest_reports(session: Session, ctx: ServiceContext, version: Any) -> dict[str, Any]:
-    evidence = EvidenceContext(session, version, ctx.clock())
+    evidence = EvidenceContext(session, version, ctx.clock(), ctx.evidence)
     reports: dict[str, Any] = {}
     for check in MONITORING_REPORTS:
-        found = observe("report", evidence, {"check": check})
+        found = evidence.observe("report", {"check": check})
         if isinstance(found, Missing):
             reports[check] = {"available": False, "reason": found.reason}
         else:
@@ -40,6 +43,17 @@ def _latest_reports(session: Session, ctx: ServiceContext, version: Any) -> dict
                 **found.detail,
             }
     return reports
+
+
+def _stay(entry: StageHistory) -> dict[str, Any]:
+    return {
+        "version": entry.version_number,
+        "stage": entry.stage,
+        "entered_at": _ts(entry.entered_at),
+        "left_at": _ts(entry.left_at),
+        "entered_by": entry.entered_by,
+        "comment": entry.comment,
+    }
 
 
 def _promotions(session: Session, version_id: int) -> list[dict[str, Any]]:
@@ -107,41 +121,20 @@ def compliance_bundle(
             "created_by": b.created_by,
             "created_at": _ts(b.created_at),
         }
-        for b in session.scalars(
-            select(Benchmark).where(Benchmark.version_id == row.id).order_by(Benchmark.id)
-        )
+        for b in reversed(benchmarks_of(session, row.id))
     ]
     promotions = _promotions(session, row.id)
-    history = [
-        {**entry, "entered_at": _ts(entry["entered_at"]), "left_at": _ts(entry["left_at"])}
-        for entry in map(entry_json, stage_history(session, model.id, version_id=row.id))
-    ]
-    targets = [str(p["id"]) for p in promotions]
-    events = session.scalars(
-        select(AuditEvent)
-        .where(
-            or_(
-                (AuditEvent.target_type == "model_version")
-                & (AuditEvent.target_id == row.audit_id),
-                (AuditEvent.target_type == "promotion") & (AuditEvent.target_id.in_(targets)),
-            )
-        )
-        .order_by(AuditEvent.seq)
-    )
-    rollbacks = session.scalars(
-        select(AuditEvent).where(
-            AuditEvent.target_type == "model",
-            AuditEvent.target_id == model.name,
-            AuditEvent.action == "stage.rolled_back",
-        )
-    )
+    history = [_stay(entry) for entry in stage_history(session, model.id, version_id=row.id)]
+    trail = AuditTrail(session, ctx)
+    about = [("model_version", row.audit_id), *(("promotion", str(p["id"])) for p in promotions)]
+    rollbacks = trail.events_about([("model", model.name)], action="stage.rolled_back")
     involved = [
         e
         for e in rollbacks
-        if e.payload.get("to_version") == row.version
-        or row.version in e.payload.get("from_versions", [])
+        if e["payload"].get("to_version") == row.version
+        or row.version in e["payload"].get("from_versions", [])
     ]
-    audit = [e.chain_fields() for e in sorted([*events, *involved], key=lambda e: e.seq)]
+    audit = sorted([*trail.events_about(about), *involved], key=lambda e: e["seq"])
     bundle: dict[str, Any] = {
         "generated_at": _ts(ctx.clock()),
         "model": {

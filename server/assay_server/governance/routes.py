@@ -10,23 +10,18 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from ..auth.access import requires
-from ..auth.roles import Role
-from ..request_scope import db_session, service_context
+from ..access import requires
+from ..request_scope import database, db_session, service_context
+from ..roles import Role
 from .policies import PolicyFile
-from .promotions import PromotionService
+from .promotions import PromotionService, approve_promotion
 from .report import compliance_bundle, render_html
 from .schemas import (
-    BenchmarkCreateSchema,
-    BenchmarkListArgsSchema,
-    BenchmarkSchema,
     ComplianceArgsSchema,
     DecisionArgsSchema,
     EvaluationRecordSchema,
     GateArgsSchema,
     GateSchema,
-    LeaderboardArgsSchema,
-    LeaderboardSchema,
     PolicyApplyResultSchema,
     PolicyApplySchema,
     PolicySchema,
@@ -41,21 +36,17 @@ from .schemas import (
     StageHistoryArgsSchema,
     StageHistoryEntrySchema,
 )
-from .service import BenchmarkService, PolicyService
+from .service import PolicyService
 from .stages import StageService
 
 blp = Blueprint(
     "governance",
     __name__,
     url_prefix="/api/v1",
-    description="Benchmarks, policies, promotion requests, the gate, stage history",
+    description="Policies, promotion requests, the gate, stage history",
 )
 
 VERSION_URL = "/models/<string:name>/versions/<int:version>"
-
-
-def _benchmarks() -> BenchmarkService:
-    return BenchmarkService(db_session(), service_context())
 
 
 def _policies() -> PolicyService:
@@ -68,42 +59,6 @@ def _promotions() -> PromotionService:
 
 def _stages() -> StageService:
     return StageService(db_session(), service_context())
-
-
-@blp.route(VERSION_URL + "/benchmarks")
-class Benchmarks(MethodView):
-    @requires(Role.VIEWER)
-    @blp.arguments(BenchmarkListArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, BenchmarkSchema(many=True))
-    def get(self, args: dict[str, Any], name: str, version: int) -> Any:
-        """List a version's benchmarks"""
-        return _benchmarks().list(name, version, **args)
-
-    @requires(Role.CONTRIBUTOR)
-    @blp.arguments(BenchmarkCreateSchema)
-    @blp.response(201, BenchmarkSchema)
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
-        """Log a benchmark of a version (audited)"""
-        return _benchmarks().log(name, version, **args)
-
-
-@blp.route(VERSION_URL + "/benchmarks/<int:benchmark_id>")
-class BenchmarkItem(MethodView):
-    @requires(Role.VIEWER)
-    @blp.response(200, BenchmarkSchema)
-    def get(self, name: str, version: int, benchmark_id: int) -> Any:
-        """Get one benchmark"""
-        return _benchmarks().get(name, version, benchmark_id)
-
-
-@blp.route("/models/<string:name>/leaderboard")
-class Leaderboard(MethodView):
-    @requires(Role.VIEWER)
-    @blp.arguments(LeaderboardArgsSchema, location="query", unknown=RAISE)
-    @blp.response(200, LeaderboardSchema)
-    def get(self, args: dict[str, Any], name: str) -> Any:
-        """Versions × metrics of a benchmark, sortable by a metric"""
-        return _benchmarks().leaderboard(name, **args)
 
 
 @blp.route("/policies")
@@ -193,7 +148,9 @@ class ApprovePromotion(MethodView):
     @blp.response(200, PromotionSchema)
     def post(self, args: dict[str, Any], promotion_id: int) -> Any:
         """Approve (not the requester, not the version's registrant; policies re-evaluated)"""
-        return _promotions().approve(promotion_id, **args)
+        return approve_promotion(
+            database(), db_session(), service_context(), promotion_id, args["comment"]
+        )
 
 
 @blp.route("/promotions/<int:promotion_id>/reject")

@@ -14,12 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
-from sqlalchemy import select
 
 from ..registry.models import ArtifactFormat, Stage
+from ..registry.stages import stage_history
 from ..schemas import StrictSchema
-from .evidence import EvidenceContext, Missing, Observation, observe
-from .models import StageHistory
+from .evidence import EvidenceContext, Missing, Observation
 
 PASS, FAIL, MISSING = "pass", "fail", "missing_evidence"
 
@@ -280,7 +279,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, A
 
 
 def _monitored(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
-    found = observe(rule["check"], ctx, rule)
+    found = ctx.observe(rule["check"], rule)
     threshold = f"{rule['op']} {rule['value']:g}"
     if isinstance(found, Missing):
         return _result(rule, MISSING, found.reason, threshold=threshold)
@@ -342,7 +341,7 @@ def _fields_present(ctx: EvidenceContext, rule: dict[str, Any], source: str) -> 
 
 
 def _explanation(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
-    found = observe("explanation_available", ctx, rule)
+    found = ctx.observe("explanation_available", rule)
     if isinstance(found, Missing):
         return _result(rule, MISSING, found.reason, threshold="available")
     evidence = {"type": "explanation", "source": found.source, "link": found.link}
@@ -391,12 +390,8 @@ def _artifact_format(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, An
 
 
 def _stage_prerequisite(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
-    stays = list(
-        ctx.session.scalars(
-            select(StageHistory).where(
-                StageHistory.version_id == ctx.version.id, StageHistory.stage == rule["stage"]
-            )
-        )
+    stays = stage_history(
+        ctx.session, ctx.version.model_id, stage=rule["stage"], version_id=ctx.version.id
     )
     threshold = f">= {rule['min_days']:g} days in {rule['stage']}"
     evidence = {
@@ -426,7 +421,7 @@ def _stage_prerequisite(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str,
 
 
 def _max_open_alerts(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
-    found = observe("max_open_alerts", ctx, rule)
+    found = ctx.observe("max_open_alerts", rule)
     severity = f" {rule['severity']}" if rule.get("severity") else ""
     threshold = f"<= {rule['value']} open{severity} alerts"
     if isinstance(found, Missing):

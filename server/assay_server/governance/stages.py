@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import Conflict, ValidationFailed
-from ..registry.models import ModelVersion, RegisteredModel, Stage
+from ..registry.models import RegisteredModel, Stage
 from ..registry.service import RegistryService
-from .history import held, stage_history
+from ..registry.stages import held, stage_history
 from .models import PromotionRequest, PromotionStatus
 from .promotions import PromotionService, failing_rules, policy_summary
 
@@ -94,18 +94,12 @@ class StageService:
                 "roll back only to a version that held it (promote the others)."
             )
         evaluation = self.promotions.evaluate_version(row, stage)
-        holders = list(
-            self.session.scalars(
-                select(ModelVersion).where(
-                    ModelVersion.model_id == model.id, ModelVersion.stage == stage
-                )
-            )
+        holders = self.registry.move_stage(
+            row,
+            stage,
+            f"rollback: {reason}",
+            archive_holders=f"rolled back: v{to_version} back in {stage}",
         )
-        for other in holders:
-            self.registry._move(
-                other, Stage.ARCHIVED.value, f"rolled back: v{to_version} back in {stage}"
-            )
-        self.registry._move(row, stage, f"rollback: {reason}")
         self.audit.append(
             "stage.rolled_back",
             "model",
@@ -129,6 +123,6 @@ class StageService:
         )
 
     def history(self, model_name: str, *, at: Any = None, stage: str | None = None) -> list[Any]:
-        """The model's stage history (see :func:`.history.stage_history`)."""
+        """The model's stage history (see :func:`~assay_server.registry.stages.stage_history`)."""
         model: RegisteredModel = self.registry.get_model(model_name)
         return stage_history(self.session, model.id, at=at, stage=stage)

@@ -10,10 +10,10 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from werkzeug.wrappers import Response
 
-from ..auth.access import requires
-from ..auth.roles import Role
+from ..access import requires
 from ..registry.service import RegistryService
 from ..request_scope import database, db_session, service_context, settings
+from ..roles import Role
 from .schemas import (
     ExportArgsSchema,
     IngestArgsSchema,

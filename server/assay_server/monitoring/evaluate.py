@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..checks.profile import ReferenceProfile, category_label
 from ..ingest.window import PredictionWindow
-from .checks.profile import ReferenceProfile, category_label
 from .thresholds import lower_is_worse, resolved, verdict
 
 INSUFFICIENT = "insufficient_data"
@@ -99,7 +99,7 @@ def _monitored_columns(inputs: RunInputs) -> dict[str, Any]:
 
 def check_drift(inputs: RunInputs) -> ReportDraft:
     """Drift of each monitored column; status from the share of drifted columns."""
-    from .checks.drift import detect_drift
+    from ..checks.drift import detect_drift
 
     if inputs.profile is None:
         return _insufficient("drift", "The version has no reference dataset to compare with.")
@@ -147,7 +147,7 @@ def check_drift(inputs: RunInputs) -> ReportDraft:
 
 def check_quality(inputs: RunInputs) -> ReportDraft:
     """Missing values, out-of-range values, unseen categories and rejected rows."""
-    from .checks.quality import check_quality as measure
+    from ..checks.quality import check_quality as measure
 
     if inputs.profile is None:
         return _insufficient("data_quality", "The version has no reference dataset.")
@@ -202,7 +202,7 @@ def check_quality(inputs: RunInputs) -> ReportDraft:
 
 def check_bias(inputs: RunInputs) -> ReportDraft:
     """Disparities across the groups of each sensitive feature."""
-    from .checks.bias import measure_bias
+    from ..checks.bias import measure_bias
 
     if not inputs.is_classifier:
         return _insufficient("bias", "Bias metrics are defined for classifiers.")
@@ -267,7 +267,7 @@ def check_bias(inputs: RunInputs) -> ReportDraft:
 
 def check_performance(inputs: RunInputs) -> ReportDraft:
     """Realised metrics on the labelled rows, against the version's baseline."""
-    from .checks.performance import (
+    from ..checks.performance import (
         classification_metrics,
         compare_with_baseline,
         regression_metrics,
@@ -296,8 +296,8 @@ def check_performance(inputs: RunInputs) -> ReportDraft:
 
 def check_estimated_performance(inputs: RunInputs) -> ReportDraft:
     """Expected performance from calibrated scores (no labels needed); realised beside it."""
-    from .checks.estimated import estimate_performance
-    from .checks.performance import classification_metrics, compare_with_baseline
+    from ..checks.estimated import estimate_performance
+    from ..checks.performance import classification_metrics, compare_with_baseline
 
     if inputs.task != "binary_classification":
         return _insufficient(

@@ -1,4 +1,6 @@
-"""Monitoring reports as governance evidence: drift share, bias, performance, data quality.
+"""Monitoring reports as evidence for policy rules: drift share, bias, performance, data
+quality, and the latest report of a check (for the compliance report). ``wiring.py`` connects
+these providers to the rule kinds.
 
 A rule reads the version's latest report of the check with a verdict (an
 ``insufficient_data`` report is no evidence).
@@ -6,19 +8,20 @@ A rule reads the version's latest report of the check with a verdict (an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 
-from ..governance.evidence import EvidenceContext, Missing, Observation, register_provider
+from ..evidence import EvidenceQuery, Missing, Observation
 from .models import Report
 
 
-def _latest(ctx: EvidenceContext, check: str) -> Report | None:
-    return ctx.session.scalars(
+def _latest(query: EvidenceQuery, check: str) -> Report | None:
+    return query.session.scalars(
         select(Report)
         .where(
-            Report.version_id == ctx.version.id,
+            Report.version_id == query.version_id,
             Report.kind == check,
             Report.status != "insufficient_data",
         )
@@ -36,26 +39,26 @@ def _observed(report: Report, value: Any, **detail: Any) -> Observation:
     )
 
 
-def _missing(check: str, ctx: EvidenceContext) -> Missing:
+def _missing(check: str, query: EvidenceQuery) -> Missing:
     return Missing(
         f"No {check.replace('_', '-')} report with a verdict exists for version "
-        f"{ctx.version.version}: create a monitor with the {check!r} check and run it."
+        f"{query.version_number}: create a monitor with the {check!r} check and run it."
     )
 
 
-def drift_share(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | Missing:
+def drift_share(query: EvidenceQuery, params: Mapping[str, Any]) -> Observation | Missing:
     """The share of drifted columns in the latest drift report."""
-    report = _latest(ctx, "drift")
+    report = _latest(query, "drift")
     if report is None:
-        return _missing("drift", ctx)
+        return _missing("drift", query)
     return _observed(report, report.summary.get("share_drifted"))
 
 
-def bias_metric(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | Missing:
+def bias_metric(query: EvidenceQuery, params: Mapping[str, Any]) -> Observation | Missing:
     """A disparity metric of the latest bias report: of one sensitive feature, or the worst."""
-    report = _latest(ctx, "bias")
+    report = _latest(query, "bias")
     if report is None:
-        return _missing("bias", ctx)
+        return _missing("bias", query)
     metric = params["metric"]
     features: dict[str, Any] = report.summary.get("features") or {}
     wanted = params.get("sensitive_feature")
@@ -71,22 +74,22 @@ def bias_metric(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | M
     return _observed(report, worst[0], sensitive_feature=worst[1])
 
 
-def performance_metric(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | Missing:
+def performance_metric(query: EvidenceQuery, params: Mapping[str, Any]) -> Observation | Missing:
     """A live metric of the latest performance report."""
-    report = _latest(ctx, "performance")
+    report = _latest(query, "performance")
     if report is None:
-        return _missing("performance", ctx)
+        return _missing("performance", query)
     value = (report.summary.get("metrics") or {}).get(params["metric"])
     if value is None:
         return Missing(f"Performance report #{report.id} has no {params['metric']}.")
     return _observed(report, value)
 
 
-def data_quality(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | Missing:
+def data_quality(query: EvidenceQuery, params: Mapping[str, Any]) -> Observation | Missing:
     """A figure of the latest data-quality report (e.g. ``max_missing_share``)."""
-    report = _latest(ctx, "data_quality")
+    report = _latest(query, "data_quality")
     if report is None:
-        return _missing("data_quality", ctx)
+        return _missing("data_quality", query)
     value = report.summary.get(params["metric"])
     if value is None:
         known = sorted(k for k, v in report.summary.items() if isinstance(v, (int, float)))
@@ -96,12 +99,12 @@ def data_quality(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | 
     return _observed(report, value)
 
 
-def latest_report(ctx: EvidenceContext, params: dict[str, Any]) -> Observation | Missing:
+def latest_report(query: EvidenceQuery, params: Mapping[str, Any]) -> Observation | Missing:
     """The latest report of ``params['check']``, for the compliance report."""
     check = params["check"]
-    report = _latest(ctx, check)
+    report = _latest(query, check)
     if report is None:
-        return _missing(check, ctx)
+        return _missing(check, query)
     return _observed(
         report,
         report.summary,
@@ -109,12 +112,3 @@ def latest_report(ctx: EvidenceContext, params: dict[str, Any]) -> Observation |
         window_start=report.window_start.isoformat() if report.window_start else None,
         window_end=report.window_end.isoformat() if report.window_end else None,
     )
-
-
-def register() -> None:
-    """Install the providers (idempotent)."""
-    register_provider("drift_share", drift_share)
-    register_provider("bias_metric", bias_metric)
-    register_provider("performance_metric", performance_metric)
-    register_provider("data_quality", data_quality)
-    register_provider("report", latest_report)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .checks.profile import CATEGORICAL, KINDS, NUMERICAL, category_labels, numerical_values
+from ..checks.profile import CATEGORICAL, KINDS, NUMERICAL, category_labels, numerical_values
 
 
 def evidently_frames(

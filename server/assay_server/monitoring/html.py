@@ -13,11 +13,11 @@ from sqlalchemy import update
 from ..db import Database
 from ..errors import NotFound, ValidationFailed
 from ..ingest.window import read_window
+from ..registry.profiles import monitored_kinds, reference_frame
 from ..registry.storage import ContentStore
 from ..settings import Settings
 from .evaluate import class_labels
 from .models import Monitor, Report
-from .profiles import monitored_kinds, reference_frame
 from .windows import sample
 
 

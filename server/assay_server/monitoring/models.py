@@ -118,6 +118,7 @@ class MonitorRun(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    duration_seconds: Mapped[float | None]  # wall time from start to finish
     deadline_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
@@ -135,13 +136,6 @@ class MonitorRun(Base):
     def version_number(self) -> int | None:
         """The number of the version the run looked at."""
         return self.version.version if self.version is not None else None
-
-    @property
-    def duration_seconds(self) -> float | None:
-        """Wall time from start to finish."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 class Report(Base):

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from ..auth.access import requires
-from ..auth.roles import Role
+from ..access import requires
 from ..request_scope import current_actor, database, db_session, service_context, settings
+from ..roles import Role
 from ..sandboxed import sandboxed_html
 from .html import report_html_path
-from .runner import MonitorRunner
+from .runner import SCHEDULER_ACTOR, MonitorRunner
 from .schemas import (
     MonitorCreateSchema,
     MonitorRunSchema,
@@ -43,7 +43,7 @@ def _monitors() -> MonitorService:
 
 
 def _runner() -> MonitorRunner:
-    return MonitorRunner(database(), settings(), clock=current_app.extensions["assay_clock"])
+    return MonitorRunner(database(), service_context().acting_as(SCHEDULER_ACTOR))
 
 
 @blp.route("/models/<string:name>/monitors")
@@ -91,11 +91,7 @@ class MonitorRunNow(MethodView):
     @blp.response(201, MonitorRunSchema)
     def post(self, args: dict[str, Any], name: str, monitor_id: int) -> Any:
         """Run a monitor now; with wait=false, queue it for the scheduler (audited)"""
-        runner = _runner()
-        run_id = runner.request(name, monitor_id, actor=current_actor(), wait=args["wait"])
-        if args["wait"]:
-            runner.execute(run_id)
-        return runner.load(run_id)
+        return _runner().run_now(name, monitor_id, actor=current_actor(), wait=args["wait"])
 
 
 @blp.route(MONITOR_URL + "/runs")

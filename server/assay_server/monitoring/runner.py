@@ -20,16 +20,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from ..audit.service import AuditTrail
-from ..auth.roles import Actor
 from ..context import ServiceContext
-from ..db import Database, utcnow
+from ..db import Database
 from ..errors import NotFound
-from ..governance.models import Benchmark
+from ..registry.benchmarks import benchmarks_of
 from ..registry.models import ModelVersion
+from ..registry.profiles import load_profile, reference_frame
+from ..roles import Actor
 from ..settings import Settings
 from .evaluate import CHECK_FUNCTIONS, ReportDraft, RunInputs, class_labels
 from .models import Monitor, MonitorRun, Report, RunStatus
-from .profiles import load_profile, reference_frame
 from .service import MonitorService
 from .windows import Window, read_run_window
 
@@ -45,23 +45,21 @@ def worker_name() -> str:
 
 
 class MonitorRunner:
-    """Claims, executes and reaps monitor runs against one store."""
+    """Claims, executes and reaps monitor runs against one store.
 
-    def __init__(
-        self,
-        database: Database,
-        settings: Settings,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-        actor: Actor = SCHEDULER_ACTOR,
-    ) -> None:
+    ``ctx`` is the scheduler's context (its actor, settings, clock and the wired events): a
+    run's outcome is published as ``monitor.run_succeeded`` / ``_failed`` / ``_skipped`` in
+    the unit of work that stores it, so subscribers (alerts) change in the same transaction.
+    """
+
+    def __init__(self, database: Database, ctx: ServiceContext) -> None:
         self.database = database
-        self.settings = settings
-        self.clock = clock
-        self.actor = actor
+        self.ctx = ctx
+        self.settings: Settings = ctx.settings
+        self.clock: Callable[[], datetime] = ctx.clock
 
     def _ctx(self, actor: Actor | None = None) -> ServiceContext:
-        return ServiceContext(actor=actor or self.actor, settings=self.settings, clock=self.clock)
+        return self.ctx if actor is None else self.ctx.acting_as(actor)
 
     def claim(self, monitor_id: int, slot: datetime, *, attempt: int = 1) -> int | None:
         """Insert the run of ``slot``; None when another process already has it."""
@@ -75,7 +73,7 @@ class MonitorRunner:
                     attempt=attempt,
                     status=RunStatus.RUNNING.value,
                     claimed_by=worker_name(),
-                    requested_by=self.actor.name,
+                    requested_by=self.ctx.actor.name,
                     created_at=now,
                     started_at=now,
                     deadline_at=now + timedelta(seconds=self.settings.run_deadline_seconds),
@@ -134,6 +132,14 @@ class MonitorRunner:
                 {"monitor_id": monitor.id, "run_id": run.id, "wait": wait},
             )
             return run.id
+
+    def run_now(self, model_name: str, monitor_id: int, *, actor: Actor, wait: bool) -> MonitorRun:
+        """Ask for a run now (audited) and, with ``wait``, compute it here; the run as stored
+        after. Each step is a unit of work of its own (see the module's docstring)."""
+        run_id = self.request(model_name, monitor_id, actor=actor, wait=wait)
+        if wait:
+            self.execute(run_id)
+        return self.load(run_id)
 
     def load(self, run_id: int) -> MonitorRun:
         """A run as stored now, detached, with its version loaded."""
@@ -196,7 +202,7 @@ class MonitorRunner:
             )
             for run in stuck:
                 run.status = RunStatus.FAILED.value
-                run.finished_at = now
+                _finished(run, now)
                 run.error = (
                     f"Still running at its deadline ({self.settings.run_deadline_seconds:g} s "
                     f"after it started, claimed by {run.claimed_by}); marked failed."
@@ -248,7 +254,7 @@ class MonitorRunner:
         return [CHECK_FUNCTIONS[check](inputs) for check in monitor.checks]
 
     def _calibration(self, version: ModelVersion, options: dict[str, Any]) -> Any:
-        from .checks.estimated import fit_calibration
+        from ..checks.estimated import fit_calibration
 
         target = (version.feature_schema.get("target") or {}).get("name")
         if target is None or version.reference_sha256 is None:
@@ -282,7 +288,7 @@ class MonitorRunner:
                 return run.status
             monitor = run.monitor
             run.version_id = version_id
-            run.finished_at = now
+            _finished(run, now)
             if skipped is not None:
                 run.status = RunStatus.SKIPPED.value
                 run.error = skipped
@@ -318,8 +324,6 @@ class MonitorRunner:
             session.add_all(reports)
             session.flush()
             self._audit_outcome(session, run, reports)
-            for listener in _report_listeners:
-                listener(session, self._ctx(), run, reports)
             return run.status
 
     def _record_profile(self, version_id: int, sha256: str | None) -> None:
@@ -334,12 +338,13 @@ class MonitorRunner:
             if run is None:
                 return RunStatus.FAILED.value
             run.status = RunStatus.FAILED.value
-            run.finished_at = self.clock()
+            _finished(run, self.clock())
             run.error = error
             self._audit_outcome(session, run, [])
             return run.status
 
     def _audit_outcome(self, session: Session, run: MonitorRun, reports: list[Report]) -> None:
+        """Audit and publish a run's outcome (``monitor.run_<status>``)."""
         monitor = run.monitor
         AuditTrail(session, self._ctx()).append(
             f"monitor.run_{run.status}",
@@ -356,19 +361,27 @@ class MonitorRunner:
                 "error": run.error,
             },
         )
+        self.ctx.events.publish(
+            session,
+            self.ctx,
+            f"monitor.run_{run.status}",
+            {
+                "run_id": run.id,
+                "monitor_id": monitor.id,
+                "model_id": monitor.model_id,
+                "version_id": run.version_id,
+                "report_ids": [report.id for report in reports],
+                "statuses": {report.kind: report.status for report in reports},
+                "error": run.error,
+            },
+        )
 
 
-#: Called with (session, ctx, run, reports) in the unit of work that stores a run's reports:
-#: the alerts package subscribes here so an alert changes in the same transaction.
-ReportListener = Callable[[Session, ServiceContext, MonitorRun, list[Report]], None]
-_report_listeners: list[ReportListener] = []
-
-
-def on_reports(listener: ReportListener) -> ReportListener:
-    """Subscribe ``listener`` to every stored set of reports."""
-    if listener not in _report_listeners:
-        _report_listeners.append(listener)
-    return listener
+def _finished(run: MonitorRun, now: datetime) -> None:
+    """Mark ``run`` finished now, keeping how long it ran (``/metrics`` sums it in SQL)."""
+    run.finished_at = now
+    if run.started_at is not None:
+        run.duration_seconds = (now - run.started_at).total_seconds()
 
 
 def _needs_profile(monitor: Monitor) -> bool:
@@ -380,12 +393,7 @@ def baseline_of(
 ) -> tuple[str, dict[str, float]] | None:
     """The metrics performance is compared with: the named (or newest) benchmark, else the
     version's training metrics."""
-    query = select(Benchmark).where(Benchmark.version_id == version.id)
-    if benchmark:
-        query = query.where(Benchmark.name == benchmark)
-    found = session.scalars(
-        query.order_by(Benchmark.created_at.desc(), Benchmark.id.desc())
-    ).first()
+    found = next(iter(benchmarks_of(session, version.id, benchmark)), None)
     if found is not None:
         return f"benchmark {found.name!r} (#{found.id})", dict(found.metrics)
     if benchmark:

@@ -9,15 +9,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..alerts.models import Channel
 from ..audit.service import AuditTrail
+from ..checks.drift import validate_methods
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..registry.models import ModelVersion, RegisteredModel
+from ..registry.profiles import monitored_kinds
 from ..registry.service import RegistryService
-from .checks.drift import validate_methods
 from .models import Monitor, MonitorRun, Report
-from .profiles import monitored_kinds
 from .schedules import trigger_for
 
 DEFAULT_WINDOW = {"hours": 24}
@@ -75,6 +74,7 @@ class MonitorService:
         self.session.add(monitor)
         self.session.flush()
         self._audit("monitor.created", monitor, {"monitor": self.describe(monitor)})
+        self._publish("monitor.created", monitor)
         return monitor
 
     def update(self, model_name: str, monitor_id: int, changes: dict[str, Any]) -> Monitor:
@@ -97,6 +97,7 @@ class MonitorService:
             monitor.updated_at = self.ctx.clock()
             self.session.flush()
             self._audit("monitor.updated", monitor, {"changes": changed})
+            self._publish("monitor.updated", monitor)
         return monitor
 
     def delete(self, model_name: str, monitor_id: int) -> None:
@@ -210,6 +211,21 @@ class MonitorService:
             "enabled": monitor.enabled,
         }
 
+    def _publish(self, name: str, monitor: Monitor) -> None:
+        """Publish a monitor's creation or change; a subscriber may refuse it (the alerts
+        package refuses channels that do not exist), and the unit of work then rolls back."""
+        self.ctx.events.publish(
+            self.session,
+            self.ctx,
+            name,
+            {
+                "monitor_id": monitor.id,
+                "model_id": monitor.model_id,
+                "checks": list(monitor.checks),
+                "channels": list(monitor.channels),
+            },
+        )
+
     def _check(self, monitor: Monitor) -> None:
         problems: dict[str, list[str]] = {}
         if monitor.version is not None and monitor.stage is not None:
@@ -225,13 +241,6 @@ class MonitorService:
                 validate_methods(self._kinds(monitor), methods)
             except ValueError as exc:
                 problems["options"] = [str(exc)]
-        if monitor.channels:
-            known = set(
-                self.session.scalars(select(Channel.name).where(Channel.name.in_(monitor.channels)))
-            )
-            unknown_channels = [name for name in monitor.channels if name not in known]
-            if unknown_channels:
-                problems["channels"] = [f"No channel named {', '.join(unknown_channels)}."]
         if monitor.schedule is not None:
             try:
                 trigger_for(monitor.schedule, monitor.created_at)

@@ -11,12 +11,18 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, ValidationError
 from werkzeug.wrappers import Response
 
-from ..auth.access import requires
-from ..auth.roles import Role
+from ..access import requires
 from ..errors import BadRequest, ValidationFailed
 from ..request_scope import db_session, service_context
+from ..roles import Role
 from ..storable import UNSTORABLE_TEXT, is_storable_text
+from .benchmarks import BenchmarkService
 from .schemas import (
+    BenchmarkCreateSchema,
+    BenchmarkListArgsSchema,
+    BenchmarkSchema,
+    LeaderboardArgsSchema,
+    LeaderboardSchema,
     ModelCreateSchema,
     ModelListArgsSchema,
     ModelPageSchema,
@@ -263,3 +269,43 @@ class VersionReference(MethodView):
         )
         response.headers["X-Assay-Sha256"] = row.reference_sha256 or ""
         return response
+
+
+def _benchmarks() -> BenchmarkService:
+    return BenchmarkService(db_session(), service_context())
+
+
+@blp.route(VERSION_URL + "/benchmarks")
+class Benchmarks(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(BenchmarkListArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, BenchmarkSchema(many=True))
+    def get(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """List a version's benchmarks"""
+        return _benchmarks().list(name, version, **args)
+
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(BenchmarkCreateSchema)
+    @blp.response(201, BenchmarkSchema)
+    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+        """Log a benchmark of a version (audited)"""
+        return _benchmarks().log(name, version, **args)
+
+
+@blp.route(VERSION_URL + "/benchmarks/<int:benchmark_id>")
+class BenchmarkItem(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, BenchmarkSchema)
+    def get(self, name: str, version: int, benchmark_id: int) -> Any:
+        """Get one benchmark"""
+        return _benchmarks().get(name, version, benchmark_id)
+
+
+@blp.route("/models/<string:name>/leaderboard")
+class Leaderboard(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(LeaderboardArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, LeaderboardSchema)
+    def get(self, args: dict[str, Any], name: str) -> Any:
+        """Versions × metrics of a benchmark, sortable by a metric"""
+        return _benchmarks().leaderboard(name, **args)

@@ -11,13 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from ..audit.service import AuditTrail
-from ..auth.roles import Role
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..governance.history import record_stage_change
-from ..monitoring.profiles import build_profile, store_profile
+from ..roles import Role
 from . import reference as ref
 from .models import ArtifactFormat, ModelVersion, RegisteredModel, Stage
+from .profiles import build_profile, store_profile
+from .stages import holders, record_stay
 from .storage import Blob, ContentStore
 
 _FORMAT_BY_SUFFIX = {
@@ -332,6 +332,12 @@ class RegistryService:
                 },
             },
         )
+        self.ctx.events.publish(
+            self.session,
+            self.ctx,
+            "version.registered",
+            {"model": model.name, "version": version.version, "version_id": version.id},
+        )
         return version
 
     def _stage_artifact(self, spec: VersionSpec, upload: Upload) -> _StagedArtifact:
@@ -493,36 +499,71 @@ class RegistryService:
         comment: str | None = None,
         archive_existing: bool = False,
     ) -> ModelVersion:
-        """Move a version to ``stage`` directly (admin only, until the approval gate lands)."""
+        """Move a version to ``stage`` directly (an admin's decision, outside the gate)."""
         if not self.ctx.actor.role.allows(Role.ADMIN):
             raise PermissionDenied("Only an admin may change a stage directly.")
         self._live_model(model_name)
         row = self.get_version(model_name, version)
         if row.stage == stage:
             raise Conflict(f"Version {version} of {model_name!r} is already in {stage}.")
-        if archive_existing and stage in {Stage.STAGING.value, Stage.PRODUCTION.value}:
-            for other in self.session.scalars(
-                select(ModelVersion).where(
-                    ModelVersion.model_id == row.model_id,
-                    ModelVersion.stage == stage,
-                    ModelVersion.id != row.id,
-                )
-            ):
-                self._move(other, Stage.ARCHIVED.value, f"archived: v{version} moved to {stage}")
-        self._move(row, stage, comment)
+        replaces = archive_existing and stage in {Stage.STAGING.value, Stage.PRODUCTION.value}
+        self.move_stage(
+            row,
+            stage,
+            comment,
+            archive_holders=f"archived: v{version} moved to {stage}" if replaces else None,
+        )
         return row
+
+    def move_stage(
+        self,
+        row: ModelVersion,
+        stage: str,
+        comment: str | None,
+        *,
+        archive_holders: str | None = None,
+    ) -> list[ModelVersion]:
+        """The one path that moves a version between stages: its stay in the history, its
+        audit event and the ``stage.changed`` event. With ``archive_holders`` (the comment to
+        record), the versions in ``stage`` now are archived first; they are returned.
+
+        Who may move what is decided by the caller (governance, or an admin's direct change).
+        """
+        archived = []
+        if archive_holders is not None:
+            for other in holders(self.session, row.model_id, stage):
+                if other.id != row.id:
+                    self._move(other, Stage.ARCHIVED.value, archive_holders)
+                    archived.append(other)
+        if row.stage != stage:
+            self._move(row, stage, comment)
+        return archived
 
     def _move(self, row: ModelVersion, stage: str, comment: str | None) -> None:
         previous = row.stage
+        now = self.ctx.clock()
         row.stage = stage
-        row.stage_changed_at = self.ctx.clock()
+        row.stage_changed_at = now
         self.session.flush()
-        record_stage_change(self.session, self.ctx, row, stage, comment)
+        record_stay(self.session, row, stage, at=now, by=self.ctx.actor.name, comment=comment)
         self.audit.append(
             "version.stage_changed",
             "model_version",
             row.audit_id,
             {"from": previous, "to": stage, "comment": comment},
+        )
+        self.ctx.events.publish(
+            self.session,
+            self.ctx,
+            "stage.changed",
+            {
+                "model": row.model.name,
+                "version": row.version,
+                "from": previous,
+                "stage": stage,
+                "changed_by": self.ctx.actor.name,
+                "comment": comment,
+            },
         )
 
     def artifact_path(self, model_name: str, version: int) -> tuple[ModelVersion, Path]:

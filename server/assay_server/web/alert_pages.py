@@ -14,13 +14,13 @@ from flask import flash, redirect, render_template, request
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from ..access import browser_page, requires
 from ..alerts.models import OPEN_ALERT_STATUSES, SEVERITIES, Alert, AlertStatus, DeliveryStatus
 from ..alerts.schemas import CommentSchema
 from ..alerts.service import AlertFilters, AlertService, DeliveryService
-from ..auth.access import browser_page, requires
-from ..auth.roles import Role
 from ..errors import AssayError, ValidationFailed
 from ..request_scope import current_actor, db_session, service_context
+from ..roles import Role
 from .blueprint import bp, error_message, safe_next
 
 ALERT_VIEWS = ("open", "all")
@@ -78,14 +78,13 @@ def _comment() -> str:
 def _change(apply: Callable[[], object], done: str, back_to: str) -> Response:
     """Apply a change through a service, flash how it went, and go back to the list.
 
-    A refused change is rolled back (unless the refusal keeps its changes, as in the API) and
-    its message flashed; either way the request scope commits what is left, audit included.
+    A refused change is rolled back and its message flashed; the request scope then commits
+    what is left (nothing of the refused change).
     """
     try:
         apply()
     except AssayError as exc:
-        if not exc.keeps_changes:
-            db_session().rollback()
+        db_session().rollback()
         flash(error_message(exc), "error")
     else:
         flash(done, "ok")

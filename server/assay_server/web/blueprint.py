@@ -80,8 +80,6 @@ def _error_page(status: int, title: str, message: str) -> tuple[str, int]:
 def _page_error(exc: Exception) -> tuple[str, int]:
     """Every error on a page, as a page in the layout (never a stack trace)."""
     if isinstance(exc, AssayError):
-        if exc.keeps_changes:
-            g.keep_changes = True
         if exc.status >= 500:
             log.error("%s [request %s]: %s", exc.code, g.get("request_id"), exc.message)
         return _error_page(exc.status, exc.code.replace("_", " ").capitalize(), error_message(exc))

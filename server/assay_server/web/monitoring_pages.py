@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from flask import render_template
 from werkzeug.wrappers import Response
 
-from ..auth.access import browser_page, requires
-from ..auth.roles import Role
+from ..access import browser_page, requires
 from ..monitoring.html import report_html_path
 from ..monitoring.models import Monitor, MonitorRun
 from ..monitoring.service import MonitorService, ReportFilters
 from ..registry.service import RegistryService
 from ..request_scope import database, db_session, service_context, settings
+from ..roles import Role
 from ..sandboxed import sandboxed_html
 from .blueprint import bp
 from .report_tables import detail_tables, findings_table, summary_table

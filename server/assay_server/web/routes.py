@@ -11,12 +11,12 @@ from typing import Any
 from flask import current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from ..auth.access import browser_page, public, requires
-from ..auth.roles import Role
+from ..access import browser_page, public, requires
 from ..auth.service import authenticate
 from ..errors import AuthenticationRequired
 from ..registry.service import RegistryService
 from ..request_scope import db_session, service_context
+from ..roles import Role
 from . import alert_pages, monitoring_pages  # noqa: F401  (registers their routes on bp)
 from .blueprint import bp, safe_next
 

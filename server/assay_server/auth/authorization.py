@@ -1,77 +1,21 @@
-"""The authorization rule every route declares, and the hook that enforces it.
+"""The hook that enforces what each route declares (see ``assay_server.access``).
 
-A view declares ``@requires(Role.X)`` or ``@public``. The hook runs before any argument
-parsing, so a caller without a token learns nothing about the body it sent. A view that
-declares nothing is refused for everyone: a route added without a rule fails closed (and the
-auth matrix test names it).
+It runs before any argument parsing, so a caller without a token learns nothing about the
+body it sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
+from ..access import PUBLIC, required_role_for, view_handler
 from ..errors import AuthenticationRequired, PermissionDenied
 from ..request_scope import database
-from .roles import Role
+from ..roles import Role
 from .service import authenticate
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-PUBLIC = "public"
-# flask-smorest's own documentation views, and Flask's static files.
-PUBLIC_ENDPOINTS = frozenset(
-    {
-        "static",
-        "api-docs.openapi_json",
-        "api-docs.openapi_swagger_ui",
-    }
-)
-
-
-def requires(role: Role) -> Callable[[F], F]:
-    """Declare the lowest role that may call the decorated view."""
-
-    def mark(view: F) -> F:
-        view.required_role = role  # type: ignore[attr-defined]
-        return view
-
-    return mark
-
-
-def public(view: F) -> F:
-    """Declare a view that needs no token (health, readiness, login)."""
-    view.required_role = PUBLIC  # type: ignore[attr-defined]
-    return view
-
-
-def browser_page(view: F) -> F:
-    """Declare a page for people: no session sends the browser to the login form."""
-    view.browser_page = True  # type: ignore[attr-defined]
-    return view
-
-
-def required_role_for(app: Flask, endpoint: str | None, method: str) -> Role | str | None:
-    """The rule declared for ``endpoint`` and ``method``: a Role, ``"public"``, or None."""
-    if endpoint is None:
-        return None
-    if endpoint in PUBLIC_ENDPOINTS:
-        return PUBLIC
-    view = _handler(app, endpoint, method)
-    return getattr(view, "required_role", None)
-
-
-def _handler(app: Flask, endpoint: str, method: str) -> Any:
-    view = app.view_functions.get(endpoint)
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        name = "get" if method == "HEAD" else method.lower()
-        return getattr(view_class, name, None)
-    return view
 
 
 def _bearer_token() -> str | None:
@@ -98,7 +42,7 @@ def _authorize() -> Response | None:
     rule = required_role_for(current_app, request.endpoint, request.method)
     if rule == PUBLIC:
         return None
-    view = _handler(current_app, request.endpoint or "", request.method)
+    view = view_handler(current_app, request.endpoint or "", request.method)
     is_page = getattr(view, "browser_page", False)
     secret = _bearer_token() or (session.get("token") if is_page else None)
     try:

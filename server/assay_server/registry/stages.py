@@ -1,32 +1,28 @@
-"""Stage history: which version held which stage, from when to when; and rollback.
+"""Stage history: which version held which stage, from when to when.
 
-Every stage change goes through ``RegistryService._move`` (the direct admin change, an
-approved promotion, a rollback), which calls :func:`record_stage_change` here.
+Every stage change goes through :meth:`RegistryService.move_stage
+<assay_server.registry.service.RegistryService.move_stage>` (a direct admin change, an approved
+promotion, a rollback), which records it here.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ..context import ServiceContext
-from ..registry.models import ModelVersion, Stage
-from .events import publish
-from .models import StageHistory
+from .models import ModelVersion, Stage, StageHistory
 
 
-def record_stage_change(
-    session: Session, ctx: ServiceContext, row: ModelVersion, stage: str, comment: str | None
+def record_stay(
+    session: Session, row: ModelVersion, stage: str, *, at: datetime, by: str, comment: str | None
 ) -> None:
     """Close the version's open stay and open one in ``stage`` (none: no stay is opened)."""
-    now = ctx.clock()
     session.execute(
         update(StageHistory)
         .where(StageHistory.version_id == row.id, StageHistory.left_at.is_(None))
-        .values(left_at=now)
+        .values(left_at=at)
     )
     if stage != Stage.NONE.value:
         session.add(
@@ -34,23 +30,12 @@ def record_stage_change(
                 model_id=row.model_id,
                 version_id=row.id,
                 stage=stage,
-                entered_at=now,
-                entered_by=ctx.actor.name,
+                entered_at=at,
+                entered_by=by,
                 comment=comment,
             )
         )
     session.flush()
-    publish(
-        session,
-        "stage.changed",
-        {
-            "model": row.model.name,
-            "version": row.version,
-            "stage": stage,
-            "changed_by": ctx.actor.name,
-            "comment": comment,
-        },
-    )
 
 
 def stage_history(
@@ -91,13 +76,12 @@ def held(session: Session, version_id: int, stage: str) -> bool:
     )
 
 
-def entry_json(entry: StageHistory) -> dict[str, Any]:
-    """A stay as the compliance report lists it."""
-    return {
-        "version": entry.version_number,
-        "stage": entry.stage,
-        "entered_at": entry.entered_at,
-        "left_at": entry.left_at,
-        "entered_by": entry.entered_by,
-        "comment": entry.comment,
-    }
+def holders(session: Session, model_id: int, stage: str) -> list[ModelVersion]:
+    """The model's versions in ``stage`` now."""
+    return list(
+        session.scalars(
+            select(ModelVersion).where(
+                ModelVersion.model_id == model_id, ModelVersion.stage == stage
+            )
+        )
+    )

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..registry.models import ModelVersion
-from ..registry.storage import ContentStore
+from ..checks.profile import ReferenceProfile, profile_reference
 from ..settings import Settings
-from .checks.profile import ReferenceProfile, profile_reference
+from .models import ModelVersion
+from .storage import ContentStore
 
 
 def monitored_kinds(schema: dict[str, Any], columns: list[str] | None = None) -> dict[str, str]:

@@ -1,0 +1,85 @@
+"""The composition root: the one place that connects packages which must not import each other.
+
+The app factory, the scheduler, the CLI and the test fixtures all call :func:`wire`, and build
+every :class:`~assay_server.context.ServiceContext` with :meth:`Wiring.context`, so a report
+raises an alert, an alert notifies its channels, and a policy rule finds its evidence the same
+way everywhere. Nothing here is mutable once built, and no package keeps a registry of hooks.
+
+Connected here:
+
+- a stored run's reports → alerts (``monitor.run_succeeded`` → ``alerts.raising``);
+- a monitor's channels → checked to exist (``monitor.created``/``updated`` → ``alerts``);
+- alert changes → the outbox (``alert.*`` → ``alerts.outbox``);
+- evidence providers → policy rules (monitoring's reports, explanations, open alerts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .alerts import evidence as alert_evidence
+from .alerts.monitor_channels import check_monitor_channels
+from .alerts.outbox import on_alert_event
+from .alerts.raising import on_run_succeeded
+from .context import ServiceContext
+from .db import utcnow
+from .events import EVENT_NAMES, EventBus
+from .evidence import EvidenceProviders
+from .explain import evidence as explain_evidence
+from .monitoring import evidence as monitoring_evidence
+from .roles import Actor
+from .settings import Settings
+
+ALERT_CHANGES = sorted(name for name in EVENT_NAMES if name.startswith("alert."))
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """The event bus and the evidence providers, connected once."""
+
+    events: EventBus
+    evidence: EvidenceProviders
+
+    def context(
+        self,
+        actor: Actor,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        request_id: str | None = None,
+    ) -> ServiceContext:
+        """What a service is built with, for ``actor``."""
+        return ServiceContext(
+            actor=actor,
+            settings=settings,
+            events=self.events,
+            evidence=self.evidence,
+            request_id=request_id,
+            clock=clock,
+        )
+
+
+def wire() -> Wiring:
+    """Connect the subscribers and the evidence providers."""
+    events = EventBus(
+        {
+            "monitor.created": [check_monitor_channels],
+            "monitor.updated": [check_monitor_channels],
+            "monitor.run_succeeded": [on_run_succeeded],
+            **{name: [on_alert_event] for name in ALERT_CHANGES},
+        }
+    )
+    evidence = EvidenceProviders(
+        {
+            "drift_share": monitoring_evidence.drift_share,
+            "bias_metric": monitoring_evidence.bias_metric,
+            "performance_metric": monitoring_evidence.performance_metric,
+            "data_quality": monitoring_evidence.data_quality,
+            "report": monitoring_evidence.latest_report,
+            "explanation_available": explain_evidence.explanation_available,
+            "max_open_alerts": alert_evidence.open_alert_count,
+        }
+    )
+    return Wiring(events=events, evidence=evidence)
