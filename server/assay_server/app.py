@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
+from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -26,7 +27,7 @@ class AssayApi(Api):
 
     ERROR_SCHEMA = ErrorSchema
 
-    def handle_http_exception(self, error: HTTPException):  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         """Every HTTP error in our shape."""
         return http_errors.handle_http_exception(error)
 
@@ -84,6 +85,7 @@ def create_app(
         app, database, settings, clock, events=wiring.events, evidence=wiring.evidence
     )
     authorization.init_app(app)
+    request_scope.init_idempotency_keys(app)  # after authorization: a key is its caller's
 
     api = AssayApi(
         app,

@@ -3,13 +3,21 @@
 The session opens lazily; a request with an unsafe method gets a write session. A response
 below 400 commits, anything else rolls back, and the session always closes. Streaming views
 open their own session inside the generator.
+
+A POST or PATCH with an ``Idempotency-Key`` reserves the key (in a unit of work of its own,
+so other workers see it) before its view runs, or is answered from the stored response of the
+request that reserved it. Its response is stored on the key in its own commit; a request that
+does not commit gives the key back (``idempotency.py`` holds the rules).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
@@ -20,6 +28,15 @@ from .errors import PayloadTooLarge, ValidationFailed
 from .events import EventBus
 from .evidence import EvidenceProviders
 from .http_errors import error_response
+from .idempotency import (
+    HEADER,
+    IdempotencyKeys,
+    KeyedRequest,
+    KeyInProgress,
+    Reservation,
+    StoredResponse,
+    caller_of,
+)
 from .roles import Actor
 from .settings import Settings
 from .storable import UNSTORABLE_TEXT, is_storable_text
@@ -31,6 +48,16 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}\Z")
 UPLOAD_MIMETYPES = frozenset({"multipart/form-data"})
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 MAX_STORED_ID = 2**31 - 1  # the ids in paths are INTEGER columns: 32 bits on PostgreSQL
+KEYED_METHODS = frozenset({"POST", "PATCH"})
+_VALID_KEY = re.compile(r"^[\x20-\x7e]{1,255}\Z")
+#: Idempotent by prediction id already, and the hot path: ingest never pays for a key.
+UNKEYED_ENDPOINTS = frozenset({"ingest.Predictions", "ingest.Labels"})
+#: Their responses hold a secret shown once (a new token, a channel's generated signing
+#: secret), which is never stored: a retry learns the request succeeded, not the secret.
+SECRET_RESPONSE_ENDPOINTS = frozenset({"auth.Tokens", "alerts.Channels", "alerts.ChannelItem"})
+#: What a replay repeats of the stored response's headers (never cookies or the request id).
+REPLAYED_HEADERS = frozenset({"content-type", "location", "etag", "content-disposition"})
+_HASH_CHUNK_BYTES = 1 << 20
 
 
 def database() -> Database:
@@ -112,13 +139,106 @@ def _refuse_values_the_store_cannot_hold() -> None:
         raise ValidationFailed("", details=problems)
 
 
+def _claim_idempotency_key() -> Response | None:
+    """Reserve this request's ``Idempotency-Key``, or answer it as the request that reserved
+    the key was answered. Runs after the authorization hook: a key is its caller's."""
+    key = request.headers.get(HEADER)
+    if (
+        key is None
+        or request.method not in KEYED_METHODS
+        or request.endpoint in UNKEYED_ENDPOINTS
+        or "actor" not in g
+    ):
+        return None
+    if not _VALID_KEY.match(key):
+        raise ValidationFailed(
+            f"The {HEADER} header must be 1 to 255 printable ASCII characters.",
+            details={HEADER: ["Must be 1 to 255 printable ASCII characters."]},
+        )
+    keyed = KeyedRequest(
+        caller=caller_of(current_actor()),
+        key=key,
+        method=request.method,
+        path=request.path,
+        request_hash=_request_hash(),
+    )
+    try:
+        with database().unit_of_work() as session:
+            outcome = IdempotencyKeys(session, clock=_clock()).reserve(keyed)
+    except KeyInProgress as exc:
+        busy = current_app.make_response(
+            error_response(exc.status, exc.code, exc.message, exc.details)
+        )
+        busy.headers["Retry-After"] = "1"
+        return busy
+    if isinstance(outcome, StoredResponse):
+        replay = current_app.response_class(
+            outcome.body, status=outcome.status, headers=outcome.headers
+        )
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+    g.idempotency_reservation = outcome
+    return None
+
+
+def _request_hash() -> str:
+    """SHA-256 of the query string, the media type and the body as the view reads it.
+
+    A form or an upload is hashed field by field, each file streamed from where werkzeug
+    spooled it (to disk past 500 KB) and rewound for the view: a client's retry draws a new
+    multipart boundary, so its raw bytes differ. Any other body is read once and cached for
+    the view.
+    """
+    digest = hashlib.sha256()
+
+    def add(data: bytes) -> None:
+        digest.update(b"%d:" % len(data))
+        digest.update(data)
+
+    def add_text(text: str) -> None:
+        add(text.encode("utf-8", "surrogatepass"))
+
+    add(request.query_string)
+    add_text(request.mimetype)
+    if request.mimetype not in UPLOAD_MIMETYPES and request.mimetype != FORM_MIMETYPE:
+        add(request.get_data())
+        return digest.hexdigest()
+    for name, value in sorted(request.form.items(multi=True), key=lambda field: field[0]):
+        add_text(name)
+        add_text(value)
+    for name, upload in sorted(request.files.items(multi=True), key=lambda part: part[0]):
+        add_text(name)
+        add_text(upload.filename or "")
+        upload.stream.seek(0)
+        while chunk := upload.stream.read(_HASH_CHUNK_BYTES):
+            add(chunk)
+        add(b"")
+        upload.stream.seek(0)
+    return digest.hexdigest()
+
+
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
+    reservation: Reservation | None = g.pop("idempotency_reservation", None)
     session: Session | None = g.pop("db_session", None)
-    if session is None:
-        return response
+    if session is None and reservation is not None and response.status_code < 400:
+        session = database().session(write=True)  # the kept response is all there is to write
+    if session is not None:
+        response = _end_unit_of_work(session, response, reservation)
+    if reservation is not None and response.status_code >= 400:
+        _release_idempotency_key(reservation)
+    return response
+
+
+def _end_unit_of_work(
+    session: Session, response: Response, reservation: Reservation | None
+) -> Response:
+    """Commit below 400, roll back otherwise; a commit that fails becomes a 500. The response
+    is kept on the request's idempotency key in the same commit: both are stored, or neither."""
     try:
         if response.status_code < 400:
+            if reservation is not None:
+                _keep_response(session, reservation, response)
             session.commit()
         else:
             session.rollback()
@@ -135,11 +255,52 @@ def _finish_request(response: Response) -> Response:
     return response
 
 
+def _keep_response(session: Session, reservation: Reservation, response: Response) -> None:
+    """Store what the client gets on the reserved key (only the status, when the body is
+    streamed or shows a secret once)."""
+    kept = not (
+        request.endpoint in SECRET_RESPONSE_ENDPOINTS
+        or response.is_streamed
+        or response.direct_passthrough
+    )
+    stored = IdempotencyKeys(session, clock=_clock()).complete(
+        reservation,
+        status=response.status_code,
+        headers={
+            name: value
+            for name, value in response.headers.items()
+            if name.lower() in REPLAYED_HEADERS
+        },
+        body=response.get_data() if kept else None,
+    )
+    if not stored:
+        log.warning(
+            "%s taken over before its request finished [request %s]", HEADER, g.get("request_id")
+        )
+
+
+def _release_idempotency_key(reservation: Reservation) -> None:
+    """Give the key back, so a corrected retry runs. Never raises: a key left reserved is free
+    again after ``ABANDONED_AFTER``."""
+    try:
+        with database().unit_of_work() as session:
+            IdempotencyKeys(session, clock=_clock()).release(reservation)
+    except Exception:
+        log.exception("could not release the %s [request %s]", HEADER, g.get("request_id"))
+
+
 def _close_request(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         session.rollback()
         session.close()
+    reservation: Reservation | None = g.pop("idempotency_reservation", None)
+    if reservation is not None:  # the response hook never ran: nothing was committed
+        _release_idempotency_key(reservation)
+
+
+def _clock() -> Callable[[], datetime]:
+    return current_app.extensions["assay_clock"]
 
 
 def init_app(
@@ -161,3 +322,8 @@ def init_app(
     app.before_request(_begin_request)
     app.after_request(_finish_request)
     app.teardown_request(_close_request)
+
+
+def init_idempotency_keys(app: Flask) -> None:
+    """Honour ``Idempotency-Key`` on POST and PATCH; install after the authorization hook."""
+    app.before_request(_claim_idempotency_key)
