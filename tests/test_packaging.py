@@ -1,4 +1,5 @@
-"""Packaging: the server runs from a non-editable install, and the SDK needs requests alone."""
+"""Packaging: the server runs from a non-editable install, and the SDK needs requests alone
+(with the urllib3 2 that requests brings)."""
 
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ def test_a_non_editable_install_runs_from_another_directory(tmp_path):
     assert "asy_" not in second_output, "the first admin token is printed on the first start only"
 
 
-def test_the_sdk_distribution_depends_on_requests_alone(tmp_path):
+def test_the_sdk_distribution_depends_on_requests_and_its_urllib3_alone(tmp_path):
     subprocess.run(
         [
             sys.executable,
@@ -162,6 +163,7 @@ def test_the_sdk_distribution_depends_on_requests_alone(tmp_path):
         for line in metadata.splitlines()
         if line.startswith("Requires-Dist:") and "extra ==" not in line
     ]
-    assert [re.split(r"[<>=!~ ;\[]", r)[0] for r in required] == ["requests"]
+    # urllib3 comes with requests anyway; the SDK asks for 2.x, whose Retry it configures
+    assert [re.split(r"[<>=!~ ;\[]", r)[0] for r in required] == ["requests", "urllib3"]
     assert "assay/py.typed" in names
     assert not any(name.startswith("assay_server") for name in names)

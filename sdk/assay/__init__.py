@@ -7,7 +7,8 @@ are imported when a call needs them.
 from assay import webhooks
 from assay._http import VERSION as __version__
 from assay.alerts import Alert, Channel, Delivery
-from assay.client import Client, verify_audit_export
+from assay.audit import verify_audit_export
+from assay.client import Client
 from assay.errors import (
     APIConnectionError,
     APITimeoutError,

@@ -1,10 +1,11 @@
 """Batches the server called permanently bad, set aside where a person can read them.
 
-A batch the server refuses whole (a 4xx other than 408, 413 and 429), or fails on again and
-again while it answers its readiness probe (a 500 on that batch only), would otherwise block
-every batch behind it in the spool. It is moved here instead: its body as it was sent
-(``<name>``, gzipped JSON for predictions) and why (``<name>.reason.json``: status, code,
-message, request id, when). The directory is bounded; the oldest entries go first.
+A batch the server refuses whole (a final answer: a 4xx other than 408, 413 and 429, or a 5xx
+the retry policy does not retry), or fails on again and again while it answers its readiness
+probe (a 500 on that batch only), would otherwise block every batch behind it in the spool. It
+is moved here instead: its body as it was sent (``<name>``, gzipped JSON for predictions) and
+why (``<name>.reason.json``: status, code, message, request id, when). The directory is
+bounded; the oldest entries go first.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from assay._spool import Batch
+from assay._batches import Batch
+from assay._retries import OUTAGE_STATUSES, RETRY_STATUSES
+from assay.errors import AssayError
 
-__all__ = ["DeadLetters"]
+__all__ = ["DeadLetters", "ServerFailures"]
 
 _REASON = ".reason.json"
 
@@ -31,8 +34,14 @@ class DeadLetters:
     directory: Path
     max_bytes: int
 
-    def put(self, batch: Batch, reason: dict[str, Any]) -> Path | None:
-        """Keep ``batch`` with ``reason``; None when the disk refuses (never raises)."""
+    def put(self, batch: Batch, error: AssayError | None) -> Path | None:
+        """Keep ``batch`` with why the server refused it; None when the disk refuses it."""
+        reason = {
+            "status": error.status if error is not None else None,
+            "code": error.code if error is not None else None,
+            "message": error.message if error is not None else "rejected",
+            "request_id": error.request_id if error is not None else None,
+        }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._make_room(len(batch.body))
@@ -67,6 +76,35 @@ class DeadLetters:
                 with contextlib.suppress(OSError):
                     each.unlink()
             total -= sizes[path]
+
+
+class ServerFailures:
+    """How often the server failed (500) on each batch: tells a poisoned batch from an outage.
+
+    A 502, 503, 504, 408 or 429 is an outage however often it repeats; a 500 is the batch's
+    fault once the same batch got ``limit`` of them while the server answers its readiness
+    probe. Used from the sender thread only.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def is_poison(
+        self, batch: Batch, error: AssayError | None, *, limit: int, ready: Callable[[], bool]
+    ) -> bool:
+        """Count this failure of ``batch``; True when it makes the batch permanently bad."""
+        status = error.status if error is not None else None
+        if status not in RETRY_STATUSES or status in OUTAGE_STATUSES:
+            return False
+        if len(self._counts) > 1000:  # names of batches evicted from the spool
+            self._counts.clear()
+        failures = self._counts.get(batch.name, 0) + 1
+        self._counts[batch.name] = failures
+        return failures >= limit and ready()
+
+    def forget(self, batch: Batch) -> None:
+        """The server answered ``batch`` for good: stop counting its failures."""
+        self._counts.pop(batch.name, None)
 
 
 def _size(path: Path) -> int:

@@ -1,23 +1,31 @@
-"""The client's transport: one ``requests.Session``, timeouts, retries, errors mapped once.
+"""The client's HTTP layer: one ``requests.Session``, the retry policy mounted on it, errors
+mapped once.
 
-Retries follow openai-python's: exponential backoff from 0.5 s doubling up to 8 s, with jitter,
-``Retry-After`` honoured up to :data:`RETRY_AFTER_CAP` seconds; only for connection errors,
-timeouts, 429, 502, 503 and 504, and only on idempotent methods (never a POST, which could
-register a version twice).
+:class:`Connection` is where the server is and how to authenticate — what a
+:class:`assay.Client` and a :class:`assay.PredictionLogger` share. :class:`Transport` sends the
+client's calls: every POST carries an ``Idempotency-Key`` (the same one on each retry of that
+call), and :mod:`assay._retries` decides what is retried and how long to wait.
 """
 
 from __future__ import annotations
 
 import contextlib
-import random
+import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util.retry import Retry
 
+from assay._retries import IDEMPOTENCY_HEADER, RetryPolicy, may_replay
 from assay.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -27,17 +35,29 @@ from assay.errors import (
     error_from_response,
 )
 
+__all__ = [
+    "API_PREFIX",
+    "USER_AGENT",
+    "VERSION",
+    "Connection",
+    "ServerCalls",
+    "Timeout",
+    "Transport",
+    "api_base_url",
+    "http_error",
+    "network_error",
+    "present",
+    "stream_errors",
+]
+
 VERSION = "0.1.0"
 USER_AGENT = f"assay-python/{VERSION}"
 API_PREFIX = "/api/v1"
-
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-INITIAL_RETRY_DELAY = 0.5
-MAX_RETRY_DELAY = 8.0
-RETRY_AFTER_CAP = 60.0
+_CHUNK = 64 * 1024
 
 Timeout = float | tuple[float, float]
+#: Query parameters; None values are left out.
+Params = Mapping[str, str | int | float | bool | None]
 
 
 def api_base_url(url: str) -> str:
@@ -51,47 +71,99 @@ def api_base_url(url: str) -> str:
     return base if base.endswith(API_PREFIX) else base + API_PREFIX
 
 
-def backoff_delay(retry: int) -> float:
-    """Seconds to wait before retry number ``retry`` (0-based): doubling, capped, jittered."""
-    delay = min(INITIAL_RETRY_DELAY * 2.0**retry, MAX_RETRY_DELAY)
-    return delay * (1.0 - 0.25 * random.random())
+@dataclass(frozen=True)
+class Connection:
+    """One Assay server and one API token: the API root and the headers every call carries."""
 
+    base_url: str
+    token: str
 
-def retry_after_seconds(response: requests.Response) -> float | None:
-    """The server's ``Retry-After`` in seconds (a number or an HTTP date), capped; else None."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+    @classmethod
+    def from_options(cls, url: str | None, token: str | None) -> Connection:
+        """From the arguments, else ``$ASSAY_URL`` / ``$ASSAY_TOKEN``; fail fast without them."""
+        url = url or os.environ.get("ASSAY_URL")
+        token = token or os.environ.get("ASSAY_TOKEN")
+        if not url:
+            raise ConfigurationError(
+                "no Assay server URL: pass url= or set ASSAY_URL (e.g. http://127.0.0.1:8080)"
+            )
+        if not token:
+            raise ConfigurationError("no Assay API token: pass token= or set ASSAY_TOKEN")
+        return cls(api_base_url(url), token)
 
-
-class Transport:
-    """Sends requests to one Assay server with one token; owned by a :class:`assay.Client`."""
-
-    def __init__(self, url: str, token: str, *, timeout: Timeout, max_retries: int) -> None:
-        if max_retries < 0:
-            raise ConfigurationError("max_retries must be 0 or more")
-        self.base_url = api_base_url(url)
-        self.timeout = timeout
-        self.max_retries = max_retries
-        # Injectable so tests can record the backoff instead of waiting for it.
-        self.sleep: Callable[[float], None] = time.sleep
-        self.session = requests.Session()
-        self.session.headers.update(
+    def new_session(self) -> requests.Session:
+        """A session that sends the token and the SDK's user agent with every request."""
+        session = requests.Session()
+        session.headers.update(
             {
-                "Authorization": f"Bearer {token}",
+                "Authorization": f"Bearer {self.token}",
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
             }
         )
+        return session
+
+    def __repr__(self) -> str:
+        return f"Connection(base_url={self.base_url!r})"  # never the token
+
+
+class RetryingAdapter(HTTPAdapter):
+    """Sends a request that may be replayed (:func:`assay._retries.may_replay`) under the
+    retry policy, and any other exactly once.
+
+    urllib3's ``Retry`` sees a request's method only; whether a POST may be sent again depends
+    on its ``Idempotency-Key`` header and on its body, which only the adapter sees.
+    """
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        super().__init__(max_retries=policy)
+        self._once = HTTPAdapter(max_retries=Retry(0, read=False))
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send ``request``, retrying it only if it may be replayed."""
+        if may_replay(request.method or "GET", request.headers, request.body):
+            return super().send(request, stream, timeout, verify, cert, proxies)
+        return self._once.send(request, stream, timeout, verify, cert, proxies)
+
+    def close(self) -> None:
+        """Close both connection pools."""
+        super().close()
+        self._once.close()
+
+
+class Transport:
+    """Sends the calls of one :class:`assay.Client` to its server; raises an AssayError for
+    every error answer and every network failure."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        timeout: Timeout,
+        max_retries: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_retries < 0:
+            raise ConfigurationError("max_retries must be 0 or more")
+        self.connection = connection
+        self.base_url = connection.base_url
+        self.timeout = timeout
+        #: Every wait between retries and between polls goes through here (tests record them).
+        self.sleep = sleep
+        self.session = connection.new_session()
+        adapter = RetryingAdapter(
+            RetryPolicy.for_client(max_retries, pause=lambda seconds: self.sleep(seconds))
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def close(self) -> None:
         """Close the session's pooled connections."""
@@ -102,54 +174,46 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        data: Mapping[str, Any] | None = None,
-        files: Mapping[str, Any] | None = None,
+        params: Params | None = None,
+        json: object = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         stream: bool = False,
+        idempotency_key: str | None = None,
     ) -> requests.Response:
-        """Send one call, retrying what is safe to retry; raise an AssayError for any error."""
+        """Send one call and return its answer; raise an AssayError for any error.
+
+        A POST gets an ``Idempotency-Key`` (a new uuid4 unless ``idempotency_key`` is given),
+        which makes it safe to retry; a PATCH is retried only when given one.
+        """
         method = method.upper()
         url = self.base_url + path
-        retryable = method in IDEMPOTENT_METHODS
-        retries = 0
-        while True:
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    files=files,
-                    stream=stream,
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                error = _network_error(exc, method, url)
-                if (
-                    isinstance(error, APIConnectionError)
-                    and retryable
-                    and retries < self.max_retries
-                ):
-                    self.sleep(backoff_delay(retries))
-                    retries += 1
-                    continue
-                raise error from exc
-            status = response.status_code
-            if status in RETRY_STATUSES and retryable and retries < self.max_retries:
-                delay = retry_after_seconds(response)
-                response.close()
-                self.sleep(backoff_delay(retries) if delay is None else delay)
-                retries += 1
-                continue
-            if status >= 400:
-                raise _error_from(response)
-            return response
+        headers = {}
+        if idempotency_key is None and method == "POST":
+            idempotency_key = uuid.uuid4().hex
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=None if params is None else _without_none(params),
+                json=json,
+                data=data,
+                files=files,
+                headers=headers,
+                stream=stream,
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise network_error(exc, method, url) from exc
+        if response.status_code >= 400:
+            raise http_error(response)
+        return response
 
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+    def json(self, method: str, path: str, **options: Any) -> Any:
         """Send one call and return its decoded JSON body (None for an empty body)."""
-        response = self.request(method, path, **kwargs)
+        response = self.request(method, path, **options)
         if not response.content:
             return None
         try:
@@ -161,27 +225,110 @@ class Transport:
                 request_id=response.headers.get("X-Request-Id"),
             ) from None
 
+    def pages(self, path: str, params: Params, page_size: int) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list, walking ``page`` until the server's ``total``."""
+        query = dict(_without_none(params))
+        page = 1
+        seen = 0
+        while True:
+            query.update(page=page, limit=page_size)
+            body = self.json("GET", path, params=query)
+            if isinstance(body, list):  # an endpoint that does not page
+                yield from body
+                return
+            items = body.get("items") or []
+            yield from items
+            seen += len(items)
+            if not items or seen >= int(body.get("total", seen)):
+                return
+            page += 1
 
-def _network_error(exc: requests.RequestException, method: str, url: str) -> AssayError:
-    if isinstance(exc, requests.Timeout):
-        return APITimeoutError(f"{method} {url} timed out: {exc}")
+    def download(self, path: str, destination: str | os.PathLike[str] | None) -> bytes | Path:
+        """A streamed body: its bytes, or written to ``destination`` (returned)."""
+        response = self.request("GET", path, stream=True)
+        with response, stream_errors(response.url):
+            if destination is None:
+                return response.content
+            target = Path(destination)
+            with target.open("wb") as out:
+                for chunk in response.iter_content(_CHUNK):
+                    out.write(chunk)
+            return target
+
+    @contextlib.contextmanager
+    def lines(self, path: str) -> Iterator[Iterator[bytes]]:
+        """The non-empty lines of a streamed body, while the answer stays open."""
+        response = self.request("GET", path, stream=True)
+        with response:
+            yield _non_empty_lines(response)
+
+
+class ServerCalls:
+    """What every group of the client's calls needs: the transport, and the page size."""
+
+    _transport: Transport
+    #: How many items each request of a list walk asks for (the server allows up to 500).
+    page_size: int = 500
+    #: Seconds between two polls of a job the server runs in the background.
+    poll_interval: float = 0.5
+
+    def _pages(self, path: str, params: Params) -> Iterator[dict[str, Any]]:
+        return self._transport.pages(path, params, self.page_size)
+
+
+def present(**fields: object) -> dict[str, object]:
+    """A JSON body of the fields that were given (None means "not given")."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _without_none(params: Params) -> dict[str, str | int | float | bool]:
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _non_empty_lines(response: requests.Response) -> Iterator[bytes]:
+    with stream_errors(response.url):
+        for line in response.iter_lines(chunk_size=_CHUNK):
+            if line.strip():
+                yield line
+
+
+def network_error(exc: requests.RequestException, method: str, url: str) -> AssayError:
+    """The AssayError for a request that got no answer."""
+    if _timed_out(exc):
+        return APITimeoutError(f"{method} {url} timed out: {_root_cause(exc)}")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return ConfigurationError(f"invalid Assay URL {url!r}: {exc}")
     if isinstance(exc, requests.ConnectionError):
         return APIConnectionError(
             f"cannot reach the Assay server ({method} {url}): {_root_cause(exc)}"
         )
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return ConfigurationError(f"invalid Assay URL {url!r}: {exc}")
     return APIConnectionError(f"{method} {url} failed: {exc}")
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    if isinstance(exc, requests.Timeout):
+        return True
+    # Once retries are used up, requests reports a read timeout as a ConnectionError wrapping
+    # urllib3's MaxRetryError (a refused connection is a NewConnectionError, a timeout's kin).
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc.args[0] if exc.args else None, MaxRetryError) and (
+        isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
+    )
 
 
 def _root_cause(exc: BaseException) -> str:
     # requests wraps "[Errno 111] Connection refused" in urllib3's long description.
     text = str(exc)
     match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
-    return match.group(1).strip() if match else text
+    if match:
+        return match.group(1).strip()
+    if "Read timed out" in text:
+        return "read timed out"
+    return text
 
 
-def _error_from(response: requests.Response) -> AssayError:
+def http_error(response: requests.Response) -> AssayError:
+    """The AssayError for an error answer (its body read as the server's error shape)."""
     try:
         body = response.json()
     except ValueError:

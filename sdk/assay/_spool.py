@@ -15,29 +15,17 @@ server is idempotent on ``prediction_id``.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import itertools
-import json
 import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
 
-__all__ = [
-    "Batch",
-    "Spool",
-    "default_spool_root",
-    "encode_labels",
-    "encode_predictions",
-    "prediction_ids",
-    "split_batch",
-]
+from assay._batches import Batch
+
+__all__ = ["Spool", "default_spool_root", "rows_of"]
 
 _NAME = re.compile(r"\A\d{20}-\d+-\d+\.(predictions|labels)\.(\d+)\.json(?:\.gz)?\Z")
 _STALE_TEMP_SECONDS = 600.0
@@ -52,17 +40,6 @@ def default_spool_root() -> Path:
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "assay" / "spool"
-
-
-@dataclass
-class Batch:
-    """One encoded request body (gzipped JSON), ready to send or to spool."""
-
-    kind: str  # "predictions" or "labels"
-    name: str  # sorts in creation order; the spool file's name
-    body: bytes
-    rows: int
-    path: Path | None = None  # set when the batch was read back from the spool
 
 
 class Spool:
@@ -237,155 +214,3 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# -- the wire format of a batch ---------------------------------------------------------------
-
-_GZIP_LEVEL = 1
-# A queued prediction: (prediction_id, timestamp, features, prediction, score, probabilities,
-# sensitive, label). A tuple, because building it is the cheapest thing log() can do.
-Row = tuple[str, Any, Any, Any, Any, Any, Any, Any]
-
-
-def encode_predictions(rows: list[Row]) -> tuple[bytes | None, int, list[dict[str, Any]]]:
-    """The gzipped request body for ``rows``, how many rows it holds, and the rows left out.
-
-    A row the encoder cannot take (a circular structure, say) is left out with its reason,
-    so that one bad row does not cost the batch.
-    """
-    try:
-        return _gzip_json(_prediction_document(rows)), len(rows), []
-    except Exception:
-        pass
-    good, bad = [], []
-    for row in rows:
-        try:
-            json.dumps(_prediction_document([row]), default=_json_value)
-            good.append(row)
-        except Exception as exc:
-            bad.append({"prediction_id": row[0], "message": f"cannot be encoded: {exc}"})
-    if not good:
-        return None, 0, bad
-    return _gzip_json(_prediction_document(good)), len(good), bad
-
-
-def encode_labels(labels: list[tuple[str, Any]]) -> bytes:
-    """The request body (plain JSON) for ``(prediction_id, label)`` pairs."""
-    document = {"labels": [{"prediction_id": pid, "label": lab} for pid, lab in labels]}
-    return json.dumps(document, separators=(",", ":"), default=_json_value).encode()
-
-
-def prediction_ids(body: bytes) -> list[Any]:
-    """The ids of a predictions batch's rows, in order (decoded only when errors need them)."""
-    try:
-        document = json.loads(gzip.decompress(body))
-    except (OSError, ValueError):
-        return []
-    if "columns" in document:
-        return list(document["columns"].get("prediction_id") or [])
-    return [row.get("prediction_id") for row in document.get("rows") or []]
-
-
-def split_batch(kind: str, body: bytes) -> list[tuple[bytes, int]]:
-    """A batch's body cut into two halves (for a server that refused it as too large)."""
-    if kind == "labels":
-        labels = json.loads(body)["labels"]
-        half = len(labels) // 2
-        return [
-            (json.dumps({"labels": part}, separators=(",", ":")).encode(), len(part))
-            for part in (labels[:half], labels[half:])
-        ]
-    document = json.loads(gzip.decompress(body))
-    if "rows" in document:
-        rows = document["rows"]
-        half = len(rows) // 2
-        return [(_gzip_json({"rows": part}), len(part)) for part in (rows[:half], rows[half:])]
-    columns = document["columns"]
-    size = len(columns["prediction_id"])
-    halves = []
-    for part in (slice(0, size // 2), slice(size // 2, size)):
-        cut = {
-            name: {key: values[part] for key, values in value.items()}
-            if isinstance(value, dict)
-            else value[part]
-            for name, value in columns.items()
-        }
-        halves.append((_gzip_json({"columns": cut}), len(cut["prediction_id"])))
-    return halves
-
-
-def _gzip_json(document: Any) -> bytes:
-    data = json.dumps(document, separators=(",", ":"), default=_json_value).encode()
-    return gzip.compress(data, compresslevel=_GZIP_LEVEL)
-
-
-def _prediction_document(rows: list[Row]) -> dict[str, Any]:
-    """Column-wise (feature names once) when the rows agree on their keys, else row-wise."""
-    feature_keys = rows[0][2].keys()
-    sensitive_keys = rows[0][6].keys() if isinstance(rows[0][6], Mapping) else None
-    uniform = all(
-        row[2].keys() == feature_keys
-        and (
-            sensitive_keys is None
-            if row[6] is None
-            else isinstance(row[6], Mapping) and row[6].keys() == sensitive_keys
-        )
-        for row in rows
-    )
-    if not uniform:
-        return {"rows": [_row_object(row) for row in rows]}
-    columns: dict[str, Any] = {
-        "prediction_id": [row[0] for row in rows],
-        "timestamp": [_epoch(row[1]) for row in rows],
-        "features": {str(key): [row[2][key] for row in rows] for key in feature_keys},
-        "prediction": [row[3] for row in rows],
-    }
-    for name, index in (("score", 4), ("probabilities", 5), ("label", 7)):
-        values = [row[index] for row in rows]
-        if any(value is not None for value in values):
-            columns[name] = values
-    if sensitive_keys:
-        columns["sensitive"] = {str(key): [row[6][key] for row in rows] for key in sensitive_keys}
-    return {"columns": columns}
-
-
-def _row_object(row: Row) -> dict[str, Any]:
-    pid, timestamp, features, prediction, score, probabilities, sensitive, label = row
-    item: dict[str, Any] = {
-        "prediction_id": pid,
-        "timestamp": _epoch(timestamp),
-        "features": features,
-        "prediction": prediction,
-    }
-    for name, value in (
-        ("score", score),
-        ("probabilities", probabilities),
-        ("sensitive", sensitive),
-        ("label", label),
-    ):
-        if value is not None:
-            item[name] = value
-    return item
-
-
-def _epoch(value: Any) -> Any:
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        return aware.timestamp()
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    """What ``json`` cannot encode itself: numpy scalars and arrays, dates, the rest as text."""
-    for method in ("item", "tolist"):
-        convert = getattr(value, method, None)
-        if callable(convert):
-            with contextlib.suppress(Exception):
-                return convert()
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)

@@ -21,21 +21,25 @@ _FORMAT_SUFFIX = {"skops": ".skops", "onnx": ".onnx", "pickle": ".pkl"}
 
 
 def merged_lineage(
-    lineage: Mapping[str, Any] | Lineage | None,
-    params: Mapping[str, Any] | None,
-    metrics: Mapping[str, Any] | None,
-) -> dict[str, Any]:
+    lineage: Mapping[str, object] | Lineage | None,
+    params: Mapping[str, object] | None,
+    metrics: Mapping[str, object] | None,
+) -> dict[str, object]:
+    """The lineage to send: ``lineage`` with ``params`` and ``metrics`` merged into it."""
+    merged: dict[str, object]
     if isinstance(lineage, Lineage):
         merged = {k: v for k, v in dataclasses.asdict(lineage).items() if v not in (None, {})}
     else:
         merged = dict(lineage or {})
     for key, extra in (("params", params), ("metrics", metrics)):
         if extra:
-            merged[key] = {**(merged.get(key) or {}), **extra}
+            earlier = merged.get(key)
+            merged[key] = {**(earlier if isinstance(earlier, Mapping) else {}), **extra}
     return merged
 
 
-def feature_specs(features: Features, reference_data: Any) -> list[dict[str, str]]:
+def feature_specs(features: Features, reference_data: object) -> list[dict[str, str]]:
+    """The ``{name, kind}`` specs of ``features``, kinds read from a DataFrame if needed."""
     if isinstance(features, Mapping):
         return [{"name": str(name), "kind": str(kind)} for name, kind in features.items()]
     if isinstance(features, str):
@@ -74,7 +78,7 @@ def _kind_of(column: Any) -> str:
     return "numerical" if numeric else "categorical"
 
 
-def _as_dataframe(value: Any) -> Any:
+def _as_dataframe(value: object) -> Any:
     # A DataFrame can only exist if pandas is already imported: no need to import it here.
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(value, pandas.DataFrame):
@@ -82,15 +86,19 @@ def _as_dataframe(value: Any) -> Any:
     return None
 
 
-def artifact_part(artifact: Any, format: str | None) -> tuple[str, bytes, str | None]:
-    """Return the file name, content and (for an estimator) format of an artifact."""
+def artifact_part(artifact: object, format: str | None) -> tuple[str, bytes, str | None]:
+    """Return the file name, content and (for an estimator) format of an artifact.
+
+    A file is read whole, so that a retried upload can send all of it again.
+    """
     if isinstance(artifact, (str, os.PathLike)):
         path = Path(artifact)
         return path.name, path.read_bytes(), None
     if isinstance(artifact, (bytes, bytearray, memoryview)):
         return "model" + _FORMAT_SUFFIX.get(format or "", ".bin"), bytes(artifact), None
-    if hasattr(artifact, "read"):
-        content = artifact.read()
+    read = getattr(artifact, "read", None)
+    if callable(read):
+        content = read()
         if not isinstance(content, bytes):
             raise TypeError("an artifact file must be opened in binary mode ('rb')")
         name = Path(str(getattr(artifact, "name", ""))).name
@@ -105,7 +113,7 @@ def artifact_part(artifact: Any, format: str | None) -> tuple[str, bytes, str | 
     )
 
 
-def _skops_dumps(estimator: Any) -> bytes:
+def _skops_dumps(estimator: object) -> bytes:
     try:
         import skops.io
     except ImportError:
@@ -113,10 +121,11 @@ def _skops_dumps(estimator: Any) -> bytes:
             "registering a scikit-learn estimator needs skops: pip install skops "
             "(or pass the path or bytes of a saved model instead)"
         ) from None
-    return skops.io.dumps(estimator)
+    dumped: bytes = skops.io.dumps(estimator)
+    return dumped
 
 
-def reference_part(reference_data: Any) -> tuple[str, bytes, str]:
+def reference_part(reference_data: object) -> tuple[str, bytes, str]:
     """Return the file name, content and media type of the reference dataset."""
     frame = _as_dataframe(reference_data)
     if frame is not None:

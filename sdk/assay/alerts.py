@@ -6,19 +6,17 @@ with :func:`assay.webhooks.verify`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
+from assay._dates import iso_utc
+from assay._http import ServerCalls, present
+from assay._json import FreeForm, JSONObject, json_objects
+from assay._paths import ModelRef, model_name, model_path
 from assay.errors import NotFound
-from assay.governance import _model_path, _name
-from assay.types import parse_datetime
 
-if TYPE_CHECKING:
-    from assay._http import Transport
-
-__all__ = ["Alert", "AlertMethods", "Channel", "Delivery"]
+__all__ = ["Alert", "AlertMethods", "Channel", "Delivery", "DeliveryAttempt"]
 
 
 @dataclass(frozen=True)
@@ -41,29 +39,30 @@ class Alert:
     acknowledged_by: str | None = None
     resolved_by: str | None = None
     silenced_until: datetime | None = None
-    figures: dict[str, Any] = field(default_factory=dict)
+    figures: FreeForm = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Alert:
+    def from_json(cls, data: object) -> Alert:
         """Build from the server's JSON."""
+        read = JSONObject(data, "an alert")
         return cls(
-            id=int(data["id"]),
-            monitor_id=int(data["monitor_id"]),
-            model=data["model"],
-            version=int(data["version"]),
-            check=data["check"],
-            subject=data["subject"],
-            status=data["status"],
-            severity=data["severity"],
-            summary=data.get("summary") or "",
-            count=int(data.get("count") or 0),
-            report_id=int(data["report_id"]),
-            first_seen=parse_datetime(data.get("first_seen")),
-            last_seen=parse_datetime(data.get("last_seen")),
-            acknowledged_by=data.get("acknowledged_by"),
-            resolved_by=data.get("resolved_by"),
-            silenced_until=parse_datetime(data.get("silenced_until")),
-            figures=dict(data.get("figures") or {}),
+            id=read.integer("id"),
+            monitor_id=read.integer("monitor_id"),
+            model=read.text("model"),
+            version=read.integer("version"),
+            check=read.text("check"),
+            subject=read.text("subject"),
+            status=read.text("status"),
+            severity=read.text("severity"),
+            summary=read.text_or_empty("summary"),
+            count=read.count("count"),
+            report_id=read.integer("report_id"),
+            first_seen=read.optional_moment("first_seen"),
+            last_seen=read.optional_moment("last_seen"),
+            acknowledged_by=read.optional_text("acknowledged_by"),
+            resolved_by=read.optional_text("resolved_by"),
+            silenced_until=read.optional_moment("silenced_until"),
+            figures=read.free_form("figures"),
         )
 
 
@@ -81,17 +80,54 @@ class Channel:
     secret: str | None = None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Channel:
+    def from_json(cls, data: object) -> Channel:
         """Build from the server's JSON."""
+        read = JSONObject(data, "a channel")
         return cls(
-            id=int(data["id"]),
-            name=data["name"],
-            kind=data["kind"],
-            url=data.get("url"),
-            recipients=list(data.get("recipients") or []),
-            signed=bool(data.get("signed")),
-            secret=data.get("secret"),
+            id=read.integer("id"),
+            name=read.text("name"),
+            kind=read.text("kind"),
+            url=read.optional_text("url"),
+            recipients=read.strings("recipients"),
+            signed=read.flag("signed"),
+            secret=read.optional_text("secret"),
         )
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt at a notification: when, whether it worked, the receiver's status, how long.
+
+    Also readable by key (``attempt["status_code"]``), as the dict it used to be.
+    """
+
+    attempted_at: datetime | None
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @classmethod
+    def from_json(cls, data: object) -> DeliveryAttempt:
+        """Build from the server's JSON."""
+        read = JSONObject(data, "a delivery attempt")
+        return cls(
+            attempted_at=read.optional_moment("attempted_at"),
+            ok=read.flag("ok"),
+            status_code=read.optional_integer("status_code"),
+            error=read.optional_text("error"),
+            duration_ms=read.number("duration_ms", default=0.0),
+        )
+
+    def __getitem__(self, key: str) -> object:
+        """``attempt["ok"]`` is ``attempt.ok``."""
+        if key not in _ATTEMPT_FIELDS:
+            raise KeyError(key)
+        value: object = getattr(self, key)
+        return value
+
+
+_ATTEMPT_FIELDS = frozenset(("attempted_at", "ok", "status_code", "error", "duration_ms"))
 
 
 @dataclass(frozen=True)
@@ -106,45 +142,48 @@ class Delivery:
     status: str
     attempts: int
     last_error: str | None
-    attempt_log: list[dict[str, Any]]
+    attempt_log: list[DeliveryAttempt]
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Delivery:
+    def from_json(cls, data: object) -> Delivery:
         """Build from the server's JSON."""
+        read = JSONObject(data, "a delivery")
         return cls(
-            id=int(data["id"]),
-            event_id=data["event_id"],
-            event_type=data["event_type"],
-            channel=data["channel"],
-            alert_id=data.get("alert_id"),
-            status=data["status"],
-            attempts=int(data.get("attempts") or 0),
-            last_error=data.get("last_error"),
-            attempt_log=list(data.get("attempt_log") or []),
+            id=read.integer("id"),
+            event_id=read.text("event_id"),
+            event_type=read.text("event_type"),
+            channel=read.text("channel"),
+            alert_id=read.optional_integer("alert_id"),
+            status=read.text("status"),
+            attempts=read.count("attempts"),
+            last_error=read.optional_text("last_error"),
+            attempt_log=[DeliveryAttempt.from_json(a) for a in read.nested_list("attempt_log")],
         )
 
 
-class AlertMethods:
-    """Alerts, channels and deliveries (mixed into Client)."""
+#: A channel, as returned, by id, or by name.
+ChannelRef = Channel | int | str
 
-    _transport: Transport
+
+class AlertMethods(ServerCalls):
+    """Alerts, channels and deliveries (mixed into Client)."""
 
     def list_alerts(
         self,
-        model: Any = None,
+        model: ModelRef | None = None,
         status: str | None = None,
         severity: str | None = None,
         limit: int = 100,
     ) -> list[Alert]:
         """Alerts, newest first; ``status="open"`` for firing, acknowledged and silenced."""
-        params: dict[str, Any] = {"limit": limit}
-        if model is not None:
-            params["model"] = _name(model)
-        if status:
-            params["status"] = status
-        if severity:
-            params["severity"] = severity
-        return [Alert.from_json(a) for a in self._transport.json("GET", "/alerts", params=params)]
+        params = {
+            "limit": limit,
+            "model": None if model is None else model_name(model),
+            "status": status or None,
+            "severity": severity or None,
+        }
+        answer = self._transport.json("GET", "/alerts", params=params)
+        return [Alert.from_json(a) for a in json_objects(answer, "alerts")]
 
     def get_alert(self, alert_id: int) -> Alert:
         """One alert."""
@@ -160,11 +199,10 @@ class AlertMethods:
         path = f"/alerts/{int(alert_id)}/resolve"
         return Alert.from_json(self._transport.json("POST", path, json={"comment": comment}))
 
-    def silence_alert(self, alert_id: int, until: datetime, comment: str = "") -> Alert:
-        """No notifications about this alert until ``until`` (an aware datetime)."""
-        if until.tzinfo is None:
-            raise ValueError("pass an aware datetime (with a timezone)")
-        body = {"until": until.isoformat(), "comment": comment}
+    def silence_alert(self, alert_id: int, until: datetime | str, comment: str = "") -> Alert:
+        """No notifications about this alert until ``until`` (a datetime or ISO 8601 string;
+        without a timezone it is UTC)."""
+        body = {"until": iso_utc(until), "comment": comment}
         path = f"/alerts/{int(alert_id)}/silence"
         return Alert.from_json(self._transport.json("POST", path, json=body))
 
@@ -182,20 +220,17 @@ class AlertMethods:
         A webhook without ``secret`` gets one generated (``whsec_…``), returned once in
         ``Channel.secret``; give it to the receiver for :func:`assay.webhooks.verify`.
         """
-        body: dict[str, Any] = {"name": name, "kind": kind}
-        if url is not None:
-            body["url"] = url
-        if secret is not None:
-            body["secret"] = secret
+        body = present(name=name, kind=kind, url=url, secret=secret)
         if recipients is not None:
             body["recipients"] = list(recipients)
         return Channel.from_json(self._transport.json("POST", "/channels", json=body))
 
     def list_channels(self) -> list[Channel]:
         """Every channel (never their secrets)."""
-        return [Channel.from_json(c) for c in self._transport.json("GET", "/channels")]
+        answer = self._transport.json("GET", "/channels")
+        return [Channel.from_json(c) for c in json_objects(answer, "channels")]
 
-    def _channel_id(self, channel: Any) -> int:
+    def _channel_id(self, channel: ChannelRef) -> int:
         if isinstance(channel, Channel):
             return channel.id
         if isinstance(channel, int):
@@ -205,27 +240,27 @@ class AlertMethods:
                 return found.id
         raise NotFound(f"No channel named {channel!r}.")
 
-    def rotate_channel_secret(self, channel: Any, secret: str | None = None) -> Channel:
+    def rotate_channel_secret(self, channel: ChannelRef, secret: str | None = None) -> Channel:
         """A new webhook secret (generated unless given); the old one signs too for 24 h."""
-        body: dict[str, Any] = {"secret": secret} if secret else {"rotate_secret": True}
+        body: dict[str, object] = {"secret": secret} if secret else {"rotate_secret": True}
         path = f"/channels/{self._channel_id(channel)}"
         return Channel.from_json(self._transport.json("PATCH", path, json=body))
 
-    def delete_channel(self, channel: Any) -> None:
+    def delete_channel(self, channel: ChannelRef) -> None:
         """Delete a channel (admin)."""
         self._transport.json("DELETE", f"/channels/{self._channel_id(channel)}")
 
-    def test_channel(self, channel: Any) -> Delivery:
+    def test_channel(self, channel: ChannelRef) -> Delivery:
         """Queue a ``test`` event to a channel (by name or id); follow it with
         :meth:`get_delivery`."""
         path = f"/channels/{self._channel_id(channel)}/test"
         return Delivery.from_json(self._transport.json("POST", path))
 
-    def set_default_channels(self, model: Any, channels: Sequence[str]) -> list[Channel]:
+    def set_default_channels(self, model: ModelRef, channels: Sequence[str]) -> list[Channel]:
         """The channels a model's monitors notify when they name none (admin)."""
-        path = _model_path(model) + "/default-channels"
+        path = model_path(model) + "/default-channels"
         data = self._transport.json("PUT", path, json={"channels": list(channels)})
-        return [Channel.from_json(c) for c in data]
+        return [Channel.from_json(c) for c in json_objects(data, "channels")]
 
     def list_deliveries(
         self,
@@ -236,12 +271,9 @@ class AlertMethods:
         limit: int = 100,
     ) -> list[Delivery]:
         """The delivery log, newest first, each with its attempts."""
-        params: dict[str, Any] = {"limit": limit}
-        for key, value in (("status", status), ("channel", channel), ("alert_id", alert_id)):
-            if value is not None:
-                params[key] = value
+        params = {"limit": limit, "status": status, "channel": channel, "alert_id": alert_id}
         data = self._transport.json("GET", "/deliveries", params=params)
-        return [Delivery.from_json(d) for d in data]
+        return [Delivery.from_json(d) for d in json_objects(data, "deliveries")]
 
     def get_delivery(self, delivery_id: int) -> Delivery:
         """One delivery with its attempts."""

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from assay._http import VERSION
-from assay.client import Client, verify_audit_export
+from assay.audit import verify_audit_export
+from assay.client import Client
 from assay.errors import AssayError, Conflict, PermissionDenied, ValidationError
-from assay.governance import GateStatus
+from assay.promotions import GateStatus
 from assay.types import AuditVerification
 
 __all__ = ["main"]

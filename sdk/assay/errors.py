@@ -121,7 +121,7 @@ _BY_STATUS: dict[int, type[AssayError]] = {
 
 
 def error_from_response(
-    status: int, body: Any, *, request_id: str | None = None, reason: str = ""
+    status: int, body: object, *, request_id: str | None = None, reason: str = ""
 ) -> AssayError:
     """Build the exception for an error answer from its status and decoded JSON ``body``.
 

@@ -10,11 +10,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-from assay._http import Transport
+from assay._http import ServerCalls
+from assay._json import FreeForm, JSONObject
+from assay._paths import ModelRef, VersionRef, version_path
 from assay.errors import APITimeoutError, error_from_response
-from assay.types import Model, ModelVersion
 
 __all__ = ["Explanation", "ExplanationMethods", "FeatureWeight", "GlobalExplanation"]
 
@@ -38,9 +38,9 @@ class Explanation:
     ``value`` for a regressor; ``weights`` are ordered by absolute weight, strongest first.
     """
 
-    prediction: dict[str, Any]
+    prediction: FreeForm
     weights: list[FeatureWeight]
-    explained_label: Any
+    explained_label: object
     intercept: float
     score: float
     explanation_id: int
@@ -48,20 +48,22 @@ class Explanation:
     version: int
 
     @classmethod
-    def from_json(cls, item: Mapping[str, Any], envelope: Mapping[str, Any]) -> Explanation:
+    def from_json(cls, item: object, envelope: object) -> Explanation:
         """One item of an explanation's ``result.explanations``."""
+        read = JSONObject(item, "an explanation")
+        job = JSONObject(envelope, "an explanation job")
         return cls(
-            prediction=dict(item["prediction"]),
+            prediction=read.free_form("prediction"),
             weights=[
-                FeatureWeight(w["feature"], w["condition"], float(w["weight"]))
-                for w in item["weights"]
+                FeatureWeight(w.text("feature"), w.text("condition"), w.number("weight"))
+                for w in read.nested_list("weights")
             ],
-            explained_label=item.get("explained_label"),
-            intercept=float(item.get("intercept", 0.0)),
-            score=float(item.get("score", 0.0)),
-            explanation_id=int(envelope["id"]),
-            model=str(envelope["model"]),
-            version=int(envelope["version"]),
+            explained_label=read.raw("explained_label"),
+            intercept=read.number("intercept", default=0.0),
+            score=read.number("score", default=0.0),
+            explanation_id=job.integer("id"),
+            model=job.text("model"),
+            version=job.integer("version"),
         )
 
     def as_list(self) -> list[tuple[str, float]]:
@@ -97,31 +99,32 @@ class GlobalExplanation:
     version: int
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> GlobalExplanation:
+    def from_json(cls, body: object) -> GlobalExplanation:
         """A finished global explanation as the server returns it."""
-        result = body["result"]
+        job = JSONObject(body, "a global explanation")
+        result = job.nested("result")
         return cls(
-            features=[(f["feature"], float(f["mean_abs_weight"])) for f in result["features"]],
-            rows=int(result["rows"]),
-            source=str(body["source"]),
-            explanation_id=int(body["id"]),
-            model=str(body["model"]),
-            version=int(body["version"]),
+            features=[
+                (f.text("feature"), f.number("mean_abs_weight"))
+                for f in result.nested_list("features")
+            ],
+            rows=result.integer("rows"),
+            source=job.text("source"),
+            explanation_id=job.integer("id"),
+            model=job.text("model"),
+            version=job.integer("version"),
         )
 
 
-class ExplanationMethods:
-    """The explanation calls of :class:`assay.Client` (mixed into it)."""
-
-    _transport: Transport
-    #: Seconds between two polls of a queued explanation.
-    poll_interval: float = 0.5
+class ExplanationMethods(ServerCalls):
+    """The explanation calls of :class:`assay.Client` (mixed into it); queued jobs are polled
+    every ``poll_interval`` seconds."""
 
     def explain(
         self,
-        model: str | Model,
-        version: int | ModelVersion,
-        features: Mapping[str, Any],
+        model: ModelRef,
+        version: VersionRef,
+        features: Mapping[str, object],
         num_features: int = 10,
         seed: int = 0,
         *,
@@ -153,9 +156,9 @@ class ExplanationMethods:
 
     def explain_many(
         self,
-        model: str | Model,
-        version: int | ModelVersion,
-        rows: Sequence[Mapping[str, Any]],
+        model: ModelRef,
+        version: VersionRef,
+        rows: Sequence[Mapping[str, object]],
         num_features: int = 10,
         seed: int = 0,
         *,
@@ -168,7 +171,7 @@ class ExplanationMethods:
         Args:
             timeout: seconds to wait for a queued job before raising ``APITimeoutError``.
         """
-        body: dict[str, Any] = {
+        body: dict[str, object] = {
             "rows": [dict(row) for row in rows],
             "num_features": num_features,
             "num_samples": num_samples,
@@ -177,15 +180,16 @@ class ExplanationMethods:
         if label is not None:
             body["label"] = str(label)
         answer = self._transport.json(
-            "POST", _version_path(model, version) + "/explanations", json=body
+            "POST", version_path(model, version) + "/explanations", json=body
         )
-        answer = self._wait(answer, timeout)
-        return [Explanation.from_json(item, answer) for item in answer["result"]["explanations"]]
+        job = self._wait(JSONObject(answer, "an explanation job"), timeout)
+        items = job.nested("result").nested_list("explanations")
+        return [Explanation.from_json(item, job) for item in items]
 
     def global_explanation(
         self,
-        model: str | Model,
-        version: int | ModelVersion,
+        model: ModelRef,
+        version: VersionRef,
         *,
         compute: bool = True,
         sample_size: int = 200,
@@ -199,31 +203,28 @@ class ExplanationMethods:
         set and waited for; without it, the newest stored one is returned (``NotFound`` if
         there is none).
         """
-        path = _version_path(model, version) + "/global-explanation"
+        path = version_path(model, version) + "/global-explanation"
         if not compute:
             return GlobalExplanation.from_json(self._transport.json("GET", path))
         body = {"sample_size": sample_size, "num_samples": num_samples, "seed": seed}
-        answer = self._wait(self._transport.json("POST", path, json=body), timeout)
-        return GlobalExplanation.from_json(answer)
+        answer = self._transport.json("POST", path, json=body)
+        return GlobalExplanation.from_json(self._wait(JSONObject(answer), timeout))
 
-    def _wait(self, answer: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def _wait(self, job: JSONObject, timeout: float) -> JSONObject:
+        """Poll a queued or running job until it is done; raise if it failed."""
         deadline = time.monotonic() + timeout
-        while answer["status"] in ("queued", "running"):
+        while job.text("status") in ("queued", "running"):
             if time.monotonic() > deadline:
                 raise APITimeoutError(
-                    f"explanation {answer['id']} was still {answer['status']} after {timeout:g} s"
+                    f"explanation {job.integer('id')} was still {job.text('status')} "
+                    f"after {timeout:g} s"
                 )
             self._transport.sleep(self.poll_interval)
-            answer = self._transport.json("GET", f"/explanations/{int(answer['id'])}")
-        if answer["status"] == "failed":
+            answer = self._transport.json("GET", f"/explanations/{job.integer('id')}")
+            job = JSONObject(answer, "an explanation job")
+        if job.text("status") == "failed":
             # The job's error carries the code the same failure gets when answered at once.
-            error = answer.get("error") or {}
+            error = job.free_form("error")
             status = _STATUS_BY_CODE.get(str(error.get("code")), 500)
             raise error_from_response(status, {"error": error})
-        return answer
-
-
-def _version_path(model: str | Model, version: int | ModelVersion) -> str:
-    name = model.name if isinstance(model, Model) else str(model)
-    number = version.version if isinstance(version, ModelVersion) else int(version)
-    return f"/models/{quote(name, safe='')}/versions/{number}"
+        return job

@@ -9,13 +9,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from assay.governance import _model_path
-from assay.types import parse_datetime
-
-if TYPE_CHECKING:
-    from assay._http import Transport
+from assay._dates import iso_utc
+from assay._http import ServerCalls
+from assay._json import FreeForm, JSONObject, json_objects
+from assay._paths import ModelRef, model_path
 
 __all__ = ["Monitor", "MonitorRun", "MonitoringMethods", "Report"]
 
@@ -32,37 +30,38 @@ class Monitor:
     checks: list[str]
     version: int | None
     stage: str | None
-    window: dict[str, Any]
-    schedule: dict[str, Any] | None
-    thresholds: dict[str, Any]
+    window: FreeForm
+    schedule: FreeForm | None
+    thresholds: FreeForm
     sensitive_features: list[str]
     min_rows: int
-    options: dict[str, Any]
+    options: FreeForm
     channels: list[str]
     enabled: bool
     created_by: str
     created_at: datetime | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Monitor:
+    def from_json(cls, data: object) -> Monitor:
         """Build from the server's JSON."""
+        read = JSONObject(data, "a monitor")
         return cls(
-            id=int(data["id"]),
-            model=data["model"],
-            name=data["name"],
-            checks=list(data["checks"]),
-            version=data.get("version"),
-            stage=data.get("stage"),
-            window=dict(data.get("window") or {}),
-            schedule=data.get("schedule"),
-            thresholds=dict(data.get("thresholds") or {}),
-            sensitive_features=list(data.get("sensitive_features") or []),
-            min_rows=int(data.get("min_rows") or 0),
-            options=dict(data.get("options") or {}),
-            channels=list(data.get("channels") or []),
-            enabled=bool(data.get("enabled")),
-            created_by=data.get("created_by") or "",
-            created_at=parse_datetime(data.get("created_at")),
+            id=read.integer("id"),
+            model=read.text("model"),
+            name=read.text("name"),
+            checks=read.strings("checks"),
+            version=read.optional_integer("version"),
+            stage=read.optional_text("stage"),
+            window=read.free_form("window"),
+            schedule=read.optional_free_form("schedule"),
+            thresholds=read.free_form("thresholds"),
+            sensitive_features=read.strings("sensitive_features"),
+            min_rows=read.count("min_rows"),
+            options=read.free_form("options"),
+            channels=read.strings("channels"),
+            enabled=read.flag("enabled"),
+            created_by=read.text_or_empty("created_by"),
+            created_at=read.optional_moment("created_at"),
         )
 
 
@@ -92,24 +91,25 @@ class MonitorRun:
         return self.status in _FINISHED
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> MonitorRun:
+    def from_json(cls, data: object) -> MonitorRun:
         """Build from the server's JSON."""
+        read = JSONObject(data, "a monitor run")
         return cls(
-            id=int(data["id"]),
-            monitor_id=int(data["monitor_id"]),
-            trigger=data.get("trigger") or "",
-            status=data["status"],
-            scheduled_for=parse_datetime(data.get("scheduled_for")),
-            started_at=parse_datetime(data.get("started_at")),
-            finished_at=parse_datetime(data.get("finished_at")),
-            error=data.get("error"),
-            version=data.get("version"),
-            window_start=parse_datetime(data.get("window_start")),
-            window_end=parse_datetime(data.get("window_end")),
-            rows_total=data.get("rows_total"),
-            rows_used=data.get("rows_used"),
-            sampled=bool(data.get("sampled")),
-            statuses=dict(data.get("statuses") or {}),
+            id=read.integer("id"),
+            monitor_id=read.integer("monitor_id"),
+            trigger=read.text_or_empty("trigger"),
+            status=read.text("status"),
+            scheduled_for=read.optional_moment("scheduled_for"),
+            started_at=read.optional_moment("started_at"),
+            finished_at=read.optional_moment("finished_at"),
+            error=read.optional_text("error"),
+            version=read.optional_integer("version"),
+            window_start=read.optional_moment("window_start"),
+            window_end=read.optional_moment("window_end"),
+            rows_total=read.optional_integer("rows_total"),
+            rows_used=read.optional_integer("rows_used"),
+            sampled=read.flag("sampled"),
+            statuses=read.labels("statuses"),
         )
 
 
@@ -133,54 +133,53 @@ class Report:
     rows_total: int
     rows_used: int
     sampled: bool
-    summary: dict[str, Any]
-    findings: list[dict[str, Any]]
+    summary: FreeForm
+    findings: list[FreeForm]
     created_at: datetime | None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: FreeForm = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Report:
+    def from_json(cls, data: object) -> Report:
         """Build from the server's JSON."""
+        read = JSONObject(data, "a report")
         return cls(
-            id=int(data["id"]),
-            run_id=int(data["run_id"]),
-            monitor_id=int(data["monitor_id"]),
-            model=data["model"],
-            version=int(data["version"]),
-            kind=data["kind"],
-            status=data["status"],
-            window_start=parse_datetime(data.get("window_start")),
-            window_end=parse_datetime(data.get("window_end")),
-            rows_total=int(data.get("rows_total") or 0),
-            rows_used=int(data.get("rows_used") or 0),
-            sampled=bool(data.get("sampled")),
-            summary=dict(data.get("summary") or {}),
-            findings=list(data.get("findings") or []),
-            created_at=parse_datetime(data.get("created_at")),
-            detail=dict(data.get("detail") or {}),
+            id=read.integer("id"),
+            run_id=read.integer("run_id"),
+            monitor_id=read.integer("monitor_id"),
+            model=read.text("model"),
+            version=read.integer("version"),
+            kind=read.text("kind"),
+            status=read.text("status"),
+            window_start=read.optional_moment("window_start"),
+            window_end=read.optional_moment("window_end"),
+            rows_total=read.count("rows_total"),
+            rows_used=read.count("rows_used"),
+            sampled=read.flag("sampled"),
+            summary=read.free_form("summary"),
+            findings=read.free_forms("findings"),
+            created_at=read.optional_moment("created_at"),
+            detail=read.free_form("detail"),
         )
 
 
-class MonitoringMethods:
+class MonitoringMethods(ServerCalls):
     """Monitors, runs and reports (mixed into Client)."""
-
-    _transport: Transport
 
     def create_monitor(
         self,
-        model: Any,
+        model: ModelRef,
         checks: Sequence[str],
         version: int | None = None,
         stage: str | None = None,
-        window: Mapping[str, Any] | None = None,
-        schedule: Mapping[str, Any] | None = None,
-        thresholds: Mapping[str, Any] | None = None,
+        window: Mapping[str, object] | None = None,
+        schedule: Mapping[str, object] | None = None,
+        thresholds: Mapping[str, object] | None = None,
         sensitive_features: Sequence[str] | None = None,
         channels: Sequence[str] | None = None,
         *,
         name: str | None = None,
         min_rows: int | None = None,
-        options: Mapping[str, Any] | None = None,
+        options: Mapping[str, object] | None = None,
         enabled: bool = True,
     ) -> Monitor:
         """Create a monitor of ``model`` (contributor).
@@ -199,7 +198,7 @@ class MonitoringMethods:
             options: ``feature_methods``, ``feature_thresholds``, ``drift_share``,
                 ``favourable_label``, ``positive_label``, ``min_group_count``, ``benchmark``.
         """
-        body: dict[str, Any] = {"checks": list(checks), "enabled": enabled}
+        body: dict[str, object] = {"checks": list(checks), "enabled": enabled}
         optional = {
             "name": name,
             "version": version,
@@ -214,30 +213,30 @@ class MonitoringMethods:
         body.update({k: v for k, v in optional.items() if v is not None})
         if schedule is not None:
             body["schedule"] = dict(schedule)
-        path = _model_path(model) + "/monitors"
+        path = model_path(model) + "/monitors"
         return Monitor.from_json(self._transport.json("POST", path, json=body))
 
-    def list_monitors(self, model: Any) -> list[Monitor]:
+    def list_monitors(self, model: ModelRef) -> list[Monitor]:
         """A model's monitors, oldest first."""
-        data = self._transport.json("GET", _model_path(model) + "/monitors")
-        return [Monitor.from_json(m) for m in data]
+        data = self._transport.json("GET", model_path(model) + "/monitors")
+        return [Monitor.from_json(m) for m in json_objects(data, "monitors")]
 
-    def get_monitor(self, model: Any, monitor_id: int) -> Monitor:
+    def get_monitor(self, model: ModelRef, monitor_id: int) -> Monitor:
         """One monitor."""
-        path = f"{_model_path(model)}/monitors/{int(monitor_id)}"
+        path = f"{model_path(model)}/monitors/{int(monitor_id)}"
         return Monitor.from_json(self._transport.json("GET", path))
 
-    def update_monitor(self, model: Any, monitor_id: int, **changes: Any) -> Monitor:
+    def update_monitor(self, model: ModelRef, monitor_id: int, **changes: object) -> Monitor:
         """Change a monitor's settings, e.g. ``enabled=False`` (contributor)."""
-        path = f"{_model_path(model)}/monitors/{int(monitor_id)}"
+        path = f"{model_path(model)}/monitors/{int(monitor_id)}"
         return Monitor.from_json(self._transport.json("PATCH", path, json=changes))
 
-    def delete_monitor(self, model: Any, monitor_id: int) -> None:
+    def delete_monitor(self, model: ModelRef, monitor_id: int) -> None:
         """Delete a monitor with its runs and reports (contributor)."""
-        self._transport.json("DELETE", f"{_model_path(model)}/monitors/{int(monitor_id)}")
+        self._transport.json("DELETE", f"{model_path(model)}/monitors/{int(monitor_id)}")
 
     def run_monitor(
-        self, model: Any, monitor_id: int, wait: bool = True, timeout: float = 600.0
+        self, model: ModelRef, monitor_id: int, wait: bool = True, timeout: float = 600.0
     ) -> MonitorRun:
         """Run a monitor now (contributor).
 
@@ -245,12 +244,12 @@ class MonitoringMethods:
         otherwise the run is queued for the scheduler process and this waits for nothing:
         poll with :meth:`get_monitor_run`.
         """
-        path = f"{_model_path(model)}/monitors/{int(monitor_id)}/run"
+        path = f"{model_path(model)}/monitors/{int(monitor_id)}/run"
         params = {"wait": "true" if wait else "false"}
         run = MonitorRun.from_json(self._transport.json("POST", path, params=params))
         deadline = time.monotonic() + timeout
         while wait and not run.finished and time.monotonic() < deadline:
-            time.sleep(0.5)
+            self._transport.sleep(self.poll_interval)
             run = self.get_monitor_run(run.id)
         return run
 
@@ -258,41 +257,42 @@ class MonitoringMethods:
         """One run, as it stands."""
         return MonitorRun.from_json(self._transport.json("GET", f"/monitor-runs/{int(run_id)}"))
 
-    def list_monitor_runs(self, model: Any, monitor_id: int, limit: int = 50) -> list[MonitorRun]:
+    def list_monitor_runs(
+        self, model: ModelRef, monitor_id: int, limit: int = 50
+    ) -> list[MonitorRun]:
         """A monitor's runs, newest first."""
-        path = f"{_model_path(model)}/monitors/{int(monitor_id)}/runs"
+        path = f"{model_path(model)}/monitors/{int(monitor_id)}/runs"
         data = self._transport.json("GET", path, params={"limit": limit})
-        return [MonitorRun.from_json(r) for r in data]
+        return [MonitorRun.from_json(r) for r in json_objects(data, "monitor runs")]
 
     def list_reports(
         self,
-        model: Any,
+        model: ModelRef,
         *,
         kind: str | None = None,
         status: str | None = None,
         monitor_id: int | None = None,
         version: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
         limit: int = 50,
     ) -> list[Report]:
-        """A model's reports, newest first, without their detail (see :meth:`get_report`)."""
-        params: dict[str, Any] = {"limit": limit}
-        for key, value in (
-            ("kind", kind),
-            ("status", status),
-            ("monitor_id", monitor_id),
-            ("version", version),
-        ):
-            if value is not None:
-                params[key] = value
-        for key, when in (("since", since), ("until", until)):
-            if when is not None:
-                if when.tzinfo is None:
-                    raise ValueError("pass an aware datetime (with a timezone)")
-                params[key] = when.isoformat()
-        data = self._transport.json("GET", _model_path(model) + "/reports", params=params)
-        return [Report.from_json(r) for r in data]
+        """A model's reports, newest first, without their detail (see :meth:`get_report`).
+
+        ``since`` and ``until`` take datetimes or ISO 8601 strings; without a timezone they
+        are UTC.
+        """
+        params = {
+            "limit": limit,
+            "kind": kind,
+            "status": status,
+            "monitor_id": monitor_id,
+            "version": version,
+            "since": None if since is None else iso_utc(since),
+            "until": None if until is None else iso_utc(until),
+        }
+        data = self._transport.json("GET", model_path(model) + "/reports", params=params)
+        return [Report.from_json(r) for r in json_objects(data, "reports")]
 
     def get_report(self, report_id: int) -> Report:
         """One report with its full detail (per-column drift rows, per-group bias rows…)."""

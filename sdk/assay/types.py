@@ -1,15 +1,18 @@
 """Small frozen dataclasses for what the server returns, each built by ``from_json``.
 
-Timestamps become timezone-aware :class:`~datetime.datetime` objects; lists become tuples so
-the objects stay immutable; fields the server adds later are ignored.
+Timestamps become timezone-aware :class:`~datetime.datetime` objects (a timestamp without an
+offset is UTC: :mod:`assay._dates`); lists become tuples so the objects stay immutable; fields
+the server adds later are ignored, and a field it should have sent but did not is a
+``ServerError`` naming it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+
+from assay._dates import parse_datetime
+from assay._json import FreeForm, JSONObject
 
 __all__ = [
     "Artifact",
@@ -26,31 +29,6 @@ __all__ = [
     "Token",
     "parse_datetime",
 ]
-
-
-def parse_datetime(value: str | datetime | None) -> datetime | None:
-    """Parse an ISO 8601 timestamp (``Z`` or an offset) to an aware datetime; naive means UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
-
-
-def _required_datetime(value: Any) -> datetime:
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise ValueError("a required timestamp is missing from the server's answer")
-    return parsed
-
-
-def _strings(values: Any) -> tuple[str, ...]:
-    return tuple(str(value) for value in values or ())
 
 
 @dataclass(frozen=True)
@@ -72,22 +50,24 @@ class Model:
     updated_at: datetime
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Model:
+    def from_json(cls, data: object) -> Model:
         """Build a Model from the server's JSON."""
+        read = JSONObject(data, "a model")
+        created_at = read.moment("created_at")
         return cls(
-            id=int(data["id"]),
-            name=data["name"],
-            task=data["task"],
-            risk_tier=data["risk_tier"],
-            owner=data.get("owner"),
-            description=data.get("description") or "",
-            tags=_strings(data.get("tags")),
-            archived=bool(data.get("archived", False)),
-            archived_at=parse_datetime(data.get("archived_at")),
-            latest_version=data.get("latest_version"),
-            created_by=data.get("created_by"),
-            created_at=_required_datetime(data["created_at"]),
-            updated_at=_required_datetime(data.get("updated_at") or data["created_at"]),
+            id=read.integer("id"),
+            name=read.text("name"),
+            task=read.text("task"),
+            risk_tier=read.text("risk_tier"),
+            owner=read.optional_text("owner"),
+            description=read.text_or_empty("description"),
+            tags=tuple(read.strings("tags")),
+            archived=read.flag("archived"),
+            archived_at=read.optional_moment("archived_at"),
+            latest_version=read.optional_integer("latest_version"),
+            created_by=read.optional_text("created_by"),
+            created_at=created_at,
+            updated_at=read.optional_moment("updated_at") or created_at,
         )
 
 
@@ -101,13 +81,14 @@ class Artifact:
     filename: str | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Artifact:
+    def from_json(cls, data: object) -> Artifact:
         """Build an Artifact from the server's JSON."""
+        read = JSONObject(data, "an artifact")
         return cls(
-            sha256=data["sha256"],
-            format=data.get("format"),
-            size_bytes=int(data.get("size_bytes") or 0),
-            filename=data.get("filename"),
+            sha256=read.text("sha256"),
+            format=read.optional_text("format"),
+            size_bytes=read.count("size_bytes"),
+            filename=read.optional_text("filename"),
         )
 
 
@@ -121,13 +102,14 @@ class Reference:
     size_bytes: int
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Reference:
+    def from_json(cls, data: object) -> Reference:
         """Build a Reference from the server's JSON."""
+        read = JSONObject(data, "a reference dataset")
         return cls(
-            sha256=data["sha256"],
-            rows=int(data.get("rows") or 0),
-            columns=int(data.get("columns") or 0),
-            size_bytes=int(data.get("size_bytes") or 0),
+            sha256=read.text("sha256"),
+            rows=read.count("rows"),
+            columns=read.count("columns"),
+            size_bytes=read.count("size_bytes"),
         )
 
 
@@ -139,13 +121,14 @@ class FeatureSpec:
     kind: str
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FeatureSpec:
+    def from_json(cls, data: object) -> FeatureSpec:
         """Build a FeatureSpec from the server's JSON."""
-        return cls(name=data["name"], kind=data["kind"])
+        read = JSONObject(data, "a feature")
+        return cls(name=read.text("name"), kind=read.text("kind"))
 
 
-def _optional_feature(data: Mapping[str, Any] | None) -> FeatureSpec | None:
-    return FeatureSpec.from_json(data) if data else None
+def _optional_feature(read: JSONObject | None) -> FeatureSpec | None:
+    return FeatureSpec.from_json(read) if read is not None else None
 
 
 @dataclass(frozen=True)
@@ -157,13 +140,13 @@ class Schema:
     prediction: FeatureSpec | None = None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> Schema:
+    def from_json(cls, data: object) -> Schema:
         """Build a Schema from the server's JSON (``None`` gives an empty schema)."""
-        data = data or {}
+        read = JSONObject(data or {}, "a schema")
         return cls(
-            features=tuple(FeatureSpec.from_json(f) for f in data.get("features") or ()),
-            target=_optional_feature(data.get("target")),
-            prediction=_optional_feature(data.get("prediction")),
+            features=tuple(FeatureSpec.from_json(f) for f in read.nested_list("features")),
+            target=_optional_feature(read.optional_nested("target")),
+            prediction=_optional_feature(read.optional_nested("prediction")),
         )
 
     @property
@@ -179,21 +162,21 @@ class Lineage:
     dataset_uri: str | None = None
     dataset_hash: str | None = None
     git_commit: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    params: FreeForm = field(default_factory=dict)
+    metrics: FreeForm = field(default_factory=dict)
+    metadata: FreeForm = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> Lineage:
+    def from_json(cls, data: object) -> Lineage:
         """Build a Lineage from the server's JSON (``None`` gives an empty lineage)."""
-        data = data or {}
+        read = JSONObject(data or {}, "a lineage")
         return cls(
-            dataset_uri=data.get("dataset_uri"),
-            dataset_hash=data.get("dataset_hash"),
-            git_commit=data.get("git_commit"),
-            params=dict(data.get("params") or {}),
-            metrics=dict(data.get("metrics") or {}),
-            metadata=dict(data.get("metadata") or {}),
+            dataset_uri=read.optional_text("dataset_uri"),
+            dataset_hash=read.optional_text("dataset_hash"),
+            git_commit=read.optional_text("git_commit"),
+            params=read.free_form("params"),
+            metrics=read.free_form("metrics"),
+            metadata=read.free_form("metadata"),
         )
 
 
@@ -207,7 +190,7 @@ class ModelVersion:
     stage: str
     description: str
     tags: tuple[str, ...]
-    model_card: dict[str, Any]
+    model_card: FreeForm
     artifact: Artifact | None
     schema: Schema
     lineage: Lineage
@@ -217,25 +200,26 @@ class ModelVersion:
     stage_changed_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ModelVersion:
+    def from_json(cls, data: object) -> ModelVersion:
         """Build a ModelVersion from the server's JSON."""
-        artifact = data.get("artifact")
-        reference = data.get("reference")
+        read = JSONObject(data, "a model version")
+        artifact = read.optional_nested("artifact")
+        reference = read.optional_nested("reference")
         return cls(
-            id=int(data["id"]),
-            model=data["model"],
-            version=int(data["version"]),
-            stage=data.get("stage") or "none",
-            description=data.get("description") or "",
-            tags=_strings(data.get("tags")),
-            model_card=dict(data.get("model_card") or {}),
-            artifact=Artifact.from_json(artifact) if artifact else None,
-            schema=Schema.from_json(data.get("schema")),
-            lineage=Lineage.from_json(data.get("lineage")),
-            reference=Reference.from_json(reference) if reference else None,
-            created_by=data.get("created_by"),
-            created_at=_required_datetime(data["created_at"]),
-            stage_changed_at=parse_datetime(data.get("stage_changed_at")),
+            id=read.integer("id"),
+            model=read.text("model"),
+            version=read.integer("version"),
+            stage=read.optional_text("stage") or "none",
+            description=read.text_or_empty("description"),
+            tags=tuple(read.strings("tags")),
+            model_card=read.free_form("model_card"),
+            artifact=Artifact.from_json(artifact) if artifact is not None else None,
+            schema=Schema.from_json(read.raw("schema")),
+            lineage=Lineage.from_json(read.raw("lineage")),
+            reference=Reference.from_json(reference) if reference is not None else None,
+            created_by=read.optional_text("created_by"),
+            created_at=read.moment("created_at"),
+            stage_changed_at=read.optional_moment("stage_changed_at"),
         )
 
 
@@ -251,25 +235,26 @@ class AuditEvent:
     target_type: str
     target_id: str
     request_id: str | None
-    payload: dict[str, Any]
+    payload: FreeForm
     prev_hash: str
     hash: str
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AuditEvent:
+    def from_json(cls, data: object) -> AuditEvent:
         """Build an AuditEvent from the server's JSON."""
+        read = JSONObject(data, "an audit event")
         return cls(
-            seq=int(data["seq"]),
-            timestamp=_required_datetime(data["timestamp"]),
-            actor_token_id=data.get("actor_token_id"),
-            actor_name=data.get("actor_name"),
-            action=data["action"],
-            target_type=data["target_type"],
-            target_id=str(data["target_id"]),
-            request_id=data.get("request_id"),
-            payload=dict(data.get("payload") or {}),
-            prev_hash=data["prev_hash"],
-            hash=data["hash"],
+            seq=read.integer("seq"),
+            timestamp=read.moment("timestamp"),
+            actor_token_id=read.optional_integer("actor_token_id"),
+            actor_name=read.optional_text("actor_name"),
+            action=read.text("action"),
+            target_type=read.text("target_type"),
+            target_id=read.text("target_id"),
+            request_id=read.optional_text("request_id"),
+            payload=read.free_form("payload"),
+            prev_hash=read.text("prev_hash"),
+            hash=read.text("hash"),
         )
 
 
@@ -284,14 +269,15 @@ class AuditVerification:
     message: str = ""
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AuditVerification:
+    def from_json(cls, data: object) -> AuditVerification:
         """Build an AuditVerification from the server's JSON."""
+        read = JSONObject(data, "an audit verification")
         return cls(
-            ok=bool(data["ok"]),
-            checked=int(data.get("checked") or 0),
-            first_broken_seq=data.get("first_broken_seq"),
-            head_seq=data.get("head_seq"),
-            message=data.get("message") or "",
+            ok=read.flag("ok"),
+            checked=read.count("checked"),
+            first_broken_seq=read.optional_integer("first_broken_seq"),
+            head_seq=read.optional_integer("head_seq"),
+            message=read.text_or_empty("message"),
         )
 
     def __bool__(self) -> bool:
@@ -309,14 +295,14 @@ class Identity:
     expires_at: datetime | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Identity:
+    def from_json(cls, data: object) -> Identity:
         """Build an Identity from the server's JSON."""
-        token_id = data.get("token_id")
+        read = JSONObject(data, "an identity")
         return cls(
-            token_id=None if token_id is None else int(token_id),
-            name=data["name"],
-            role=data["role"],
-            expires_at=parse_datetime(data.get("expires_at")),
+            token_id=read.optional_integer("token_id"),
+            name=read.text("name"),
+            role=read.text("role"),
+            expires_at=read.optional_moment("expires_at"),
         )
 
 
@@ -340,23 +326,20 @@ class Token:
         return self.revoked_at is not None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Token:
+    def from_json(cls, data: object) -> Token:
         """Build a Token from the server's JSON."""
-        return cls(**_token_fields(data))
-
-
-def _token_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": int(data["id"]),
-        "name": data["name"],
-        "role": data["role"],
-        "display": data.get("display"),
-        "status": data.get("status"),
-        "created_by": data.get("created_by"),
-        "created_at": parse_datetime(data.get("created_at")),
-        "expires_at": parse_datetime(data.get("expires_at")),
-        "revoked_at": parse_datetime(data.get("revoked_at")),
-    }
+        read = JSONObject(data, "a token")
+        return cls(
+            id=read.integer("id"),
+            name=read.text("name"),
+            role=read.text("role"),
+            display=read.optional_text("display"),
+            status=read.optional_text("status"),
+            created_by=read.optional_text("created_by"),
+            created_at=read.optional_moment("created_at"),
+            expires_at=read.optional_moment("expires_at"),
+            revoked_at=read.optional_moment("revoked_at"),
+        )
 
 
 @dataclass(frozen=True)
@@ -366,6 +349,19 @@ class CreatedToken(Token):
     token: str = field(default="", repr=False)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CreatedToken:
+    def from_json(cls, data: object) -> CreatedToken:
         """Build a CreatedToken from the server's JSON."""
-        return cls(**_token_fields(data), token=data.get("token") or "")
+        read = JSONObject(data, "a new token")
+        base = Token.from_json(read)
+        return cls(
+            id=base.id,
+            name=base.name,
+            role=base.role,
+            display=base.display,
+            status=base.status,
+            created_by=base.created_by,
+            created_at=base.created_at,
+            expires_at=base.expires_at,
+            revoked_at=base.revoked_at,
+            token=read.text_or_empty("token"),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import gzip
 import json
 import socket
@@ -13,6 +14,46 @@ from pathlib import Path
 from typing import Any
 
 from assay._spool import Spool
+from assay.clock import Waitable
+
+#: The longest real wait inside a ManualClock's wait: how soon a waiting thread sees the time
+#: the test moved the clock to.
+_REAL_SLICE = 0.002
+
+
+class ManualClock:
+    """A clock for the prediction logger that moves only when the test advances it.
+
+    A timed wait returns after a real instant, so the waiting thread looks at the (unchanged)
+    time again and waits once more: a 30 s backoff lasts until the test advances 30 s.
+    """
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self._waits: collections.Counter[str] = collections.Counter()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._now
+
+    def time(self) -> float:
+        return 1_700_000_000.0 + self.monotonic()
+
+    def wait(self, waitable: Waitable, timeout: float) -> None:
+        with self._lock:
+            self._waits[threading.current_thread().name] += 1
+        waitable.wait(min(max(timeout, 0.0), _REAL_SLICE))
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def settle(self, thread: str = "assay-logger-batcher", rounds: int = 3) -> None:
+        """Return once ``thread`` has waited ``rounds`` more times: it has seen the time now."""
+        with self._lock:
+            target = self._waits[thread] + rounds
+        assert wait_for(lambda: self._waits[thread] >= target, timeout=10), f"{thread} is stuck"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:

@@ -81,7 +81,7 @@ def test_test_channel_and_redeliver(
     assert queued.status == "pending" and queued.event_type == "test"
     outbox.run_once()
     delivered = admin_client.get_delivery(queued.id)
-    assert delivered.status == "delivered" and delivered.attempt_log[0]["status_code"] == 200
+    assert delivered.status == "delivered" and delivered.attempt_log[0].status_code == 200
     again = admin_client.redeliver(queued.id)
     assert again.status == "pending"
     outbox.run_once()

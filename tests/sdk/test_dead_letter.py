@@ -14,7 +14,7 @@ import pytest
 
 import assay
 from assay import DeliveryError, PredictionLogger
-from tests.sdk.logger_support import decoded, ids_in, spooled_ids
+from tests.sdk.logger_support import ManualClock, decoded, ids_in, spooled_ids, wait_for
 
 Route = Callable[[str, str, bytes], tuple[int, Any]]
 SERVER_ERROR = {"error": {"code": "internal_error", "message": "boom", "request_id": "r-500"}}
@@ -50,7 +50,9 @@ class RoutingServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
 
     def stop(self) -> None:
         self._httpd.shutdown()
@@ -133,13 +135,23 @@ def test_a_batch_the_server_keeps_failing_on_is_set_aside_and_the_rest_arrive(
     assert len(behind) == 30
 
 
+def retry_through(logger: PredictionLogger, clock: ManualClock, retries: int) -> None:
+    """Let the logger fail ``retries`` times, moving its clock past each backoff."""
+    assert not logger.flush(timeout=0)
+    for done in range(1, retries + 1):
+        assert wait_for(lambda done=done: logger.stats["retries"] >= done)
+        clock.advance(logger.max_backoff)
+
+
 def test_while_the_server_is_not_ready_nothing_is_set_aside(serve: Any, make_logger: Any) -> None:
     server = serve(poisoned_by("", ready=False))  # every batch fails, readiness too: an outage
-    logger = make_logger(server.url)
+    clock = ManualClock()
+    logger = make_logger(server.url, clock=clock)
 
     ids = [logger.log({"age": i}, 0) for i in range(10)]
-    assert not logger.flush(timeout=1)
+    retry_through(logger, clock, 2 * logger.poison_after)
 
+    assert not logger.flush(timeout=0)
     stats = logger.stats
     assert (stats["dead_lettered"], stats["rejected"]) == (0, 0)
     assert stats["retries"] > logger.poison_after
@@ -154,9 +166,12 @@ def test_a_gateway_error_is_an_outage_however_often_it_repeats(
         return (200, {}) if path.endswith("/ready") else (503, SERVER_ERROR)
 
     server = serve(route)
-    logger = make_logger(server.url)
+    clock = ManualClock()
+    logger = make_logger(server.url, clock=clock)
     logger.log({"age": 1}, 0)
-    assert not logger.flush(timeout=1)
+    retry_through(logger, clock, 2 * logger.poison_after)
+
+    assert not logger.flush(timeout=0)
     assert logger.stats["dead_lettered"] == 0
     assert not any(path.endswith("/ready") for _, path in server.seen)
 

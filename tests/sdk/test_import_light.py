@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import assay
 
@@ -56,3 +58,36 @@ def test_every_public_name_and_client_method_has_a_docstring() -> None:
         if not name.startswith("_") and not (getattr(member, "__doc__", "") or "").strip()
     ]
     assert undocumented == []
+
+
+def _sdk_imports() -> dict[str, set[str]]:
+    """Each SDK module and the SDK modules it imports (at any depth of its code)."""
+    package = Path(assay.__file__).parent
+    names = {f"assay.{path.stem}" for path in package.glob("*.py") if path.stem != "__init__"}
+    graph: dict[str, set[str]] = {}
+    for name in names:
+        tree = ast.parse((package / f"{name.split('.')[1]}.py").read_text())
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        graph[name] = found & names
+    return graph
+
+
+def test_sdk_modules_import_each_other_one_way_only() -> None:
+    graph = _sdk_imports()
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        assert module not in path, " -> ".join([*path, module])
+        if module not in done:
+            for imported in graph[module]:
+                visit(imported, [*path, module])
+            done.add(module)
+
+    for module in graph:
+        visit(module, [])
+    assert "assay.client" not in graph["assay.logger"]

@@ -6,7 +6,7 @@ import logging
 import re
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import assay
 from assay import DeliveryError, PredictionLogger
 from tests.sdk.conftest import ScriptedServer
 from tests.sdk.logger_support import (
+    ManualClock,
     RawServer,
     accepted,
     decoded,
@@ -98,6 +99,23 @@ def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
     assert logger.stats["sent"] == 2
 
 
+def test_stats_read_by_attribute_or_by_key_as_the_dict_they_were(
+    scripted_server: ScriptedServer, make_logger: Any
+) -> None:
+    scripted_server.answer(200, accepted(2, duplicates=1))
+    logger = make_logger(scripted_server.url)
+    logger.log({"age": 1}, 0)
+    logger.log({"age": 2}, 0)
+
+    assert logger.flush(timeout=10)
+    stats = logger.stats
+    assert (stats.sent, stats.duplicates, stats.batches_sent) == (1, 1, 1)
+    assert stats["sent"] == stats.sent and stats["errors"] == [] and stats["last_error"] is None
+    assert dict(stats)["duplicates"] == 1 and set(dict(stats)) >= {"sent", "spool_bytes"}
+    with pytest.raises(KeyError):
+        stats["nonsense"]
+
+
 def test_log_keeps_the_callers_prediction_id_and_timestamp(
     scripted_server: ScriptedServer, make_logger: Any
 ) -> None:
@@ -123,14 +141,20 @@ def test_batches_are_cut_at_batch_size(scripted_server: ScriptedServer, make_log
     assert _posted_ids(scripted_server) == ids
 
 
-def test_a_partial_batch_is_sent_once_the_flush_interval_passes(
+def test_a_partial_batch_waits_for_the_flush_interval_and_goes_when_it_passes(
     scripted_server: ScriptedServer, make_logger: Any
 ) -> None:
     scripted_server.answer(200, accepted(1))
-    logger = make_logger(scripted_server.url, flush_interval=0.05)
+    clock = ManualClock()
+    logger = make_logger(scripted_server.url, flush_interval=60, clock=clock)
 
     pid = logger.log({"age": 1}, 0)
+    clock.settle()
+    clock.advance(59)
+    clock.settle()
 
+    assert logger.stats["queued"] == 1 and scripted_server.requests == []
+    clock.advance(1)
     assert wait_for(lambda: _posted_ids(scripted_server) == [pid])
 
 
@@ -154,17 +178,24 @@ def test_labels_go_to_the_model_labels_endpoint_after_the_predictions(
     assert logger.stats["labels_sent"] == 2
 
 
-def test_server_errors_are_retried_from_the_spool_until_the_server_recovers(
+def test_server_errors_are_retried_from_the_spool_with_a_doubling_backoff(
     scripted_server: ScriptedServer, make_logger: Any
 ) -> None:
     # fewer 500s than poison_after: the batch is retried, never set aside
     scripted_server.answer(500, {"error": {"code": "internal_error", "message": "boom"}}, times=2)
     scripted_server.answer(200, accepted(5))
-    logger = make_logger(scripted_server.url)
+    clock = ManualClock()
+    logger = make_logger(scripted_server.url, clock=clock)
+    logger.initial_backoff, logger.max_backoff = 0.5, 30.0
 
     ids = [logger.log({"age": i}, 0) for i in range(5)]
+    assert not logger.flush(timeout=0)
+    assert wait_for(lambda: logger.stats["retries"] == 1)
+    _assert_next_attempt_within(clock, scripted_server, 0.375, 0.5)
+    assert wait_for(lambda: logger.stats["retries"] == 2)
+    _assert_next_attempt_within(clock, scripted_server, 0.75, 1.0)
 
-    assert logger.flush(timeout=20)
+    assert wait_for(lambda: logger.flush(timeout=0))
     stats = logger.stats
     assert stats["retries"] == 2
     assert stats["spooled"] == 5
@@ -172,6 +203,33 @@ def test_server_errors_are_retried_from_the_spool_until_the_server_recovers(
     assert stats["dead_lettered"] == 0
     assert _posted_ids(scripted_server) == ids * 3  # the same batch, re-sent until taken
     assert "boom" in stats["last_error"]
+
+
+def _assert_next_attempt_within(
+    clock: ManualClock, server: ScriptedServer, earliest: float, latest: float
+) -> None:
+    """The sender tries again no sooner than ``earliest`` and no later than ``latest`` s."""
+    sent = len(server.requests)
+    clock.advance(earliest - 0.001)
+    clock.settle("assay-logger-sender")
+    assert len(server.requests) == sent, f"tried again before {earliest} s"
+    clock.advance(latest - earliest + 0.002)  # just past ``latest``
+    assert wait_for(lambda: len(server.requests) == sent + 1), f"not tried again by {latest} s"
+
+
+def test_the_backoff_doubles_up_to_max_backoff(
+    scripted_server: ScriptedServer, make_logger: Any
+) -> None:
+    scripted_server.answer(503, {})
+    clock = ManualClock()
+    logger = make_logger(scripted_server.url, clock=clock)
+    logger.initial_backoff, logger.max_backoff = 0.5, 30.0
+
+    logger.log({"age": 1}, 0)
+    assert not logger.flush(timeout=0)
+    for retries, full in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0], start=1):
+        assert wait_for(lambda retries=retries: logger.stats["retries"] == retries)
+        _assert_next_attempt_within(clock, scripted_server, 0.75 * full, full)
 
 
 @pytest.mark.parametrize("status", [408, 429, 502, 503])
@@ -191,15 +249,33 @@ def test_retryable_statuses_are_retried(
 def test_retry_after_sets_the_backoff(scripted_server: ScriptedServer, make_logger: Any) -> None:
     scripted_server.answer(429, {}, headers={"Retry-After": "7"})
     scripted_server.answer(200, accepted(1))
-    logger = make_logger(scripted_server.url)
+    clock = ManualClock()
+    logger = make_logger(scripted_server.url, clock=clock)
     logger.max_backoff = 30.0
 
     logger.log({"age": 1}, 0)
+    assert not logger.flush(timeout=0)
+    assert wait_for(lambda: logger.stats["retries"] == 1)
 
-    assert not logger.flush(timeout=0.5)  # waiting out the server's 7 seconds
-    assert 5.0 < logger._retry_at - time.monotonic() <= 7.0
-    assert len(scripted_server.requests) == 1
-    assert logger.flush(timeout=10)  # a flush tries at once
+    _assert_next_attempt_within(clock, scripted_server, 7.0, 7.0)
+    assert wait_for(lambda: logger.stats["sent"] == 1)
+
+
+def test_a_flush_cuts_a_running_backoff_short(
+    scripted_server: ScriptedServer, make_logger: Any
+) -> None:
+    scripted_server.answer(503, {}, headers={"Retry-After": "30"})
+    scripted_server.answer(200, accepted(1))
+    clock = ManualClock()
+    logger = make_logger(scripted_server.url, clock=clock)
+    logger.max_backoff = 30.0
+
+    logger.log({"age": 1}, 0)
+    assert not logger.flush(timeout=0)
+    assert wait_for(lambda: logger.stats["retries"] == 1)
+
+    assert logger.flush(timeout=10)  # tries at once: the clock has not moved
+    assert clock.monotonic() == ManualClock().monotonic()
     assert logger.stats["sent"] == 1
 
 
@@ -297,12 +373,12 @@ def test_a_full_memory_queue_drops_the_oldest_rows_and_counts_them(
 ) -> None:
     scripted_server.answer(200, accepted(10))
     logger = make_logger(scripted_server.url, max_queue=10)
-    monkeypatch.setattr(logger, "_ensure_started", lambda: None)  # no thread drains the queue
+    monkeypatch.setattr(logger._worker, "start", lambda: None)  # no thread drains the queue
 
     ids = [logger.log({"age": i}, 0) for i in range(15)]
 
     assert logger.stats["dropped"] == 5
-    assert [row[0] for row in logger._queue] == ids[5:]
+    assert [row[0] for row in logger._worker.queue] == ids[5:]
 
 
 def test_when_memory_and_spool_are_full_the_oldest_are_dropped_with_one_warning(
@@ -326,12 +402,12 @@ def test_when_memory_and_spool_are_full_the_oldest_are_dropped_with_one_warning(
 def test_an_unreachable_server_sends_batches_to_the_spool(
     closed_port_url: str, make_logger: Any
 ) -> None:
-    logger = make_logger(closed_port_url, batch_size=100)
+    logger = make_logger(closed_port_url, batch_size=100, clock=ManualClock())
 
     ids = [logger.log({"age": i}, 0) for i in range(1000)]
 
     assert wait_for(lambda: logger.stats["spooled"] >= 1000)
-    assert not logger.flush(timeout=0.2)
+    assert not logger.flush(timeout=0)
     assert logger.stats["retries"] >= 1
     assert sorted(spooled_ids(logger.spool_dir)) == sorted(ids)
 
@@ -339,16 +415,44 @@ def test_an_unreachable_server_sends_batches_to_the_spool(
 def test_a_hanging_server_does_not_hold_up_log_and_close_spools_what_is_left(
     hanging_server: RawServer, make_logger: Any
 ) -> None:
-    logger = make_logger(hanging_server.url, batch_size=100)
+    logger = make_logger(hanging_server.url, batch_size=100, clock=ManualClock())
     logger.request_timeout = (1.0, 60.0)
 
     ids = [logger.log({"age": i}, 0) for i in range(5000)]
 
     assert len(set(ids)) == 5000  # every call came back with its id
     assert wait_for(lambda: hanging_server.accepted >= 1)
-    assert not logger.flush(timeout=0.2)
-    assert not logger.close(timeout=0.2)
+    assert not logger.flush(timeout=0)
+    assert not logger.close(timeout=0)
     assert set(spooled_ids(logger.spool_dir)) == set(ids)  # the batch in flight included
+
+
+def test_close_waits_exit_timeout_on_its_clock_then_spools_the_batch_in_flight(
+    scripted_server: ScriptedServer, make_logger: Any
+) -> None:
+    release = threading.Event()
+    scripted_server.answer(200, accepted(3), hold=release)
+    clock = ManualClock()
+    logger = make_logger(scripted_server.url, clock=clock)
+    logger.request_timeout = (1.0, 60.0)
+    ids = [logger.log({"age": i}, 0) for i in range(3)]
+    assert not logger.flush(timeout=0)
+    assert wait_for(lambda: len(scripted_server.requests) == 1)  # the answer is held
+    closed: list[bool] = []
+    closing = threading.Thread(target=lambda: closed.append(logger.close()), name="closing")
+
+    try:
+        closing.start()
+        clock.settle("closing")  # waiting, with its deadline taken from the clock
+        clock.advance(logger.exit_timeout - 0.1)
+        clock.settle("closing")
+        assert closing.is_alive() and closed == []
+        clock.advance(0.1)
+        closing.join(timeout=10)
+        assert closed == [False]
+        assert spooled_ids(logger.spool_dir) == ids
+    finally:
+        release.set()
 
 
 def test_connection_resets_send_batches_to_the_spool(
@@ -398,8 +502,6 @@ def test_close_stops_logging_and_later_calls_are_dropped(
 def test_many_threads_log_concurrently_and_every_row_is_sent_once(
     scripted_server: ScriptedServer, make_logger: Any
 ) -> None:
-    import threading
-
     scripted_server.answer(200, accepted(250))
     logger = make_logger(scripted_server.url, batch_size=250)
     ids: list[list[str]] = [[] for _ in range(8)]

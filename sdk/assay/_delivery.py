@@ -1,0 +1,358 @@
+"""The prediction logger's worker: memory queues → batches → the server, the spool behind.
+
+The *batcher* thread cuts the queues into batches (by size, or every ``flush_interval``) and
+hands each to the sender, or writes it to the spool when the sender is busy or the server
+failing, so rows reach the disk while a request hangs. The *sender* thread posts batches,
+spools and backs off on a retryable answer, replays the spool oldest first, and sets aside a
+batch the server calls permanently bad. Every time read and timed wait goes through the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from assay._batcher import Batcher, BatchSettings
+from assay._batches import Batch, Label, Row, split_batch
+from assay._dead_letter import DeadLetters, ServerFailures
+from assay._delivery_stats import StatsKeeper
+from assay._ingest import IngestEndpoint
+from assay._retries import Verdict, backoff_delay
+from assay._spool import Spool
+from assay.clock import Clock
+from assay.errors import AssayError
+
+__all__ = ["DeliverySettings", "DeliveryWorker"]
+
+_log = logging.getLogger("assay.logger")
+
+#: Longest single wait of the sender, so that it looks at the spool now and then.
+_IDLE_WAIT = 1.0
+#: Longest single wait of flush() and close() between two looks at the work left.
+_FLUSH_POLL = 0.05
+
+
+class DeliverySettings(BatchSettings, Protocol):
+    """The tunables the worker reads from its logger each time it needs them."""
+
+    initial_backoff: float
+    max_backoff: float
+    request_timeout: tuple[float, float]
+    handoff_batches: int
+    poison_after: int
+
+
+class DeliveryWorker:
+    """A logger's two threads — the batcher's and the sender — and what passes between them:
+    batches handed over in memory, the batch in flight, the spooled names, the backoff."""
+
+    def __init__(
+        self,
+        settings: DeliverySettings,
+        *,
+        endpoint: IngestEndpoint,
+        spool: Spool,
+        dead_letters: DeadLetters,
+        stats: StatsKeeper,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.endpoint = endpoint
+        self.spool = spool
+        self.dead_letters = dead_letters
+        self.stats = stats
+        self.clock = clock
+        self.batcher = Batcher(
+            settings, name=spool.new_name, dispatch=self._dispatch, stats=stats, clock=clock
+        )
+        # What log() and log_label() touch, at hand.
+        self.queue: deque[Row] = self.batcher.queue
+        self.labels: deque[Label] = self.batcher.labels
+        self.wake: threading.Event = self.batcher.wake
+        self.running = False
+        self.closed = False
+        self._stopping = threading.Event()
+        self._start_lock = threading.Lock()
+        self._batcher_thread: threading.Thread | None = None
+        self._sender_thread: threading.Thread | None = None
+        # Guarded by _cond: what moves between the threads, and the sender's backoff.
+        self._cond = threading.Condition()
+        self._handoff: deque[Batch] = deque()
+        self._inflight: Batch | None = None
+        self._own_spooled: set[str] = set()
+        self._retry_at = 0.0
+        self._failures = 0
+        self._failures_by_batch = ServerFailures()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start both threads, once (and never after stop)."""
+        if self.running or self.closed:
+            return
+        with self._start_lock:
+            if self.running:
+                return
+            self._batcher_thread = self.batcher.thread()
+            self._sender_thread = threading.Thread(
+                target=self._run_sender, name="assay-logger-sender", daemon=True
+            )
+            self._batcher_thread.start()
+            self._sender_thread.start()
+            self.running = True
+
+    def stop(self) -> None:
+        """Stop the threads and write what is still in memory to the spool."""
+        self.closed = True
+        self._stopping.set()
+        self.batcher.stop()
+        with self._cond:
+            self._cond.notify_all()
+        if self._batcher_thread is not None:
+            self._batcher_thread.join(timeout=1.0)
+        self._spool_leftovers()
+        if self._sender_thread is not None:
+            self._sender_thread.join(timeout=0.5)
+        self.spool.release_replay_lock()
+        self.endpoint.close()
+
+    def poke(self) -> None:
+        """Cut a batch of whatever is queued now, and end a running backoff."""
+        with self._cond:
+            self._retry_at = 0.0
+            self._cond.notify_all()
+        self.batcher.flush()
+
+    def wait_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Wait (on the clock) until ``done()``; its last value once ``timeout`` passed."""
+        deadline = None if timeout is None else self.clock.monotonic() + timeout
+        while not done():
+            remaining = _FLUSH_POLL if deadline is None else deadline - self.clock.monotonic()
+            if remaining <= 0:
+                return done()
+            with self._cond:
+                self.clock.wait(self._cond, min(remaining, _FLUSH_POLL))
+        return True
+
+    # -- what is left -------------------------------------------------------------------------
+
+    def has_work(self) -> bool:
+        """Anything queued, or any batch in the spool directory."""
+        return bool(self.batcher.queued() or self._own_spooled or self.spool.pending())
+
+    def in_memory_rows(self) -> int:
+        """Rows in memory: queued, or cut into batches not yet sent or spooled."""
+        with self._cond:
+            handed = sum(batch.rows for batch in self._handoff)
+        return self.batcher.queued() + handed
+
+    def delivered(self) -> bool:
+        """Nothing in memory and nothing in the spool directory, whichever process wrote it
+        (so that a new process's flush() waits for what a killed one left)."""
+        return self._in_memory_empty() and not self.spool.pending()
+
+    def delivered_or_parked(self) -> bool:
+        """Delivered, or everything is on disk while the sender backs off."""
+        if self.delivered():
+            return True
+        return self._in_memory_empty() and self._retry_at > self.clock.monotonic()
+
+    def _in_memory_empty(self) -> bool:
+        batcher = self.batcher
+        return not (batcher.queued() or batcher.busy or self._handoff or self._inflight)
+
+    # -- between the threads ------------------------------------------------------------------
+
+    def _dispatch(self, batch: Batch) -> None:
+        """Hand a new batch to the sender, or spool it behind the batches already waiting."""
+        with self._cond:
+            if (
+                not self.closed
+                and not self._own_spooled
+                and self._retry_at <= self.clock.monotonic()
+                and len(self._handoff) < self.settings.handoff_batches
+            ):
+                self._handoff.append(batch)
+                self._cond.notify_all()
+                return
+        self._to_spool(batch)
+
+    def _to_spool(self, batch: Batch) -> bool:
+        """Write ``batch`` to disk (True); when the disk refuses, keep it in memory (bounded)."""
+        try:
+            dropped = self.spool.write(batch)
+        except OSError as exc:
+            self.stats.note_error(f"cannot write to the spool {self.spool.directory}: {exc}")
+            with self._cond:
+                self._handoff.append(batch)
+                overflow = sum(each.rows for each in self._handoff) - self.settings.max_queue
+                while overflow > 0 and len(self._handoff) > 1:
+                    oldest = self._handoff.popleft()
+                    overflow -= oldest.rows
+                    self.stats.dropped(oldest.rows)
+                self._cond.notify_all()
+            return False
+        with self._cond:
+            self._own_spooled.add(batch.name)
+            self._cond.notify_all()
+        self.stats.add("spooled", batch.rows)
+        if dropped:
+            self.stats.dropped(dropped)
+        return True
+
+    def _spool_leftovers(self) -> None:
+        """At stop: put what is still in memory on disk, for a later process to deliver."""
+        self.batcher.cut(force=True)
+        with self._cond:
+            leftovers = list(self._handoff)
+            self._handoff.clear()
+            inflight = self._inflight
+        if inflight is not None and inflight.path is None:
+            leftovers.insert(0, inflight)  # maybe it arrives too: then it counts as duplicates
+        for batch in leftovers:
+            try:
+                dropped = self.spool.write(batch)
+            except OSError:
+                dropped = batch.rows
+            else:
+                self._own_spooled.add(batch.name)
+                self.stats.add("spooled", batch.rows)
+            if dropped:
+                self.stats.dropped(dropped)
+
+    # -- the sender thread --------------------------------------------------------------------
+
+    def _run_sender(self) -> None:
+        while True:
+            try:
+                if not self._send_one():
+                    return
+            except Exception:
+                _log.exception("assay: the prediction logger's sender failed")
+                self._back_off(None)
+
+    def _send_one(self) -> bool:
+        """Deliver one batch, or wait for one; False when the worker has stopped."""
+        with self._cond:
+            if self._stopping.is_set():
+                return False
+            delay = self._retry_at - self.clock.monotonic()
+            batch = self._handoff.popleft() if self._handoff else None
+            self._inflight = batch  # never out of flush()'s sight while moved
+        if delay > 0:
+            # Backing off: whatever arrives meanwhile goes to disk, in order; when the disk
+            # refuses it, it stays in memory and the wait keeps that from spinning.
+            if batch is not None:
+                on_disk = self._to_spool(batch)
+                self._inflight = None
+                if on_disk:
+                    return True
+            with self._cond:
+                if self._retry_at > self.clock.monotonic():
+                    self.clock.wait(self._cond, min(delay, _IDLE_WAIT))
+            return True
+        if batch is None:
+            batch = self._spool_head()
+        if batch is None:
+            with self._cond:
+                if not self._handoff and not self._stopping.is_set():
+                    self.clock.wait(self._cond, _IDLE_WAIT)
+            return True
+        self._deliver(batch)
+        return True
+
+    def _spool_head(self) -> Batch | None:
+        if not self.spool.acquire_replay_lock():
+            self._forget_sent_spool_files()
+            return None
+        batch = self.spool.next_batch()
+        if batch is not None:
+            return batch
+        self.spool.release_replay_lock()
+        with self._cond:
+            self._own_spooled.clear()
+        return None
+
+    def _forget_sent_spool_files(self) -> None:
+        # Another process replays this directory: forget what it has sent of ours.
+        with self._cond:
+            names = list(self._own_spooled)
+        gone = {name for name in names if not (self.spool.directory / name).exists()}
+        with self._cond:
+            self._own_spooled -= gone
+
+    def _deliver(self, batch: Batch) -> None:
+        self._inflight = batch
+        try:
+            answer = self.endpoint.post(batch, self.settings.request_timeout)
+            outcome = answer.verdict
+            if outcome is Verdict.RETRY and self._failures_by_batch.is_poison(
+                batch,
+                answer.error,
+                limit=self.settings.poison_after,
+                ready=lambda: self.endpoint.ready(self.settings.request_timeout),
+            ):
+                outcome = Verdict.FINAL
+            if outcome is Verdict.RETRY:
+                if batch.path is None:
+                    self._to_spool(batch)
+                self._back_off(answer.retry_after, answer.error)
+                return
+            self._inflight = None
+            self._failures_by_batch.forget(batch)
+            if outcome is Verdict.DONE:
+                self.stats.count_answer(batch, answer.body)
+            elif answer.error is not None and answer.error.status == 413 and batch.rows > 1:
+                self._split(batch)
+            else:
+                dead_letter = self._set_aside(batch, answer.error)
+                self.stats.count_refused(batch, answer.error, dead_letter=dead_letter)
+            if batch.path is not None:
+                self.spool.remove(batch.path)
+                with self._cond:
+                    self._own_spooled.discard(batch.name)
+            with self._cond:
+                self._failures = 0
+                self._cond.notify_all()
+        finally:
+            self._inflight = None
+
+    def _set_aside(self, batch: Batch, error: AssayError | None) -> str | None:
+        """Keep a batch the server called permanently bad in the dead-letter directory."""
+        path = self.dead_letters.put(batch, error)
+        if path is None:
+            self.stats.note_error(f"cannot write to {self.dead_letters.directory}; batch lost")
+            return None
+        self.stats.add("dead_lettered", 1)
+        return str(path)
+
+    def _split(self, batch: Batch) -> None:
+        """413: the server takes fewer rows (or bytes) per batch; send halves, cut smaller."""
+        self.settings.batch_size = max(1, min(self.settings.batch_size, batch.rows // 2))
+        _log.warning(
+            "assay: the server refused a batch of %d rows as too large; batch_size is now %d",
+            batch.rows,
+            self.settings.batch_size,
+        )
+        for body, rows in split_batch(batch.kind, batch.body):
+            self._to_spool(Batch(batch.kind, self.spool.new_name(batch.kind, rows), body, rows))
+
+    def _back_off(self, retry_after: float | None, error: AssayError | None = None) -> None:
+        settings = self.settings
+        with self._cond:
+            self._failures += 1
+            if retry_after is None:
+                delay = backoff_delay(
+                    self._failures - 1, settings.initial_backoff, settings.max_backoff
+                )
+            else:
+                delay = min(retry_after, settings.max_backoff)
+            self._retry_at = self.clock.monotonic() + delay
+            self._cond.notify_all()
+        self.stats.add("retries", 1)
+        if error is not None:
+            self.stats.note_error(str(error))
+            _log.info("assay: delivery failed (%s); retrying in %.1f s", error, delay)
