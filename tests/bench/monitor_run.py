@@ -3,7 +3,7 @@
     python tests/bench/monitor_run.py [--rows 1000000]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Fills a fresh store through IngestService (1,000-row batches of 20 features, 15 numerical and
+Fills a fresh store through ingest_batch (1,000-row batches of 20 features, 15 numerical and
 5 categorical, with a sensitive attribute of 3 groups and labels), registers a 10,000-row
 reference, then in a fresh process claims and executes a run the way the scheduler does
 (read the window from the store, compute, store the reports and the audit event). Prints the
@@ -64,7 +64,7 @@ def _reference_csv(rows: int) -> bytes:
 
 
 def fill(url: str | None, workdir: str, rows: int) -> None:
-    from assay_server.ingest.service import IngestService
+    from assay_server.ingest.service import ingest_batch
     from assay_server.migrate import upgrade
     from assay_server.monitoring.service import MonitorService
     from assay_server.registry.service import RegistryService, Upload, VersionSpec
@@ -96,7 +96,7 @@ def fill(url: str | None, workdir: str, rows: int) -> None:
         columns["sensitive"] = {"group": [rng.choice(GROUPS) for _ in range(1000)]}
         columns["label"] = [rng.randint(0, 1) for _ in range(1000)]
         with database.unit_of_work() as session:
-            IngestService(session, ctx).ingest("bench", 1, document)
+            ingest_batch(database, session, ctx, "bench", 1, document)
     print(f"filled {rows:,} rows in {time.perf_counter() - started:.1f} s")
     database.dispose()
 

@@ -3,7 +3,7 @@
     python tests/bench/read_window.py [--rows 1000000]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Fills a fresh store through IngestService (1,000-row batches, the path the API takes), then
+Fills a fresh store through ingest_batch (1,000-row batches, the path the API takes), then
 reads the whole window back with `ingest.window.read_window` in a fresh process, printing the
 seconds and the peak memory that process added. The anchor, in the same run, is the naive
 storage's read: `json.loads` of one JSON text per row (timed on 100,000 rows, scaled).
@@ -37,7 +37,7 @@ def _store(url: str | None, workdir: str):
 
 
 def fill(url: str | None, workdir: str, rows: int) -> int:
-    from assay_server.ingest.service import IngestService
+    from assay_server.ingest.service import ingest_batch
     from assay_server.migrate import upgrade
     from assay_server.registry.service import RegistryService, VersionSpec
 
@@ -52,7 +52,7 @@ def fill(url: str | None, workdir: str, rows: int) -> int:
     for start in range(0, rows, 1000):
         document = _batch(rng, start, 1000, "w")
         with database.unit_of_work() as session:
-            IngestService(session, ctx).ingest("bench", 1, document)
+            ingest_batch(database, session, ctx, "bench", 1, document)
     print(f"filled {rows:,} rows in {time.perf_counter() - started:.1f} s")
     database.dispose()
     return version_id

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from assay_server.ingest.service import IngestService
+from assay_server.ingest.service import ingest_batch
 from assay_server.ingest.window import read_window
 from assay_server.registry.service import RegistryService
 from assay_server.wiring import wire
@@ -205,7 +205,7 @@ def test_two_concurrent_sends_of_one_batch_store_it_once(
         barrier.wait()
         try:
             with db.unit_of_work() as session:
-                results.append(IngestService(session, ctx).ingest("churn", 1, document))
+                results.append(ingest_batch(db, session, ctx, "churn", 1, document))
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 

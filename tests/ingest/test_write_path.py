@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from assay_server.audit.service import AuditTrail
 from assay_server.context import ServiceContext
-from assay_server.errors import Conflict
+from assay_server.errors import Conflict, ValidationFailed
+from assay_server.ingest import service as ingest_service
 from assay_server.ingest.models import PredictionBatch, PredictionRow
-from assay_server.ingest.service import IngestService
+from assay_server.ingest.service import IngestService, ingest_batch
 from assay_server.ingest.window import read_window
 from assay_server.registry.service import RegistryService
 from assay_server.roles import Actor, Role
@@ -28,6 +29,35 @@ def _sender(settings: Settings) -> ServiceContext:
 def _ingest_events(client, headers) -> list[dict]:
     events = audit_events(client, headers, "model_version", "churn/1")
     return [e for e in events if e["action"] == "predictions.ingested"]
+
+
+def test_a_batch_is_checked_before_the_callers_write_transaction_begins(
+    churn_v1, db, settings, monkeypatch
+):
+    checked_inside_the_write: list[bool] = []
+    check_batch = ingest_service.check_batch
+
+    def watched_check(*args, **kwargs):
+        checked_inside_the_write.append(session.in_transaction())
+        return check_batch(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_service, "check_batch", watched_check)
+    with db.unit_of_work() as session:
+        result = ingest_batch(db, session, _sender(settings), "churn", 1, columns(10))
+        assert session.in_transaction()  # the store, which the unit of work then commits
+    assert checked_inside_the_write == [False]
+    assert result.accepted == 10
+
+
+def test_a_batch_refused_in_strict_mode_never_takes_the_write_lock(churn_v1, db, settings):
+    body = columns(3)
+    body["columns"]["features"]["age"][0] = "old"
+    with db.unit_of_work() as session:
+        with pytest.raises(ValidationFailed):
+            ingest_batch(db, session, _sender(settings), "churn", 1, body, strict=True)
+        assert not session.in_transaction()
+    with db.unit_of_work(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(PredictionBatch)) == 0
 
 
 def test_a_batch_checked_before_its_model_was_archived_is_not_stored(
@@ -190,9 +220,8 @@ def test_one_unit_of_work_with_two_batches_keeps_the_chain_whole(
     with db.unit_of_work() as session:
         trail = AuditTrail(session, cli_context)
         before = trail.head()["seq"]
-        service = IngestService(session, ctx)
-        service.ingest("churn", 1, columns(5))
-        service.ingest("churn", 1, columns(5, start=5))
+        ingest_batch(db, session, ctx, "churn", 1, columns(5))
+        ingest_batch(db, session, ctx, "churn", 1, columns(5, start=5))
         assert trail.head()["seq"] == before + 2
     with db.unit_of_work(write=False) as session:
         outcome = AuditTrail(session, cli_context).verify()

@@ -13,13 +13,21 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .messages import ModelFile
+
+
+DataFrame: TypeAlias = Any  # a pandas.DataFrame (pandas ships no type information)
 
 
 class LoadRefused(Exception):
     """The artifact may not be loaded; ``kind`` says why, ``details`` name what."""
 
-    def __init__(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, kind: str, message: str, details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -37,7 +45,7 @@ class LoadSpec:
     pickle_allowed: bool = False
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> LoadSpec:
+    def from_json(cls, body: ModelFile) -> LoadSpec:
         """The spec from its wire form (a plain dict)."""
         return cls(**body)
 
@@ -57,7 +65,8 @@ def read_checked(path: str | Path, sha256: str) -> bytes:
 
 
 def load_model(spec: LoadSpec) -> Any:
-    """Load the artifact named by ``spec``, or raise :class:`LoadRefused`."""
+    """Load the artifact named by ``spec``, or raise :class:`LoadRefused`: whatever the file
+    held (an estimator or pipeline, duck-typed by ``predict``), or an :class:`OnnxModel`."""
     if spec.format == "pickle" and not spec.pickle_allowed:
         # Checked before reading: a refused pickle is never opened.
         raise LoadRefused(
@@ -107,7 +116,7 @@ class OnnxModel:
     one tensor per column when the graph declares an input per feature.
     """
 
-    def __init__(self, data: bytes, target_values: list[Any] | None = None) -> None:
+    def __init__(self, data: bytes, target_values: list[object] | None = None) -> None:
         try:
             import onnxruntime
         except ImportError:
@@ -123,9 +132,9 @@ class OnnxModel:
         self.inputs = self.session.get_inputs()
         self.output_names = [output.name for output in self.session.get_outputs()]
         self.target_values = list(target_values or [])
-        self.classes_: Any = None
+        self.classes_: np.ndarray | None = None
 
-    def _feed(self, frame: Any) -> dict[str, Any]:
+    def _feed(self, frame: DataFrame) -> dict[str, np.ndarray]:
         import numpy as np
 
         if len(self.inputs) == 1:
@@ -139,16 +148,16 @@ class OnnxModel:
                 feed[item.name] = column.astype(np.float32).reshape(-1, 1)
         return feed
 
-    def _run(self, frame: Any) -> list[Any]:
+    def _run(self, frame: DataFrame) -> list[Any]:  # onnxruntime ships no types
         return self.session.run(None, self._feed(frame))
 
-    def predict(self, frame: Any) -> Any:
+    def predict(self, frame: DataFrame) -> np.ndarray:
         """The first output: labels, or values for a regressor."""
         import numpy as np
 
         return np.asarray(self._run(frame)[0]).reshape(len(frame), -1)[:, 0]
 
-    def predict_proba(self, frame: Any) -> Any:
+    def predict_proba(self, frame: DataFrame) -> np.ndarray:
         """The probability output, as an array (a ZipMap's dicts are unpacked)."""
         import numpy as np
 

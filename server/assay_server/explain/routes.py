@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,14 +12,19 @@ from ..access import requires
 from ..request_scope import background_context, database, db_session, service_context
 from ..roles import Actor, Role
 from .jobs import ExplanationJobs
-from .models import ExplanationStatus
-from .permissions import LoadPermissionService
+from .models import Explanation, ExplanationStatus
+from .permissions import LoadPermissionService, LoadPermissionView
+from .runner import ExplanationRunner
 from .schemas import (
+    ExplainRequest,
     ExplainRequestSchema,
     ExplanationSchema,
+    GlobalRequest,
     GlobalRequestSchema,
     LoadPermissionSchema,
+    PickleOptInRequest,
     PickleOptInSchema,
+    TrustTypesRequest,
     TrustTypesSchema,
 )
 from .service import ExplanationService
@@ -34,6 +38,7 @@ blp = Blueprint(
 )
 
 VERSION_URL = "/models/<string:name>/versions/<int:version>"
+JOBS_ACTOR = Actor.cli("explanation-jobs")  # each job then acts for whoever asked
 
 
 def pool_provider(app: Flask) -> Callable[[], WorkerPool]:
@@ -45,9 +50,6 @@ def pool_provider(app: Flask) -> Callable[[], WorkerPool]:
         cache_size=config.explain_cache_size,
     )
     return lambda: pool_for(app.extensions, limits)
-
-
-JOBS_ACTOR = Actor.cli("explanation-jobs")  # each job then acts for whoever asked
 
 
 def jobs_for(app: Flask) -> ExplanationJobs:
@@ -69,28 +71,22 @@ def shutdown(app: Flask) -> None:
         pool.shutdown()
 
 
+def _runner() -> ExplanationRunner:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return ExplanationRunner(
+        database(),
+        service_context(),
+        pool_provider(app),
+        submit=lambda explanation_id: jobs_for(app).submit(explanation_id),
+    )
+
+
 def _service() -> ExplanationService:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    return ExplanationService(db_session(), service_context(), pool_provider(app))
+    return ExplanationService(db_session(), service_context())
 
 
 def _permissions() -> LoadPermissionService:
     return LoadPermissionService(db_session(), service_context())
-
-
-def _queue_after_commit(explanation: Any) -> None:
-    if explanation.status == ExplanationStatus.QUEUED:
-        g.setdefault("explanations_to_run", []).append(explanation.id)
-
-
-@blp.teardown_request
-def _start_queued_jobs(exc: BaseException | None) -> None:
-    # Teardown runs after the request's commit: the job's thread will find its row.
-    queued = g.pop("explanations_to_run", [])
-    if exc is None and queued:
-        jobs = jobs_for(current_app._get_current_object())  # type: ignore[attr-defined]
-        for explanation_id in queued:
-            jobs.submit(explanation_id)
 
 
 @blp.route(VERSION_URL + "/explanations")
@@ -99,19 +95,12 @@ class Explanations(MethodView):
     @blp.arguments(ExplainRequestSchema)
     @blp.response(200, ExplanationSchema)
     @blp.alt_response(202, schema=ExplanationSchema, description="Queued as a job: poll it")
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def post(
+        self, args: ExplainRequest, name: str, version: int
+    ) -> Explanation | tuple[Explanation, int]:
         """Explain rows with LIME (more than ASSAY_MAX_SYNC_EXPLAIN_ROWS become a job: 202)"""
-        rows = args.pop("rows")
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        # Plan in a short read and compute outside any transaction: the request's write
-        # session (SQLite's write lock) is taken only to record the answer.
-        with database().unit_of_work(write=False) as read:
-            reader = ExplanationService(read, service_context(), pool_provider(app))
-            plan = reader.plan(name, version, rows, args)
-        results = reader.compute(plan)
-        explanation = _service().record(plan, results)
+        explanation = _runner().explain(name, version, args)
         if explanation.status == ExplanationStatus.QUEUED:
-            _queue_after_commit(explanation)
             return explanation, 202
         return explanation
 
@@ -120,7 +109,7 @@ class Explanations(MethodView):
 class ExplanationById(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, ExplanationSchema)
-    def get(self, explanation_id: int) -> Any:
+    def get(self, explanation_id: int) -> Explanation:
         """Get an explanation (poll a job until its status is done or failed)"""
         return _service().get(explanation_id)
 
@@ -129,32 +118,30 @@ class ExplanationById(MethodView):
 class GlobalExplanation(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, ExplanationSchema)
-    def get(self, name: str, version: int) -> Any:
+    def get(self, name: str, version: int) -> Explanation:
         """The newest finished global explanation of a version"""
         return _service().latest_global(name, version)
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(GlobalRequestSchema)
     @blp.response(202, ExplanationSchema)
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def post(self, args: GlobalRequest, name: str, version: int) -> Explanation:
         """Compute a global explanation over a sample of the reference set (a job)"""
-        explanation = _service().request_global(name, version, args)
-        _queue_after_commit(explanation)
-        return explanation
+        return _runner().request_global(name, version, args)
 
 
 @blp.route(VERSION_URL + "/trusted-types")
 class TrustedTypes(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, LoadPermissionSchema)
-    def get(self, name: str, version: int) -> Any:
+    def get(self, name: str, version: int) -> LoadPermissionView:
         """What workers may load for this version"""
         return _permissions().load_permission(name, version)
 
     @requires(Role.ADMIN)
     @blp.arguments(TrustTypesSchema)
     @blp.response(200, LoadPermissionSchema)
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def post(self, args: TrustTypesRequest, name: str, version: int) -> LoadPermissionView:
         """Trust more types for this version's skops artifact (admin; audited)"""
         return _permissions().trust_types(name, version, args["types"])
 
@@ -164,6 +151,6 @@ class PickleOptIn(MethodView):
     @requires(Role.ADMIN)
     @blp.arguments(PickleOptInSchema)
     @blp.response(200, LoadPermissionSchema)
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def post(self, args: PickleOptInRequest, name: str, version: int) -> LoadPermissionView:
         """Opt this version's pickle artifact in to loading (needs ASSAY_ALLOW_PICKLE=1 too)"""
         return _permissions().set_pickle_opt_in(name, version, args["allow"])

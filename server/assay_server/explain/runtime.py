@@ -9,11 +9,11 @@ import io
 import json
 import os
 from collections import OrderedDict
-from typing import Any
 
 import pandas as pd
 
 from .loading import LoadRefused, LoadSpec, OnnxModel, load_model, read_checked
+from .messages import Answer, ExplainMessage, PingMessage
 from .tabular import ExplainInputError, TabularExplainer
 
 MAX_ERROR_CHARS = 500
@@ -36,13 +36,14 @@ class Runtime:
         self.explainers: OrderedDict[str, TabularExplainer] = OrderedDict()
         self.loads = 0
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, request: ExplainMessage | PingMessage) -> Answer:
         """Answer one request with ``{"ok": true, …}`` or ``{"ok": false, "error": …}``."""
         try:
             if request["op"] == "ping":
                 return {"ok": True, "pid": os.getpid(), "loads": self.loads}
             if request["op"] == "explain":
                 return self._explain(request)
+            # the pipe carries JSON: an op no message names can still arrive
             return _error("invalid", f"Unknown operation {request['op']!r}.")
         except LoadRefused as exc:
             return _error(exc.kind, exc.message, exc.details)
@@ -53,7 +54,7 @@ class Runtime:
         except Exception as exc:
             return _error("failed", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
 
-    def _explain(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _explain(self, request: ExplainMessage) -> Answer:
         explainer, cache_hit = self._explainer(request)
         params = request["params"]
         results = explainer.explain(
@@ -69,7 +70,7 @@ class Runtime:
             "worker": {"pid": os.getpid(), "cache_hit": cache_hit, "loads": self.loads},
         }
 
-    def _explainer(self, request: dict[str, Any]) -> tuple[TabularExplainer, bool]:
+    def _explainer(self, request: ExplainMessage) -> tuple[TabularExplainer, bool]:
         key = json.dumps(
             [request["model"], request["reference"], request["mode"], request["features"]],
             sort_keys=True,
@@ -95,5 +96,5 @@ class Runtime:
         return explainer, False
 
 
-def _error(kind: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def _error(kind: str, message: str, details: dict[str, object] | None = None) -> Answer:
     return {"ok": False, "error": {"kind": kind, "message": message, "details": details or {}}}

@@ -1,10 +1,17 @@
-"""Request and response shapes of explanations and of the loading decisions."""
+"""Request and response shapes of explanations and of the loading decisions.
+
+Each request schema has a TypedDict beside it: what the view receives once the schema has
+loaded the request (``tests/explain/test_schemas.py`` holds the two to the same keys).
+"""
 
 from __future__ import annotations
+
+from typing import TypedDict
 
 from marshmallow import fields, validate
 
 from ..schemas import StrictSchema, Timestamp
+from .messages import Row
 
 MAX_ROWS = 1000
 # A Python dotted name, as skops reports a type: "sklearn.tree._tree.Tree".
@@ -34,12 +41,30 @@ class ExplainRequestSchema(StrictSchema):
     )
 
 
+class ExplainRequest(TypedDict):
+    """:class:`ExplainRequestSchema` loaded."""
+
+    rows: list[Row]
+    num_features: int
+    num_samples: int
+    seed: int
+    label: str | None
+
+
 class GlobalRequestSchema(StrictSchema):
     """How large a sample of the reference set to explain, and with which parameters."""
 
     sample_size = fields.Integer(load_default=200, validate=validate.Range(min=1, max=5000))
     num_samples = fields.Integer(load_default=1000, validate=validate.Range(min=50, max=50_000))
     seed = _seed()
+
+
+class GlobalRequest(TypedDict):
+    """:class:`GlobalRequestSchema` loaded."""
+
+    sample_size: int
+    num_samples: int
+    seed: int
 
 
 class ExplanationSchema(StrictSchema):
@@ -70,10 +95,22 @@ class TrustTypesSchema(StrictSchema):
     )
 
 
+class TrustTypesRequest(TypedDict):
+    """:class:`TrustTypesSchema` loaded."""
+
+    types: list[str]
+
+
 class PickleOptInSchema(StrictSchema):
     """Whether this version's pickle artifact may be loaded (with ASSAY_ALLOW_PICKLE=1)."""
 
     allow = fields.Boolean(required=True)
+
+
+class PickleOptInRequest(TypedDict):
+    """:class:`PickleOptInSchema` loaded."""
+
+    allow: bool
 
 
 class LoadPermissionSchema(StrictSchema):

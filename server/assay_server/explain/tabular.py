@@ -9,18 +9,24 @@ categories and the weights are named ``plan=pro``, not ``plan=2``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from .messages import FeatureImportance, FeatureSpec, Row, RowExplanation, Weight
+
 MAX_BACKGROUND_ROWS = 10_000
+
+# lime ships no type information: these aliases say which of its objects a value is.
+LimeTabular: TypeAlias = Any  # a lime.lime_tabular.LimeTabularExplainer
+LimeExplanation: TypeAlias = Any  # a lime.explanation.Explanation
 
 
 class ExplainInputError(Exception):
     """The rows or parameters cannot be explained with this model (a 422)."""
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
@@ -30,17 +36,17 @@ class ExplainInputError(Exception):
 class TabularExplainer:
     """A model, its features, and a LimeTabularExplainer fitted on the reference data."""
 
-    model: Any
+    model: Any  # whatever the artifact held: an estimator or pipeline, or an OnnxModel
     mode: str
-    features: list[dict[str, str]]
-    categories: dict[str, list[Any]]
-    lime: Any
+    features: list[FeatureSpec]
+    categories: dict[str, list[object]]
+    lime: LimeTabular
     reference: pd.DataFrame
-    _class_list: list[Any] | None = None
+    _class_list: list[object] | None = None
 
     @classmethod
     def build(
-        cls, model: Any, mode: str, features: list[dict[str, str]], reference: pd.DataFrame
+        cls, model: Any, mode: str, features: list[FeatureSpec], reference: pd.DataFrame
     ) -> TabularExplainer:
         """Fit LIME's statistics on (a sample of) the reference data."""
         from lime.lime_tabular import LimeTabularExplainer
@@ -55,7 +61,7 @@ class TabularExplainer:
         if len(frame) > MAX_BACKGROUND_ROWS:
             frame = frame.sample(MAX_BACKGROUND_ROWS, random_state=0)
         categorical = [i for i, f in enumerate(features) if f["kind"] == "categorical"]
-        categories: dict[str, list[Any]] = {}
+        categories: dict[str, list[object]] = {}
         for index in categorical:
             name = names[index]
             categories[name] = sorted(pd.unique(frame[name].dropna()).tolist(), key=str)
@@ -98,7 +104,7 @@ class TabularExplainer:
 
     def decode(self, matrix: np.ndarray) -> pd.DataFrame:
         """LIME's matrix back to what the model takes: a frame with the original values."""
-        data: dict[str, Any] = {}
+        data: dict[str, object] = {}
         for index, name in enumerate(self.names):
             column = matrix[:, index]
             if name in self.categories:
@@ -115,7 +121,7 @@ class TabularExplainer:
             return np.asarray(self.model.predict_proba(frame), dtype=float)
         return np.asarray(self.model.predict(frame), dtype=float).reshape(-1)
 
-    def rows_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    def rows_frame(self, rows: list[Row]) -> pd.DataFrame:
         """Incoming rows as a frame; unseen categories join the known ones."""
         frame = pd.DataFrame(rows, columns=self.names)
         for name, known in self.categories.items():
@@ -127,111 +133,123 @@ class TabularExplainer:
 
     def explain(
         self,
-        rows: list[dict[str, Any]],
+        rows: list[Row],
         *,
         num_features: int,
         num_samples: int,
         seed: int,
         label: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[RowExplanation]:
         """One explanation per row: the prediction, and LIME's weights, strongest first."""
         frame = self.rows_frame(rows)
         matrix = self.encode(frame)
+        num_features = min(num_features, len(self.names))
+        if self.mode != "classification":
+            return [self._explain_value(row, num_features, num_samples, seed) for row in matrix]
         classes = self._classes()
         label_index = None
-        if label is not None and classes is not None:
+        if label is not None:
             names = [str(c) for c in classes]
             if label not in names:
                 raise ExplainInputError(
                     f"The model has no class {label!r}.", {"label": [f"One of {names}."]}
                 )
             label_index = names.index(label)
-        results = []
-        for row in matrix:
-            results.append(
-                self._explain_row(row, num_features, num_samples, seed, label_index, classes)
-            )
-        return results
+        return [
+            self._explain_class(row, num_features, num_samples, seed, label_index, classes)
+            for row in matrix
+        ]
 
-    def _classes(self) -> list[Any] | None:
-        if self.mode != "classification":
-            return None
+    def _classes(self) -> list[object]:
         if self._class_list is None:
             self._class_list = self._probe_classes()
         return self._class_list
 
-    def _probe_classes(self) -> list[Any]:
+    def _probe_classes(self) -> list[object]:
         probe = self._predict(self.encode(self.reference.head(1)))
         classes = getattr(self.model, "classes_", None)
         if classes is None or len(classes) != probe.shape[1]:
             return list(range(probe.shape[1]))
         return list(classes)
 
-    def _explain_row(
-        self,
-        row: np.ndarray,
-        num_features: int,
-        num_samples: int,
-        seed: int,
-        label_index: int | None,
-        classes: list[Any] | None,
-    ) -> dict[str, Any]:
+    def _reseed(self, seed: int) -> None:
         # A fresh generator per row: the same row, parameters and seed give the same answer
         # whatever the worker explained before.
         self.lime.random_state = np.random.RandomState(seed)
         self.lime.base.random_state = self.lime.random_state
         if self.lime.discretizer is not None:
             self.lime.discretizer.random_state = self.lime.random_state
-        num_features = min(num_features, len(self.names))
-        if self.mode == "classification":
-            # LIME predicts the row itself first (its sample 0): no separate predict call.
-            explanation = self.lime.explain_instance(
-                row,
-                self._predict,
-                labels=() if label_index is None else (label_index,),
-                top_labels=1 if label_index is None else None,
-                num_features=num_features,
-                num_samples=num_samples,
-            )
-            probabilities = np.asarray(explanation.predict_proba, dtype=float)
-            predicted = int(np.argmax(probabilities))
-            target = explanation.available_labels()[0] if label_index is None else label_index
-            prediction = {
-                "label": _plain(classes[predicted]),
-                "probability": float(probabilities[predicted]),
-                "probabilities": {
-                    str(c): float(p) for c, p in zip(classes, probabilities, strict=True)
-                },
-            }
-            explained = _plain(classes[target])
-            pairs = explanation.as_list(label=target)
-            indexed = explanation.as_map()[target]
-            intercept = float(explanation.intercept[target])
-        else:
-            explanation = self.lime.explain_instance(
-                row, self._predict, num_features=num_features, num_samples=num_samples
-            )
-            prediction = {"value": float(explanation.predicted_value)}
-            explained = None
-            key = next(iter(explanation.local_exp))
-            pairs = explanation.as_list(label=key)
-            indexed = explanation.as_map()[key]
-            intercept = float(explanation.intercept[key])
-        weights = [
-            {"feature": self.names[index], "condition": condition, "weight": float(weight)}
-            for (index, weight), (condition, _) in zip(indexed, pairs, strict=True)
-        ]
-        weights.sort(key=lambda w: abs(w["weight"]), reverse=True)
-        return {
-            "prediction": prediction,
-            "explained_label": explained,
-            "intercept": intercept,
-            "score": float(explanation.score),
-            "weights": weights,
+
+    def _explain_class(
+        self,
+        row: np.ndarray,
+        num_features: int,
+        num_samples: int,
+        seed: int,
+        label_index: int | None,
+        classes: list[object],
+    ) -> RowExplanation:
+        """A classifier's row: the predicted class (or ``label_index``'s) explained."""
+        self._reseed(seed)
+        # LIME predicts the row itself first (its sample 0): no separate predict call.
+        explanation = self.lime.explain_instance(
+            row,
+            self._predict,
+            labels=() if label_index is None else (label_index,),
+            top_labels=1 if label_index is None else None,
+            num_features=num_features,
+            num_samples=num_samples,
+        )
+        probabilities = np.asarray(explanation.predict_proba, dtype=float)
+        predicted = int(np.argmax(probabilities))
+        target = explanation.available_labels()[0] if label_index is None else label_index
+        prediction = {
+            "label": _plain(classes[predicted]),
+            "probability": float(probabilities[predicted]),
+            "probabilities": {
+                str(c): float(p) for c, p in zip(classes, probabilities, strict=True)
+            },
         }
+        return _answer(explanation, target, prediction, _plain(classes[target]), self.names)
+
+    def _explain_value(
+        self, row: np.ndarray, num_features: int, num_samples: int, seed: int
+    ) -> RowExplanation:
+        """A regressor's row: its predicted value explained."""
+        self._reseed(seed)
+        explanation = self.lime.explain_instance(
+            row, self._predict, num_features=num_features, num_samples=num_samples
+        )
+        prediction: dict[str, object] = {"value": float(explanation.predicted_value)}
+        key = next(iter(explanation.local_exp))
+        return _answer(explanation, key, prediction, None, self.names)
 
 
-def aggregate_global(explanations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _answer(
+    explanation: LimeExplanation,
+    label: int,
+    prediction: dict[str, object],
+    explained: object,
+    names: list[str],
+) -> RowExplanation:
+    """LIME's explanation of ``label`` as stored: weights by feature, strongest first."""
+    pairs = explanation.as_list(label=label)
+    indexed = explanation.as_map()[label]
+    weights: list[Weight] = [
+        {"feature": names[index], "condition": condition, "weight": float(weight)}
+        for (index, weight), (condition, _) in zip(indexed, pairs, strict=True)
+    ]
+    weights.sort(key=lambda w: abs(w["weight"]), reverse=True)
+    return {
+        "prediction": prediction,
+        "explained_label": explained,
+        "intercept": float(explanation.intercept[label]),
+        "score": float(explanation.score),
+        "weights": weights,
+    }
+
+
+def aggregate_global(explanations: list[RowExplanation]) -> list[FeatureImportance]:
     """Mean absolute LIME weight per feature over many rows, strongest first."""
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -240,7 +258,7 @@ def aggregate_global(explanations: list[dict[str, Any]]) -> list[dict[str, Any]]
             totals[weight["feature"]] = totals.get(weight["feature"], 0.0) + abs(weight["weight"])
             counts[weight["feature"]] = counts.get(weight["feature"], 0) + 1
     rows = max(len(explanations), 1)
-    ranked = [
+    ranked: list[FeatureImportance] = [
         {"feature": name, "mean_abs_weight": total / rows, "rows_in_top": counts[name]}
         for name, total in totals.items()
     ]
@@ -248,13 +266,13 @@ def aggregate_global(explanations: list[dict[str, Any]]) -> list[dict[str, Any]]
     return ranked
 
 
-def _code(known: list[Any], value: Any) -> int:
+def _code(known: list[object], value: object) -> int:
     for index, candidate in enumerate(known):
         if candidate == value or str(candidate) == str(value):
             return index
     return -1
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """A numpy scalar as a plain Python value (JSON-ready)."""
     return value.item() if hasattr(value, "item") else value

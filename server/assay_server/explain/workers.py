@@ -24,9 +24,14 @@ import signal
 import threading
 import weakref
 import zlib
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from .messages import Answer, ExplainMessage, PingMessage
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +75,7 @@ def worker_main(conn: Connection, memory_mb: int, cache_size: int) -> None:
             raw = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        request = json.loads(raw)
+        request = json.loads(raw)  # what the web process sent: a message of messages.py
         if request.get("op") == "stop":
             return
         _limit_cpu(float(request.get("cpu_seconds") or 0))
@@ -106,10 +111,10 @@ def _limit_cpu(seconds: float) -> None:
 class _Worker:
     """One worker process and the web process's end of its pipe."""
 
-    def __init__(self, context: Any, limits: PoolLimits) -> None:
+    def __init__(self, context: SpawnContext, limits: PoolLimits) -> None:
         self.context = context
         self.limits = limits
-        self.process: Any = None
+        self.process: SpawnProcess | None = None
         self.conn: Connection | None = None
         self.ready = False
         self.start()
@@ -131,12 +136,17 @@ class _Worker:
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
+    def _connection(self) -> Connection:
+        if self.conn is None:  # stopped: only a replace() starts it again
+            raise WorkerError("crashed", "The explanation worker is stopped.")
+        return self.conn
+
     def _wait_ready(self) -> None:
-        assert self.conn is not None
+        conn = self._connection()
         try:
-            if not self.conn.poll(BOOT_TIMEOUT_SECONDS):
+            if not conn.poll(BOOT_TIMEOUT_SECONDS):
                 raise WorkerError("crashed", "An explanation worker did not start in time.")
-            json.loads(self.conn.recv_bytes())
+            json.loads(conn.recv_bytes())
         except (EOFError, OSError):
             self.replace()
             raise WorkerError(
@@ -144,21 +154,21 @@ class _Worker:
             ) from None
         self.ready = True
 
-    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def call(self, request: ExplainMessage | PingMessage, timeout: float) -> Answer:
         """Send one request and wait for its answer, at most ``timeout`` seconds."""
         if not self.ready:
             self._wait_ready()
-        assert self.conn is not None
+        conn = self._connection()
         try:
-            self.conn.send_bytes(json.dumps(request).encode())
-            if not self.conn.poll(timeout):
+            conn.send_bytes(json.dumps(request).encode())
+            if not conn.poll(timeout):
                 self.replace()
                 raise WorkerError(
                     "timeout",
                     f"The explanation took longer than {timeout:g} s; its worker was stopped "
                     "and replaced.",
                 )
-            return json.loads(self.conn.recv_bytes())
+            return cast("Answer", json.loads(conn.recv_bytes()))
         except (EOFError, OSError):
             reason = self._death_reason()
             self.replace()
@@ -167,6 +177,8 @@ class _Worker:
             ) from None
 
     def _death_reason(self) -> str:
+        if self.process is None:
+            return "it was stopped"
         self.process.join(5)
         code = self.process.exitcode
         if code == -signal.SIGXCPU:
@@ -214,8 +226,13 @@ class WorkerPool:
         _POOLS.add(self)
 
     def run(
-        self, request: dict[str, Any], *, timeout: float, affinity: str = "", wait: float = 60.0
-    ) -> dict[str, Any]:
+        self,
+        request: ExplainMessage | PingMessage,
+        *,
+        timeout: float,
+        affinity: str = "",
+        wait: float = 60.0,
+    ) -> Answer:
         """Run ``request`` in a worker; raise :class:`WorkerError` if none answers."""
         index = self._acquire(affinity, wait)
         try:
@@ -257,12 +274,12 @@ class WorkerPool:
         _POOLS.discard(self)
 
 
-def pool_for(extensions: dict[str, Any], limits: PoolLimits) -> WorkerPool:
+def pool_for(extensions: MutableMapping[str, object], limits: PoolLimits) -> WorkerPool:
     """The pool kept in ``extensions`` (a Flask app's), created on first use."""
-    pool = extensions.get("assay_explain_pool")
+    pool = cast("WorkerPool | None", extensions.get("assay_explain_pool"))
     if pool is None or pool.closed:
         with _CREATE_LOCK:
-            pool = extensions.get("assay_explain_pool")
+            pool = cast("WorkerPool | None", extensions.get("assay_explain_pool"))
             if pool is None or pool.closed:
                 pool = WorkerPool(limits)
                 extensions["assay_explain_pool"] = pool

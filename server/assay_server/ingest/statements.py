@@ -10,18 +10,30 @@ the rows from one JSON array: for 1,000 rows it took 1.7 ms where ``executemany`
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Connection, LargeBinary, bindparam, cast, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    LargeBinary,
+    Table,
+    bindparam,
+    cast,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from ..db import UTCDateTime
 from ..registry.models import RegisteredModel
 from .models import PredictionBatch
 
-_BATCHES = PredictionBatch.__table__
-_MODELS = RegisteredModel.__table__
+# Declarative classes type ``__table__`` as any FROM clause; these are tables.
+_BATCHES = typing.cast(Table, PredictionBatch.__table__)
+_MODELS = typing.cast(Table, RegisteredModel.__table__)
 _BATCH_VALUES = (
     "version_id",
     "received_at",

@@ -16,11 +16,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import cast
 
 from ..storable import UNSTORABLE_TEXT, is_storable_text
-from .blocks import valid_numbers, valid_texts
-from .wire import MISSING, ColumnBatch
+from .blocks import ArrowArray, valid_numbers, valid_texts
+from .wire import MISSING, ColumnBatch, RowProblem
 
 MAX_STRING = 1000
 MAX_PREDICTION_ID = 128
@@ -28,7 +28,7 @@ MAX_CLASSES = 1000
 _EPOCH_MIN_US = 0
 _EPOCH_MAX_US = int(datetime(2200, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
 
-Check = Callable[[Any], str | None]
+Check = Callable[[object], str | None]
 
 
 @dataclass
@@ -38,8 +38,8 @@ class CheckedBatch:
 
     valid: list[bool]
     ts_us: list[int]
-    errors: list[tuple[int, str, str]]
-    converted: dict[str, Any] = field(default_factory=dict)
+    errors: list[RowProblem]
+    converted: dict[str, ArrowArray] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -47,7 +47,7 @@ class CheckedBatch:
         return self.valid.count(False)
 
 
-def check_number(value: Any) -> str | None:
+def check_number(value: object) -> str | None:
     """None for a finite number, else the problem."""
     if type(value) is bool or not isinstance(value, (int, float)):
         return "Expected a number."
@@ -60,7 +60,7 @@ def check_number(value: Any) -> str | None:
     return None
 
 
-def check_category(value: Any) -> str | None:
+def check_category(value: object) -> str | None:
     """None for a string (not too long), an integer or a boolean, else the problem."""
     if isinstance(value, str):
         if len(value) > MAX_STRING:
@@ -71,7 +71,7 @@ def check_category(value: Any) -> str | None:
     return "Expected a category: a string, an integer or a boolean."
 
 
-def _probabilities(value: Any) -> str | None:
+def _probabilities(value: object) -> str | None:
     if not isinstance(value, dict) or not value:
         return "Expected an object of class → probability."
     if len(value) > MAX_CLASSES:
@@ -92,7 +92,7 @@ def _sensitive_name(name: str) -> str | None:
     return None if is_storable_text(name) else "A name: " + UNSTORABLE_TEXT
 
 
-def _prediction_id(value: Any) -> str | None:
+def _prediction_id(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return "Required: a non-empty string."
     if len(value) > MAX_PREDICTION_ID:
@@ -100,7 +100,7 @@ def _prediction_id(value: Any) -> str | None:
     return None if is_storable_text(value) else UNSTORABLE_TEXT
 
 
-def timestamp_us(value: Any, now_us: int) -> int | str:
+def timestamp_us(value: object, now_us: int) -> int | str:
     """Epoch microseconds of a timestamp given as epoch seconds or ISO 8601, or an error."""
     if value is None:
         return now_us
@@ -121,7 +121,9 @@ def timestamp_us(value: Any, now_us: int) -> int | str:
     return micros
 
 
-def _passes_whole(values: list[Any], check: Check, *, required: bool) -> tuple[bool, Any]:
+def _passes_whole(
+    values: list[object], check: Check, *, required: bool
+) -> tuple[bool, ArrowArray | None]:
     """The common case, decided without a Python loop: whether every value of the column is
     fine, and the column as an Arrow array when that is how it was decided."""
     if check is check_number:
@@ -140,13 +142,13 @@ def _passes_whole(values: list[Any], check: Check, *, required: bool) -> tuple[b
 
 
 def _check_column(
-    values: list[Any],
+    values: list[object],
     check: Check,
     field: str,
     *,
     required: bool,
-    errors: list[tuple[int, str, str]],
-) -> Any:
+    errors: list[RowProblem],
+) -> ArrowArray | None:
     """Add the column's row errors to ``errors``; return it as an Arrow array when it passed
     whole that way (else None)."""
     passed, array = _passes_whole(values, check, required=required)
@@ -162,11 +164,13 @@ def _check_column(
     return None
 
 
-def _timestamps_us(values: list[Any], now_us: int, errors: list[tuple[int, str, str]]) -> list[int]:
-    if set(map(type, values)) <= {float, int} and all(map(math.isfinite, values)):
-        micros = [round(v * 1_000_000) for v in values]  # the SDK's epoch seconds
-        if min(micros, default=0) >= _EPOCH_MIN_US and max(micros, default=0) < _EPOCH_MAX_US:
-            return micros
+def _timestamps_us(values: list[object], now_us: int, errors: list[RowProblem]) -> list[int]:
+    if set(map(type, values)) <= {float, int}:
+        seconds = cast("list[float]", values)  # every value is an int or a float, as checked
+        if all(map(math.isfinite, seconds)):
+            micros = [round(v * 1_000_000) for v in seconds]  # the SDK's epoch seconds
+            if min(micros, default=0) >= _EPOCH_MIN_US and max(micros, default=0) < _EPOCH_MAX_US:
+                return micros
     micros = [0] * len(values)
     for index, value in enumerate(values):
         outcome = timestamp_us(value, now_us)
@@ -182,9 +186,9 @@ def check_batch(
 ) -> CheckedBatch:
     """Validate every column of ``batch`` against the schema; nothing is changed."""
     errors = list(batch.row_errors)
-    converted: dict[str, Any] = {}
+    converted: dict[str, ArrowArray] = {}
 
-    def column(field: str, values: list[Any], check: Check, *, required: bool = False) -> None:
+    def column(field: str, values: list[object], check: Check, *, required: bool = False) -> None:
         array = _check_column(values, check, field, required=required, errors=errors)
         if array is not None:
             converted[field] = array

@@ -20,13 +20,13 @@ import gzip
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Final
 
 import orjson
 
 from ..errors import BadRequest, PayloadTooLarge, ValidationFailed
 
-MISSING: Any = object()  # a key the row did not send, unlike an explicit null
+MISSING: Final = object()  # a key the row did not send, unlike an explicit null
 OPTIONAL_COLUMNS = ("score", "probabilities", "label")
 ROW_KEYS = frozenset(
     {
@@ -42,23 +42,31 @@ ROW_KEYS = frozenset(
 )
 
 
+#: One problem with one row: ``(index, field, message)``.
+RowProblem = tuple[int, str, str]
+
+
 @dataclass
 class ColumnBatch:
-    """A batch as columns of equal length ``size``; ``row_errors`` found while reading it."""
+    """A batch as columns of equal length ``size``; ``row_errors`` found while reading it.
+
+    The values are as the client sent them (any JSON value, or ``MISSING``) until
+    :func:`~.validation.check_batch` has looked at them.
+    """
 
     size: int
-    prediction_id: list[Any]
-    timestamp: list[Any]
-    features: dict[str, list[Any]]
-    prediction: list[Any]
-    score: list[Any] | None = None
-    probabilities: list[Any] | None = None
-    sensitive: dict[str, list[Any]] = field(default_factory=dict)
-    label: list[Any] | None = None
-    row_errors: list[tuple[int, str, str]] = field(default_factory=list)
+    prediction_id: list[object]
+    timestamp: list[object]
+    features: dict[str, list[object]]
+    prediction: list[object]
+    score: list[object] | None = None
+    probabilities: list[object] | None = None
+    sensitive: dict[str, list[object]] = field(default_factory=dict)
+    label: list[object] | None = None
+    row_errors: list[RowProblem] = field(default_factory=list)
 
 
-def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> Any:
+def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> object:
     """The JSON document of a request body, gunzipped when it says so (bounded)."""
     encoding = (content_encoding or "").strip().lower()
     if encoding in {"gzip", "x-gzip"}:
@@ -94,7 +102,7 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=5)
 
 
-def read_batch(document: Any, feature_names: list[str], max_rows: int) -> ColumnBatch:
+def read_batch(document: object, feature_names: list[str], max_rows: int) -> ColumnBatch:
     """Read either wire format into columns of the schema's features."""
     if (
         not isinstance(document, dict)
@@ -126,7 +134,9 @@ def _check_size(size: int, max_rows: int) -> None:
         raise ValidationFailed("", details={"rows": ["The batch is empty."]})
 
 
-def _from_columns(columns: dict[str, Any], feature_names: list[str], max_rows: int) -> ColumnBatch:
+def _from_columns(
+    columns: dict[str, object], feature_names: list[str], max_rows: int
+) -> ColumnBatch:
     problems: dict[str, list[str]] = {}
     unknown = set(columns) - ROW_KEYS
     for key in sorted(unknown):
@@ -141,7 +151,7 @@ def _from_columns(columns: dict[str, Any], feature_names: list[str], max_rows: i
     else:
         problems.setdefault("prediction_id", ["Must be an array."])
 
-    def array(name: str, value: Any) -> list[Any] | None:
+    def array(name: str, value: object) -> list[object] | None:
         if value is None:
             return None
         if not isinstance(value, list):
@@ -152,7 +162,7 @@ def _from_columns(columns: dict[str, Any], feature_names: list[str], max_rows: i
             return None
         return value
 
-    def group(name: str) -> dict[str, list[Any]]:
+    def group(name: str) -> dict[str, list[object]]:
         value = columns.get(name, {})
         if not isinstance(value, dict):
             problems[name] = ["Must be an object of arrays, one per name."]
@@ -181,16 +191,16 @@ def _from_columns(columns: dict[str, Any], feature_names: list[str], max_rows: i
     return batch
 
 
-def _from_rows(rows: list[Any], feature_names: list[str]) -> ColumnBatch:
+def _from_rows(rows: list[object], feature_names: list[str]) -> ColumnBatch:
     size = len(rows)
     known = set(feature_names)
-    features: dict[str, list[Any]] = {name: [MISSING] * size for name in feature_names}
-    sensitive: dict[str, list[Any]] = {}
-    optional: dict[str, list[Any] | None] = {name: None for name in OPTIONAL_COLUMNS}
-    ids: list[Any] = [None] * size
-    timestamps: list[Any] = [None] * size
-    predictions: list[Any] = [MISSING] * size
-    errors: list[tuple[int, str, str]] = []
+    features: dict[str, list[object]] = {name: [MISSING] * size for name in feature_names}
+    sensitive: dict[str, list[object]] = {}
+    optional: dict[str, list[object] | None] = {name: None for name in OPTIONAL_COLUMNS}
+    ids: list[object] = [None] * size
+    timestamps: list[object] = [None] * size
+    predictions: list[object] = [MISSING] * size
+    errors: list[RowProblem] = []
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             errors.append((index, "_row", "Each row must be an object."))
