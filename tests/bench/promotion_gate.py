@@ -5,7 +5,7 @@
 On a temporary SQLite store, in the same run:
 - the anchor: reading the version (RegistryService.get_version), one unit of work each;
 - evaluating the version for production against the three bundled packs plus --policies
-  extra policies of five rules each (PromotionService.evaluate_version, read-only);
+  extra policies of five rules each (governance.evaluation.evaluate_version, read-only);
 - a promotion request followed by its approval, one unit of work each (what CI and an
   approver pay, with the evaluation stored and every step audited).
 """
@@ -23,8 +23,10 @@ sys.path[:0] = [str(ROOT / "server"), str(ROOT / "sdk")]
 
 from assay_server.context import ServiceContext  # noqa: E402
 from assay_server.db import Database  # noqa: E402
+from assay_server.governance.decisions import approve_promotion  # noqa: E402
+from assay_server.governance.evaluation import evaluate_version  # noqa: E402
 from assay_server.governance.policies import PolicyFile, bundled_policies  # noqa: E402
-from assay_server.governance.promotions import PromotionService, approve_promotion  # noqa: E402
+from assay_server.governance.promotions import PromotionService  # noqa: E402
 from assay_server.governance.service import PolicyService  # noqa: E402
 from assay_server.migrate import upgrade  # noqa: E402
 from assay_server.models import import_all_models  # noqa: E402
@@ -102,7 +104,7 @@ def main() -> None:
         def evaluate(i: int) -> None:
             with db.unit_of_work(write=False) as s:
                 row = RegistryService(s, admin).get_version("churn", i + 1)
-                PromotionService(s, admin).evaluate_version(row, "production")
+                evaluate_version(s, admin, row, "production")
 
         def request_and_approve(i: int) -> None:
             with db.unit_of_work() as s:

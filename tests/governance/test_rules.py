@@ -15,7 +15,8 @@ from assay_server.evidence import (
     Observation,
 )
 from assay_server.governance.evidence import EvidenceContext
-from assay_server.governance.rules import RULE_KINDS, RULE_SCHEMAS, evaluate_rule
+from assay_server.governance.rule_schemas import RULE_KINDS, RULE_SCHEMAS
+from assay_server.governance.rules import evaluate_rule
 from assay_server.registry.benchmarks import BenchmarkService
 from assay_server.registry.service import RegistryService
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -39,7 +38,7 @@ class EvidenceContext:
         """The version's benchmarks, newest first: read once per evaluation."""
         return benchmarks_of(self.session, self.version.id)
 
-    def observe(self, kind: str, params: Mapping[str, Any]) -> Observation | Missing:
+    def observe(self, kind: str, params: Mapping[str, object]) -> Observation | Missing:
         """Evidence of ``kind`` about this version, from whichever package provides it."""
         query = EvidenceQuery(
             session=self.session,

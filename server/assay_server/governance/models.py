@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
 from ..registry.models import ModelVersion, RegisteredModel
+from .policies import PolicyDocument
+from .verdicts import Evaluation, FailingRule, failing_rules
 
 
 class PromotionStatus(str, enum.Enum):
@@ -64,7 +65,7 @@ class PolicyVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(Text)
-    document: Mapped[dict[str, Any]]
+    document: Mapped[PolicyDocument] = mapped_column(JSON)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
 
@@ -88,7 +89,7 @@ class PromotionRequest(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), index=True)
     required_approvals: Mapped[int]
-    evaluation: Mapped[dict[str, Any]]
+    evaluation: Mapped[Evaluation] = mapped_column(JSON)
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_by_token_id: Mapped[int | None]
     created_at: Mapped[datetime]
@@ -117,14 +118,9 @@ class PromotionRequest(Base):
         return sum(1 for d in self.decisions if d.decision == "approve")
 
     @property
-    def failing_rules(self) -> list[dict[str, Any]]:
+    def failing_rules(self) -> list[FailingRule]:
         """The rules of the latest evaluation that did not pass."""
-        return [
-            {"policy": policy["name"], "policy_version": policy["version"], **rule}
-            for policy in self.evaluation.get("policies", [])
-            for rule in policy["rules"]
-            if rule["status"] != "pass"
-        ]
+        return failing_rules(self.evaluation)
 
 
 class PromotionDecision(Base):
@@ -153,6 +149,6 @@ class PolicyEvaluationRecord(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("promotion_requests.id"), index=True)
     trigger: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(20))
-    result: Mapped[dict[str, Any]]
+    result: Mapped[Evaluation] = mapped_column(JSON)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))

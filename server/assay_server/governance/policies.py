@@ -11,16 +11,16 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import yaml
 from marshmallow import ValidationError, fields, validate
 
 from ..errors import ValidationFailed
-from ..registry.models import RiskTier, Stage
+from ..registry.models import ModelVersion, RegisteredModel, RiskTier, Stage
 from ..roles import Role
 from ..schemas import StrictSchema
-from .rules import RULE_KINDS, RULE_SCHEMAS
+from .rule_schemas import RULE_KINDS, RULE_SCHEMAS, Rule
 
 POLICY_NAME = validate.Regexp(
     r"^[a-z0-9][a-z0-9._-]{0,99}\Z",
@@ -44,6 +44,15 @@ class AppliesToSchema(StrictSchema):
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
 
 
+class AppliesTo(TypedDict, total=False):
+    """What :class:`AppliesToSchema` loads (``{}`` when the policy leaves it out)."""
+
+    risk_tier: list[str]
+    stage: list[str]
+    models: list[str]
+    tags: list[str]
+
+
 class ApprovalsSchema(StrictSchema):
     """How many approvals a promotion needs, from which role, from whom."""
 
@@ -56,6 +65,15 @@ class ApprovalsSchema(StrictSchema):
     independent_of_owner = fields.Boolean(load_default=False)
 
 
+class StatedApprovals(TypedDict, total=False):
+    """What :class:`ApprovalsSchema` loads (``{}`` when the policy leaves it out)."""
+
+    required: int
+    role: str
+    separation_of_duties: bool
+    independent_of_owner: bool
+
+
 class PolicyDocumentSchema(StrictSchema):
     """A policy file's top level; the rules are checked one by one, by kind."""
 
@@ -64,6 +82,25 @@ class PolicyDocumentSchema(StrictSchema):
     applies_to = fields.Nested(AppliesToSchema, load_default=dict)
     rules = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=MAX_RULES))
     approvals = fields.Nested(ApprovalsSchema, load_default=dict)
+
+
+class PolicyDocument(TypedDict):
+    """A validated policy, as its versions store it: each rule loaded by its kind's schema."""
+
+    name: str
+    description: str
+    applies_to: AppliesTo
+    rules: list[Rule]
+    approvals: StatedApprovals
+
+
+class PolicyError(TypedDict):
+    """One error in a policy file: where (file, rule, field) and what."""
+
+    file: str
+    rule: str | None
+    field: str
+    messages: list[str]
 
 
 @dataclass(frozen=True)
@@ -84,7 +121,7 @@ class ParsedPolicy:
     """A validated policy: its file and its document."""
 
     file: PolicyFile
-    document: dict[str, Any]
+    document: PolicyDocument
 
     @property
     def name(self) -> str:
@@ -92,7 +129,7 @@ class ParsedPolicy:
         return str(self.document["name"])
 
 
-def _error(file: str, rule: str | None, field: str, messages: Any) -> dict[str, Any]:
+def _error(file: str, rule: str | None, field: str, messages: object) -> PolicyError:
     if isinstance(messages, dict):
         flat: list[str] = []
         for key, value in messages.items():
@@ -103,9 +140,9 @@ def _error(file: str, rule: str | None, field: str, messages: Any) -> dict[str, 
     return {"file": file, "rule": rule, "field": field, "messages": [str(m) for m in messages]}
 
 
-def _rule_errors(filename: str, rules: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
-    errors: list[dict[str, Any]] = []
-    loaded: list[Any] = []
+def _rule_errors(filename: str, rules: list[object]) -> tuple[list[PolicyError], list[Rule]]:
+    errors: list[PolicyError] = []
+    loaded: list[Rule] = []
     seen: set[str] = set()
     for index, raw in enumerate(rules):
         label = f"#{index + 1}"
@@ -138,7 +175,7 @@ def _rule_errors(filename: str, rules: list[Any]) -> tuple[list[dict[str, Any]],
     return errors, loaded
 
 
-def validate_policy(file: PolicyFile) -> tuple[ParsedPolicy | None, list[dict[str, Any]]]:
+def validate_policy(file: PolicyFile) -> tuple[ParsedPolicy | None, list[PolicyError]]:
     """Parse and check one file; return the policy, or None and every error found."""
     name = file.filename
     if len(file.source.encode()) > MAX_POLICY_BYTES:
@@ -149,7 +186,7 @@ def validate_policy(file: PolicyFile) -> tuple[ParsedPolicy | None, list[dict[st
         return None, [_error(name, None, "_file", [f"Not valid YAML: {exc}".splitlines()[0]])]
     if not isinstance(raw, dict):
         return None, [_error(name, None, "_file", ["A policy file is a YAML mapping."])]
-    errors: list[dict[str, Any]] = []
+    errors: list[PolicyError] = []
     try:
         document = PolicyDocumentSchema().load(raw)
     except ValidationError as exc:
@@ -177,7 +214,7 @@ def validate_policy(file: PolicyFile) -> tuple[ParsedPolicy | None, list[dict[st
 def validate_policies(files: list[PolicyFile]) -> list[ParsedPolicy]:
     """Check every file; raise :class:`ValidationFailed` listing all errors of all files."""
     parsed: list[ParsedPolicy] = []
-    errors: list[dict[str, Any]] = []
+    errors: list[PolicyError] = []
     for file in files:
         policy, problems = validate_policy(file)
         errors.extend(problems)
@@ -220,7 +257,9 @@ def bundled_policies() -> list[PolicyFile]:
     ]
 
 
-def applies(document: dict[str, Any], *, model: Any, version: Any, stage: str) -> bool:
+def applies(
+    document: PolicyDocument, *, model: RegisteredModel, version: ModelVersion, stage: str
+) -> bool:
     """True when the policy applies to promoting ``version`` of ``model`` to ``stage``."""
     scope = document.get("applies_to") or {}
     if scope.get("risk_tier") and model.risk_tier not in scope["risk_tier"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from jinja2 import Environment, select_autoescape
 from sqlalchemy import select
@@ -14,22 +14,145 @@ from ..context import ServiceContext
 from ..db import TIMESTAMP_FORMAT
 from ..evidence import Missing
 from ..registry.benchmarks import benchmarks_of
-from ..registry.models import StageHistory
+from ..registry.models import ArtifactInfo, ModelVersion, ReferenceInfo, StageHistory
 from ..registry.service import RegistryService
 from ..registry.stages import stage_history
 from .evidence import EvidenceContext
-from .models import PolicyEvaluationRecord, PromotionRequest
+from .models import PolicyEvaluationRecord, PromotionDecision, PromotionRequest
+from .verdicts import PolicyVerdict
 
 MONITORING_REPORTS = ("drift", "bias", "performance", "data_quality")
+
+
+class ModelPart(TypedDict):
+    """The model, as the bundle describes it."""
+
+    name: str
+    task: str
+    risk_tier: str
+    owner: str | None
+    description: str
+    tags: list[str]
+
+
+class VersionPart(TypedDict):
+    """The version, as the bundle describes it."""
+
+    version: int
+    stage: str
+    description: str
+    tags: list[str]
+    created_by: str
+    created_at: str | None
+
+
+class BenchmarkPart(TypedDict):
+    """One benchmark of the version."""
+
+    id: int
+    name: str
+    dataset_uri: str | None
+    dataset_hash: str | None
+    metrics: dict[str, float]
+    notes: str
+    created_by: str
+    created_at: str | None
+
+
+class DecisionPart(TypedDict):
+    """One approver's decision on a request."""
+
+    approver: str
+    decision: str
+    comment: str
+    created_at: str | None
+
+
+class EvaluationPart(TypedDict):
+    """One stored evaluation of a request: why, by whom, and each policy's verdict."""
+
+    id: int
+    trigger: str
+    outcome: str
+    created_by: str
+    created_at: str | None
+    policies: list[PolicyVerdict]
+
+
+class PromotionPart(TypedDict):
+    """One promotion request of the version, with its decisions and evaluations."""
+
+    id: int
+    stage: str
+    status: str
+    reason: str
+    requested_by: str
+    created_at: str | None
+    decided_at: str | None
+    required_approvals: int
+    decisions: list[DecisionPart]
+    evaluations: list[EvaluationPart]
+
+
+class StayPart(TypedDict):
+    """One stay of the version in a stage."""
+
+    version: int
+    stage: str
+    entered_at: str | None
+    left_at: str | None
+    entered_by: str
+    comment: str | None
+
+
+class ChainPart(TypedDict):
+    """The audit chain's verification when the bundle was made."""
+
+    ok: bool
+    checked: int
+    first_broken_seq: int | None
+    message: str
+    head_seq: int | None
+
+
+class VersionEvidence(TypedDict):
+    """What the store holds about one version, JSON-ready.
+
+    ``monitoring`` maps each report kind to ``available`` and either the latest report's
+    ``summary``, ``source`` and ``link`` (and what else its source tells) or the ``reason``
+    there is none; ``audit_events`` are the events as the chain exports them.
+    """
+
+    generated_at: str | None
+    model: ModelPart
+    version: VersionPart
+    model_card: dict[str, Any]
+    lineage: dict[str, Any]
+    artifact: ArtifactInfo | None
+    reference: ReferenceInfo | None
+    benchmarks: list[BenchmarkPart]
+    monitoring: dict[str, dict[str, object]]
+    promotions: list[PromotionPart]
+    stage_history: list[StayPart]
+    audit_events: list[dict[str, Any]]
+
+
+class ComplianceBundle(VersionEvidence):
+    """Everything an auditor needs about one version: its evidence, and whether the audit
+    chain verified when the bundle was made."""
+
+    audit_chain: ChainPart
 
 
 def _ts(value: datetime | None) -> str | None:
     return value.strftime(TIMESTAMP_FORMAT) if value is not None else None
 
 
-def _latest_reports(session: Session, ctx: ServiceContext, version: Any) -> dict[str, Any]:
+def _latest_reports(
+    session: Session, ctx: ServiceContext, version: ModelVersion
+) -> dict[str, dict[str, object]]:
     evidence = EvidenceContext(session, version, ctx.clock(), ctx.evidence)
-    reports: dict[str, Any] = {}
+    reports: dict[str, dict[str, object]] = {}
     for check in MONITORING_REPORTS:
         found = evidence.observe("report", {"check": check})
         if isinstance(found, Missing):
@@ -45,7 +168,7 @@ def _latest_reports(session: Session, ctx: ServiceContext, version: Any) -> dict
     return reports
 
 
-def _stay(entry: StageHistory) -> dict[str, Any]:
+def _stay(entry: StageHistory) -> StayPart:
     return {
         "version": entry.version_number,
         "stage": entry.stage,
@@ -56,13 +179,33 @@ def _stay(entry: StageHistory) -> dict[str, Any]:
     }
 
 
-def _promotions(session: Session, version_id: int) -> list[dict[str, Any]]:
+def _decision(decision: PromotionDecision) -> DecisionPart:
+    return {
+        "approver": decision.approver,
+        "decision": decision.decision,
+        "comment": decision.comment,
+        "created_at": _ts(decision.created_at),
+    }
+
+
+def _evaluation(record: PolicyEvaluationRecord) -> EvaluationPart:
+    return {
+        "id": record.id,
+        "trigger": record.trigger,
+        "outcome": record.outcome,
+        "created_by": record.created_by,
+        "created_at": _ts(record.created_at),
+        "policies": record.result.get("policies", []),
+    }
+
+
+def _promotions(session: Session, version_id: int) -> list[PromotionPart]:
     requests = session.scalars(
         select(PromotionRequest)
         .where(PromotionRequest.version_id == version_id)
         .order_by(PromotionRequest.id)
     )
-    out = []
+    out: list[PromotionPart] = []
     for request in requests:
         evaluations = session.scalars(
             select(PolicyEvaluationRecord)
@@ -79,26 +222,8 @@ def _promotions(session: Session, version_id: int) -> list[dict[str, Any]]:
                 "created_at": _ts(request.created_at),
                 "decided_at": _ts(request.decided_at),
                 "required_approvals": request.required_approvals,
-                "decisions": [
-                    {
-                        "approver": d.approver,
-                        "decision": d.decision,
-                        "comment": d.comment,
-                        "created_at": _ts(d.created_at),
-                    }
-                    for d in request.decisions
-                ],
-                "evaluations": [
-                    {
-                        "id": e.id,
-                        "trigger": e.trigger,
-                        "outcome": e.outcome,
-                        "created_by": e.created_by,
-                        "created_at": _ts(e.created_at),
-                        "policies": e.result.get("policies", []),
-                    }
-                    for e in evaluations
-                ],
+                "decisions": [_decision(d) for d in request.decisions],
+                "evaluations": [_evaluation(e) for e in evaluations],
             }
         )
     return out
@@ -106,11 +231,12 @@ def _promotions(session: Session, version_id: int) -> list[dict[str, Any]]:
 
 def compliance_bundle(
     session: Session, ctx: ServiceContext, model_name: str, version: int
-) -> dict[str, Any]:
+) -> ComplianceBundle:
     """Everything an auditor needs about one version, as plain JSON-ready data."""
     row = RegistryService(session, ctx).get_version(model_name, version)
     model = row.model
-    benchmarks = [
+    generated_at = _ts(ctx.clock())
+    benchmarks: list[BenchmarkPart] = [
         {
             "id": b.id,
             "name": b.name,
@@ -135,8 +261,8 @@ def compliance_bundle(
         or row.version in e["payload"].get("from_versions", [])
     ]
     audit = sorted([*trail.events_about(about), *involved], key=lambda e: e["seq"])
-    bundle: dict[str, Any] = {
-        "generated_at": _ts(ctx.clock()),
+    evidence: VersionEvidence = {
+        "generated_at": generated_at,
         "model": {
             "name": model.name,
             "task": model.task,
@@ -165,14 +291,16 @@ def compliance_bundle(
     }
     # Last: verifying reads the whole trail in batches and clears the session between them.
     result = AuditTrail(session, ctx).verify()
-    bundle["audit_chain"] = {
-        "ok": result.ok,
-        "checked": result.checked,
-        "first_broken_seq": result.first_broken_seq,
-        "message": result.message,
-        "head_seq": result.head_seq,
+    return {
+        **evidence,
+        "audit_chain": {
+            "ok": result.ok,
+            "checked": result.checked,
+            "first_broken_seq": result.first_broken_seq,
+            "message": result.message,
+            "head_seq": result.head_seq,
+        },
     }
-    return bundle
 
 
 _TEMPLATE = """<!doctype html>
@@ -256,6 +384,6 @@ Approvals required: {{ p.required_approvals }}.</p>
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def render_html(bundle: dict[str, Any]) -> str:
+def render_html(bundle: ComplianceBundle) -> str:
     """The bundle as a printable HTML page (every value escaped)."""
     return _ENV.from_string(_TEMPLATE).render(b=bundle)

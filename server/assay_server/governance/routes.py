@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import Response
 from flask.views import MethodView
@@ -11,33 +10,45 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from ..access import requires
+from ..registry.models import StageHistory
+from ..registry.paging import Page
 from ..request_scope import database, db_session, service_context
 from ..roles import Role
+from .decisions import PromotionDecisions, approve_promotion
+from .models import Policy, PolicyEvaluationRecord, PolicyVersion, PromotionRequest
 from .policies import PolicyFile
-from .promotions import PromotionService, approve_promotion
+from .promotions import PromotionService
 from .report import compliance_bundle, render_html
 from .schemas import (
+    ComplianceArgs,
     ComplianceArgsSchema,
+    DecisionArgs,
     DecisionArgsSchema,
     EvaluationRecordSchema,
+    GateArgs,
     GateArgsSchema,
     GateSchema,
+    PolicyApplyArgs,
     PolicyApplyResultSchema,
     PolicyApplySchema,
     PolicySchema,
     PolicyVersionSchema,
+    PromotionCreateArgs,
     PromotionCreateSchema,
+    PromotionListArgs,
     PromotionListArgsSchema,
     PromotionPageSchema,
     PromotionSchema,
     RejectArgsSchema,
+    RollbackArgs,
     RollbackArgsSchema,
     RollbackResultSchema,
+    StageHistoryArgs,
     StageHistoryArgsSchema,
     StageHistoryEntrySchema,
 )
-from .service import PolicyService
-from .stages import StageService
+from .service import AppliedPolicy, PolicyService
+from .stages import GateAnswer, RollbackResult, StageService
 
 blp = Blueprint(
     "governance",
@@ -57,6 +68,10 @@ def _promotions() -> PromotionService:
     return PromotionService(db_session(), service_context())
 
 
+def _decisions() -> PromotionDecisions:
+    return PromotionDecisions(db_session(), service_context())
+
+
 def _stages() -> StageService:
     return StageService(db_session(), service_context())
 
@@ -65,14 +80,14 @@ def _stages() -> StageService:
 class Policies(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, PolicySchema(many=True))
-    def get(self) -> Any:
+    def get(self) -> list[Policy]:
         """List the policies in force"""
         return _policies().list()
 
     @requires(Role.ADMIN)
     @blp.arguments(PolicyApplySchema)
     @blp.response(200, PolicyApplyResultSchema)
-    def post(self, args: dict[str, Any]) -> Any:
+    def post(self, args: PolicyApplyArgs) -> dict[str, list[AppliedPolicy]]:
         """Apply policy files (YAML): a new or changed policy becomes a new version"""
         files = [PolicyFile(f["filename"], f["content"]) for f in args["files"]]
         return {"applied": _policies().apply(files)}
@@ -82,7 +97,7 @@ class Policies(MethodView):
 class PolicyVersions(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, PolicyVersionSchema(many=True))
-    def get(self, policy_name: str) -> Any:
+    def get(self, policy_name: str) -> list[PolicyVersion]:
         """Every version of a policy, oldest first"""
         return _policies().versions(policy_name)
 
@@ -91,14 +106,14 @@ class PolicyVersions(MethodView):
 class VersionPromotions(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, PromotionSchema(many=True))
-    def get(self, name: str, version: int) -> Any:
+    def get(self, name: str, version: int) -> list[PromotionRequest]:
         """A version's promotion requests, newest first"""
         return _promotions().list(model=name, version=version, limit=500).items
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(PromotionCreateSchema)
     @blp.response(201, PromotionSchema)
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def post(self, args: PromotionCreateArgs, name: str, version: int) -> PromotionRequest:
         """Request a promotion: the policies are evaluated now and the evidence stored"""
         return _promotions().request(name, version, **args)
 
@@ -108,7 +123,7 @@ class Promotions(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(PromotionListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, PromotionPageSchema)
-    def get(self, args: dict[str, Any]) -> Any:
+    def get(self, args: PromotionListArgs) -> Page[PromotionRequest]:
         """List promotion requests, newest first"""
         return _promotions().list(**args)
 
@@ -117,7 +132,7 @@ class Promotions(MethodView):
 class Promotion(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, PromotionSchema)
-    def get(self, promotion_id: int) -> Any:
+    def get(self, promotion_id: int) -> PromotionRequest:
         """Get a promotion request"""
         return _promotions().get(promotion_id)
 
@@ -126,7 +141,7 @@ class Promotion(MethodView):
 class PromotionEvaluations(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, EvaluationRecordSchema(many=True))
-    def get(self, promotion_id: int) -> Any:
+    def get(self, promotion_id: int) -> list[PolicyEvaluationRecord]:
         """Every stored evaluation of a request, oldest first"""
         _promotions().get(promotion_id)
         return _promotions().evaluations(promotion_id)
@@ -136,7 +151,7 @@ class PromotionEvaluations(MethodView):
 class EvaluatePromotion(MethodView):
     @requires(Role.CONTRIBUTOR)
     @blp.response(200, PromotionSchema)
-    def post(self, promotion_id: int) -> Any:
+    def post(self, promotion_id: int) -> PromotionRequest:
         """Re-evaluate an open request now (once evidence has arrived)"""
         return _promotions().evaluate(promotion_id)
 
@@ -146,7 +161,7 @@ class ApprovePromotion(MethodView):
     @requires(Role.APPROVER)
     @blp.arguments(DecisionArgsSchema)
     @blp.response(200, PromotionSchema)
-    def post(self, args: dict[str, Any], promotion_id: int) -> Any:
+    def post(self, args: DecisionArgs, promotion_id: int) -> PromotionRequest:
         """Approve (not the requester, not the version's registrant; policies re-evaluated)"""
         return approve_promotion(
             database(), db_session(), service_context(), promotion_id, args["comment"]
@@ -158,9 +173,9 @@ class RejectPromotion(MethodView):
     @requires(Role.APPROVER)
     @blp.arguments(RejectArgsSchema)
     @blp.response(200, PromotionSchema)
-    def post(self, args: dict[str, Any], promotion_id: int) -> Any:
+    def post(self, args: DecisionArgs, promotion_id: int) -> PromotionRequest:
         """Reject an open request, with a comment"""
-        return _promotions().reject(promotion_id, **args)
+        return _decisions().reject(promotion_id, **args)
 
 
 @blp.route("/promotions/<int:promotion_id>/cancel")
@@ -168,7 +183,7 @@ class CancelPromotion(MethodView):
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(DecisionArgsSchema)
     @blp.response(200, PromotionSchema)
-    def post(self, args: dict[str, Any], promotion_id: int) -> Any:
+    def post(self, args: DecisionArgs, promotion_id: int) -> PromotionRequest:
         """Withdraw an open request (its requester, or an admin)"""
         return _promotions().cancel(promotion_id, **args)
 
@@ -178,7 +193,7 @@ class Gate(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(GateArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, GateSchema)
-    def get(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def get(self, args: GateArgs, name: str, version: int) -> GateAnswer:
         """May this version go to this stage (for CI: ``assay gate check``)"""
         return _stages().gate(name, version, args["stage"])
 
@@ -188,7 +203,7 @@ class StageHistoryView(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(StageHistoryArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, StageHistoryEntrySchema(many=True))
-    def get(self, args: dict[str, Any], name: str) -> Any:
+    def get(self, args: StageHistoryArgs, name: str) -> list[StageHistory]:
         """Which version held which stage, from when to when; ``?at=`` answers "what then\""""
         return _stages().history(name, **args)
 
@@ -198,7 +213,7 @@ class Rollback(MethodView):
     @requires(Role.APPROVER)
     @blp.arguments(RollbackArgsSchema)
     @blp.response(200, RollbackResultSchema)
-    def post(self, args: dict[str, Any], name: str) -> Any:
+    def post(self, args: RollbackArgs, name: str) -> RollbackResult:
         """Move a stage back to a version that held it (policies evaluated and shown)"""
         return _stages().rollback(name, **args)
 
@@ -208,7 +223,7 @@ class ComplianceReport(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(ComplianceArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, content_type="text/html")
-    def get(self, args: dict[str, Any], name: str, version: int) -> Response:
+    def get(self, args: ComplianceArgs, name: str, version: int) -> Response:
         """A version's compliance report: printable HTML, or ``?format=json`` (evidence bundle)"""
         bundle = compliance_bundle(db_session(), service_context(), name, version)
         if args["format"] == "json":

@@ -1,184 +1,46 @@
-"""The closed set of rule kinds: each one's shape (a marshmallow schema) and its evaluation.
+"""Judging a rule: each kind reads one kind of evidence and answers ``pass``, ``fail`` or
+``missing_evidence``, with the observed value, the threshold, and a link to what it read.
 
-A rule is data, never code. Each kind reads one kind of evidence and answers ``pass``,
-``fail`` or ``missing_evidence`` with the observed value, the threshold, and a link to what
-it read. Kinds whose evidence other parts of Assay produce ask :mod:`.evidence`.
+Kinds whose evidence other parts of Assay produce ask :mod:`.evidence`; the rule kinds and
+their parameters are in :mod:`.rule_schemas`.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
-
-from ..registry.models import ArtifactFormat, Stage
 from ..registry.stages import stage_history
-from ..schemas import StrictSchema
-from .evidence import EvidenceContext, Missing, Observation
+from .evidence import EvidenceContext, Missing
+from .rule_schemas import (
+    OPERATORS,
+    RULE_SCHEMAS,
+    ArtifactFormats,
+    BenchmarkMetric,
+    FieldsPresent,
+    MaxOpenAlerts,
+    MonitoredMetric,
+    Rule,
+    StagePrerequisite,
+    ThresholdRule,
+)
+from .verdicts import FAIL, MISSING, PASS, RuleResult, RuleStatus
 
-PASS, FAIL, MISSING = "pass", "fail", "missing_evidence"
-
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-LINEAGE_FIELDS = ("dataset_uri", "dataset_hash", "git_commit", "params", "metrics", "metadata")
+#: What a required field may not hold and still count as filled in.
 PLACEHOLDERS = frozenset({"", "todo", "tbd", "n/a", "na", "none", "-", "?"})
-
-RULE_ID = validate.Regexp(
-    r"^[a-z0-9][a-z0-9._-]{0,63}\Z",
-    error="A rule id is a lowercase slug of 1–64 characters: a-z, 0-9, '.', '_', '-'.",
-)
-NAME = validate.Length(min=1, max=100)
-CARD_FIELD = validate.Regexp(
-    r"^[a-z][a-z0-9_]{0,63}\Z", error="Model-card fields are snake_case names, like intended_use."
-)
-
-
-class RuleSchema(StrictSchema):
-    """What every rule has: an id unique in its policy, its kind, an optional description."""
-
-    id = fields.String(required=True, validate=RULE_ID)
-    check = fields.String(required=True)
-    description = fields.String(load_default="", validate=validate.Length(max=1000))
-
-
-class _Threshold(RuleSchema):
-    op = fields.String(required=True, validate=validate.OneOf(list(OPERATORS)))
-    value = fields.Float(required=True, allow_nan=False)
-
-
-class BenchmarkMetricRule(RuleSchema):
-    """A metric of the newest benchmark (of a given name) against a threshold.
-
-    Without ``metric`` (and ``op`` / ``value``) the rule asks only that such a benchmark
-    exists; without ``benchmark``, any benchmark counts. ``independent`` asks that it ran on
-    other data than the training data (its dataset hash differs from the lineage's).
-    """
-
-    benchmark = fields.String(load_default=None, validate=NAME)
-    metric = fields.String(load_default=None, validate=NAME)
-    op = fields.String(load_default=None, validate=validate.OneOf(list(OPERATORS)))
-    value = fields.Float(load_default=None, allow_nan=False)
-    independent = fields.Boolean(load_default=False)
-
-    @validates_schema
-    def _threshold_with_metric(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("metric") is None:
-            for name in ("op", "value"):
-                if data.get(name) is not None:
-                    raise ValidationError("Only with a 'metric'.", name)
-        else:
-            for name in ("op", "value"):
-                if data.get(name) is None:
-                    raise ValidationError("Missing data for required field.", name)
-
-
-class MonitoredMetricRule(_Threshold):
-    """A metric of the latest monitoring report (live performance, bias, data quality)."""
-
-    metric = fields.String(required=True, validate=NAME)
-    sensitive_feature = fields.String(load_default=None, allow_none=True, validate=NAME)
-
-
-class DriftShareRule(_Threshold):
-    """The share of drifted features in the latest drift report."""
-
-
-class FieldsPresentRule(RuleSchema):
-    """Named fields are filled in (lineage, or the model card)."""
-
-    fields_ = fields.List(
-        fields.String(validate=CARD_FIELD),
-        data_key="fields",
-        required=True,
-        validate=validate.Length(min=1, max=50),
-    )
-    min_length = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-
-    @post_load
-    def _plain_key(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        data["fields"] = data.pop("fields_")
-        return data
-
-
-class LineagePresentRule(FieldsPresentRule):
-    """Lineage fields are recorded on the version."""
-
-    fields_ = fields.List(
-        fields.String(validate=validate.OneOf(LINEAGE_FIELDS)),
-        data_key="fields",
-        required=True,
-        validate=validate.Length(min=1),
-    )
-
-
-class ExplanationAvailableRule(RuleSchema):
-    """An explanation of the version exists."""
-
-
-class ArtifactFormatRule(RuleSchema):
-    """The artifact is in an allowed format (or not in a forbidden one)."""
-
-    formats = [f.value for f in ArtifactFormat]
-    allowed = fields.List(fields.String(validate=validate.OneOf(formats)), load_default=None)
-    forbidden = fields.List(fields.String(validate=validate.OneOf(formats)), load_default=None)
-
-    @validates_schema
-    def _one_list(self, data: dict[str, Any], **_: Any) -> None:
-        if (data.get("allowed") is None) == (data.get("forbidden") is None):
-            raise ValidationError("Give exactly one of 'allowed' and 'forbidden'.", "allowed")
-
-
-class StagePrerequisiteRule(RuleSchema):
-    """The version has spent at least ``min_days`` in ``stage``."""
-
-    stage = fields.String(
-        required=True, validate=validate.OneOf([Stage.STAGING.value, Stage.PRODUCTION.value])
-    )
-    min_days = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=3650))
-
-
-class MaxOpenAlertsRule(RuleSchema):
-    """At most ``value`` alerts of the model are open (optionally of one severity)."""
-
-    value = fields.Integer(required=True, validate=validate.Range(min=0))
-    severity = fields.String(load_default=None, allow_none=True, validate=NAME)
-
-
-RULE_SCHEMAS: dict[str, type[RuleSchema]] = {
-    "benchmark_metric": BenchmarkMetricRule,
-    "performance_metric": MonitoredMetricRule,
-    "bias_metric": MonitoredMetricRule,
-    "drift_share": DriftShareRule,
-    "data_quality": MonitoredMetricRule,
-    "lineage_present": LineagePresentRule,
-    "metadata_present": FieldsPresentRule,
-    "explanation_available": ExplanationAvailableRule,
-    "artifact_format": ArtifactFormatRule,
-    "stage_prerequisite": StagePrerequisiteRule,
-    "max_open_alerts": MaxOpenAlertsRule,
-}
-RULE_KINDS = tuple(RULE_SCHEMAS)
 
 
 def _result(
-    rule: dict[str, Any],
-    status: str,
+    rule: Rule,
+    status: RuleStatus,
     message: str,
     *,
-    observed: Any = None,
-    threshold: Any = None,
-    evidence: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    threshold: str,
+    observed: object = None,
+    evidence: dict[str, object] | None = None,
+) -> RuleResult:
     return {
         "id": rule["id"],
         "check": rule["check"],
@@ -190,8 +52,15 @@ def _result(
     }
 
 
-def _compare(rule: dict[str, Any], observed: Any, what: str, evidence: dict[str, Any] | None):
-    threshold = f"{rule['op']} {rule['value']:g}"
+def _compare(
+    rule: Rule,
+    op: str,
+    limit: float,
+    observed: object,
+    what: str,
+    evidence: dict[str, object] | None,
+) -> RuleResult:
+    threshold = f"{op} {limit:g}"
     if isinstance(observed, bool) or not isinstance(observed, (int, float)):
         return _result(
             rule,
@@ -203,7 +72,7 @@ def _compare(rule: dict[str, Any], observed: Any, what: str, evidence: dict[str,
         )
     if math.isnan(observed):
         return _result(rule, MISSING, f"{what} is NaN.", threshold=threshold, evidence=evidence)
-    ok = OPERATORS[rule["op"]](observed, rule["value"])
+    ok = OPERATORS[op](observed, limit)
     return _result(
         rule,
         PASS if ok else FAIL,
@@ -218,7 +87,7 @@ def _version_url(ctx: EvidenceContext) -> str:
     return f"/api/v1/models/{ctx.version.model.name}/versions/{ctx.version.version}"
 
 
-def _benchmark_metric(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
+def _benchmark_metric(ctx: EvidenceContext, rule: BenchmarkMetric) -> RuleResult:
     metric = rule.get("metric")
     threshold = f"{rule['op']} {rule['value']:g}" if metric else "a benchmark"
     bench = next((b for b in ctx.benchmarks if rule.get("benchmark") in (None, b.name)), None)
@@ -230,7 +99,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, A
             f"No benchmark {named}was logged for v{ctx.version.version}.",
             threshold=threshold,
         )
-    evidence = {
+    evidence: dict[str, object] = {
         "type": "benchmark",
         "id": bench.id,
         "name": bench.name,
@@ -241,7 +110,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, A
         return _result(
             rule,
             MISSING,
-            f"Benchmark {bench.name!r} (#{bench.id}) has no metric {rule['metric']!r}.",
+            f"Benchmark {bench.name!r} (#{bench.id}) has no metric {metric!r}.",
             threshold=threshold,
             evidence=evidence,
         )
@@ -266,7 +135,8 @@ def _benchmark_metric(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, A
                 threshold=threshold,
                 evidence=evidence,
             )
-    if metric is None:
+    op, limit = rule.get("op"), rule.get("value")
+    if metric is None or op is None or limit is None:  # the schema gives all three or none
         return _result(
             rule,
             PASS,
@@ -275,22 +145,34 @@ def _benchmark_metric(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, A
             threshold=threshold,
             evidence=evidence,
         )
-    return _compare(rule, bench.metrics[rule["metric"]], f"{bench.name}.{rule['metric']}", evidence)
+    return _compare(rule, op, limit, bench.metrics[metric], f"{bench.name}.{metric}", evidence)
 
 
-def _monitored(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
+def _monitored(ctx: EvidenceContext, rule: ThresholdRule, what: str) -> RuleResult:
     found = ctx.observe(rule["check"], rule)
     threshold = f"{rule['op']} {rule['value']:g}"
     if isinstance(found, Missing):
         return _result(rule, MISSING, found.reason, threshold=threshold)
     evidence = {"type": "report", "source": found.source, "link": found.link, **found.detail}
-    what = rule.get("metric") or "drift share"
     return _compare(
-        rule, found.value, f"{what} ({found.source})" if found.source else what, evidence
+        rule,
+        rule["op"],
+        rule["value"],
+        found.value,
+        f"{what} ({found.source})" if found.source else what,
+        evidence,
     )
 
 
-def _blank(value: Any, min_length: int) -> bool:
+def _monitored_metric(ctx: EvidenceContext, rule: MonitoredMetric) -> RuleResult:
+    return _monitored(ctx, rule, rule["metric"])
+
+
+def _drift_share(ctx: EvidenceContext, rule: ThresholdRule) -> RuleResult:
+    return _monitored(ctx, rule, "drift share")
+
+
+def _blank(value: object, min_length: int) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
@@ -300,7 +182,7 @@ def _blank(value: Any, min_length: int) -> bool:
     return False
 
 
-def _fields_present(ctx: EvidenceContext, rule: dict[str, Any], source: str) -> dict[str, Any]:
+def _fields_present(ctx: EvidenceContext, rule: FieldsPresent, source: str) -> RuleResult:
     document = ctx.version.lineage if source == "lineage" else ctx.version.model_card
     wanted = rule["fields"]
     absent = [name for name in wanted if document.get(name) in (None, {}, [])]
@@ -310,7 +192,7 @@ def _fields_present(ctx: EvidenceContext, rule: dict[str, Any], source: str) -> 
         if name not in absent and _blank(document.get(name), rule.get("min_length", 1))
     ]
     present = [name for name in wanted if name not in absent and name not in blank]
-    evidence = {"type": source, "link": _version_url(ctx), "fields": wanted}
+    evidence: dict[str, object] = {"type": source, "link": _version_url(ctx), "fields": wanted}
     threshold = f"present: {', '.join(wanted)}"
     if absent:
         return _result(
@@ -340,11 +222,23 @@ def _fields_present(ctx: EvidenceContext, rule: dict[str, Any], source: str) -> 
     )
 
 
-def _explanation(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
+def _lineage_present(ctx: EvidenceContext, rule: FieldsPresent) -> RuleResult:
+    return _fields_present(ctx, rule, "lineage")
+
+
+def _metadata_present(ctx: EvidenceContext, rule: FieldsPresent) -> RuleResult:
+    return _fields_present(ctx, rule, "model_card")
+
+
+def _explanation(ctx: EvidenceContext, rule: Rule) -> RuleResult:
     found = ctx.observe("explanation_available", rule)
     if isinstance(found, Missing):
         return _result(rule, MISSING, found.reason, threshold="available")
-    evidence = {"type": "explanation", "source": found.source, "link": found.link}
+    evidence: dict[str, object] = {
+        "type": "explanation",
+        "source": found.source,
+        "link": found.link,
+    }
     if found.value:
         return _result(
             rule,
@@ -364,15 +258,17 @@ def _explanation(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _artifact_format(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
+def _artifact_format(ctx: EvidenceContext, rule: ArtifactFormats) -> RuleResult:
     fmt = ctx.version.artifact_format
-    if rule.get("allowed") is not None:
-        threshold = f"one of {', '.join(rule['allowed'])}"
-        ok = fmt in rule["allowed"]
+    allowed = rule.get("allowed")
+    if allowed is not None:
+        threshold = f"one of {', '.join(allowed)}"
+        ok = fmt in allowed
     else:
-        threshold = f"none of {', '.join(rule['forbidden'])}"
-        ok = fmt not in rule["forbidden"]
-    evidence = {
+        forbidden = rule.get("forbidden") or []  # the schema gives exactly one of the two
+        threshold = f"none of {', '.join(forbidden)}"
+        ok = fmt not in forbidden
+    evidence: dict[str, object] = {
         "type": "artifact",
         "sha256": ctx.version.artifact_sha256,
         "link": f"{_version_url(ctx)}/artifact",
@@ -389,12 +285,12 @@ def _artifact_format(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, An
     )
 
 
-def _stage_prerequisite(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
+def _stage_prerequisite(ctx: EvidenceContext, rule: StagePrerequisite) -> RuleResult:
     stays = stage_history(
         ctx.session, ctx.version.model_id, stage=rule["stage"], version_id=ctx.version.id
     )
     threshold = f">= {rule['min_days']:g} days in {rule['stage']}"
-    evidence = {
+    evidence: dict[str, object] = {
         "type": "stage_history",
         "link": f"/api/v1/models/{ctx.version.model.name}/stage-history",
     }
@@ -420,13 +316,13 @@ def _stage_prerequisite(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str,
     )
 
 
-def _max_open_alerts(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
+def _max_open_alerts(ctx: EvidenceContext, rule: MaxOpenAlerts) -> RuleResult:
     found = ctx.observe("max_open_alerts", rule)
     severity = f" {rule['severity']}" if rule.get("severity") else ""
     threshold = f"<= {rule['value']} open{severity} alerts"
     if isinstance(found, Missing):
         return _result(rule, MISSING, found.reason, threshold=threshold)
-    evidence = {"type": "alerts", "source": found.source, "link": found.link}
+    evidence: dict[str, object] = {"type": "alerts", "source": found.source, "link": found.link}
     ok = int(found.value) <= rule["value"]
     return _result(
         rule,
@@ -438,14 +334,16 @@ def _max_open_alerts(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, An
     )
 
 
-_EVALUATORS: dict[str, Callable[[EvidenceContext, dict[str, Any]], dict[str, Any]]] = {
+#: Each evaluator reads its kind's parameters (:mod:`.rule_schemas`): the policy's rules were
+#: loaded by their kind's schema when it was applied.
+_EVALUATORS: dict[str, Callable[[EvidenceContext, Any], RuleResult]] = {
     "benchmark_metric": _benchmark_metric,
-    "performance_metric": _monitored,
-    "bias_metric": _monitored,
-    "drift_share": _monitored,
-    "data_quality": _monitored,
-    "lineage_present": lambda ctx, rule: _fields_present(ctx, rule, "lineage"),
-    "metadata_present": lambda ctx, rule: _fields_present(ctx, rule, "model_card"),
+    "performance_metric": _monitored_metric,
+    "bias_metric": _monitored_metric,
+    "drift_share": _drift_share,
+    "data_quality": _monitored_metric,
+    "lineage_present": _lineage_present,
+    "metadata_present": _metadata_present,
     "explanation_available": _explanation,
     "artifact_format": _artifact_format,
     "stage_prerequisite": _stage_prerequisite,
@@ -454,17 +352,6 @@ _EVALUATORS: dict[str, Callable[[EvidenceContext, dict[str, Any]], dict[str, Any
 assert set(_EVALUATORS) == set(RULE_SCHEMAS)
 
 
-def evaluate_rule(ctx: EvidenceContext, rule: dict[str, Any]) -> dict[str, Any]:
+def evaluate_rule(ctx: EvidenceContext, rule: Rule) -> RuleResult:
     """Judge one validated rule against the version in ``ctx``."""
     return _EVALUATORS[rule["check"]](ctx, rule)
-
-
-__all__ = [
-    "FAIL",
-    "MISSING",
-    "PASS",
-    "RULE_KINDS",
-    "RULE_SCHEMAS",
-    "Observation",
-    "evaluate_rule",
-]

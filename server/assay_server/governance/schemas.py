@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timezone
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, TypedDict
 
 from marshmallow import ValidationError, fields, validate, validates
 
 from ..registry.models import Stage
 from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
 from .models import PromotionStatus
+
+if TYPE_CHECKING:
+    from typing_extensions import NotRequired
 
 TARGET_STAGE = validate.OneOf([Stage.STAGING.value, Stage.PRODUCTION.value])
 ANY_STAGE = validate.OneOf([s.value for s in Stage])
@@ -27,12 +30,25 @@ class PolicyFileSchema(StrictSchema):
     content = fields.String(required=True, validate=validate.Length(min=1, max=256 * 1024))
 
 
+class PolicyFileArgs(TypedDict):
+    """What :class:`PolicyFileSchema` loads."""
+
+    filename: str
+    content: str
+
+
 class PolicyApplySchema(StrictSchema):
     """Policy files to apply: each new or changed policy becomes a new version."""
 
     files = fields.List(
         fields.Nested(PolicyFileSchema), required=True, validate=validate.Length(min=1, max=100)
     )
+
+
+class PolicyApplyArgs(TypedDict):
+    """What :class:`PolicyApplySchema` loads."""
+
+    files: list[PolicyFileArgs]
 
 
 class AppliedPolicySchema(StrictSchema):
@@ -82,6 +98,13 @@ class PromotionCreateSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
+class PromotionCreateArgs(TypedDict):
+    """What :class:`PromotionCreateSchema` loads."""
+
+    stage: str
+    reason: str
+
+
 class DecisionArgsSchema(StrictSchema):
     """An approval's (optional) comment."""
 
@@ -92,6 +115,12 @@ class RejectArgsSchema(StrictSchema):
     """A rejection and why."""
 
     comment = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class DecisionArgs(TypedDict):
+    """What :class:`DecisionArgsSchema` and :class:`RejectArgsSchema` load."""
+
+    comment: str
 
 
 class DecisionSchema(StrictSchema):
@@ -138,6 +167,17 @@ class PromotionListArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf([s.value for s in PromotionStatus]))
 
 
+class PromotionListArgs(TypedDict):
+    """What :class:`PromotionListArgsSchema` loads."""
+
+    model: NotRequired[str]
+    version: NotRequired[int]
+    stage: NotRequired[str]
+    status: NotRequired[str]
+    page: int
+    limit: int
+
+
 class EvaluationRecordSchema(StrictSchema):
     """One stored evaluation of a request."""
 
@@ -154,6 +194,13 @@ class StageHistoryArgsSchema(StrictSchema):
 
     at = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
     stage = fields.String(load_default=None, validate=ANY_STAGE)
+
+
+class StageHistoryArgs(TypedDict):
+    """What :class:`StageHistoryArgsSchema` loads."""
+
+    at: datetime | None
+    stage: str | None
 
 
 class StageHistoryEntrySchema(StrictSchema):
@@ -175,9 +222,17 @@ class RollbackArgsSchema(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
     @validates("reason")
-    def _not_blank(self, value: str, **_: Any) -> None:
+    def _not_blank(self, value: str, **_: object) -> None:
         if not value.strip():
             raise ValidationError("Say why you roll back.")
+
+
+class RollbackArgs(TypedDict):
+    """What :class:`RollbackArgsSchema` loads."""
+
+    stage: str
+    to_version: int
+    reason: str
 
 
 class RollbackResultSchema(StrictSchema):
@@ -195,6 +250,12 @@ class GateArgsSchema(StrictSchema):
     """The stage the gate guards."""
 
     stage = fields.String(required=True, validate=TARGET_STAGE)
+
+
+class GateArgs(TypedDict):
+    """What :class:`GateArgsSchema` loads."""
+
+    stage: str
 
 
 class GateSchema(StrictSchema):
@@ -217,3 +278,9 @@ class ComplianceArgsSchema(StrictSchema):
     """The report's format: a printable HTML page, or the JSON evidence bundle."""
 
     format = fields.String(load_default="html", validate=validate.OneOf(["html", "json"]))
+
+
+class ComplianceArgs(TypedDict):
+    """What :class:`ComplianceArgsSchema` loads."""
+
+    format: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -120,10 +121,10 @@ class PolicyService:
             raise NotFound(f"No policy named {name!r}.")
         return policy
 
-    def versions(self, name: str) -> list[PolicyVersion]:
+    def versions(self, name: str) -> builtins.list[PolicyVersion]:
         """Every version of a policy, oldest first."""
         return list(self.get(name).versions)
 
-    def in_force(self) -> list[PolicyVersion]:
+    def in_force(self) -> builtins.list[PolicyVersion]:
         """The current version of every policy."""
         return [policy.current for policy in self.list()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,11 +11,30 @@ from sqlalchemy.orm import Session
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import Conflict, ValidationFailed
-from ..registry.models import RegisteredModel, Stage
+from ..registry.models import Stage, StageHistory
 from ..registry.service import RegistryService
 from ..registry.stages import held, stage_history
+from .evaluation import evaluate_version
 from .models import PromotionRequest, PromotionStatus
-from .promotions import PromotionService, failing_rules, policy_summary
+from .verdicts import Evaluation, FailingRule, failing_rule_names, failing_rules, policy_summary
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    """May a version go to a stage: ``passed`` once it holds it (or a later stage); the
+    latest request's status and approvals, and the evaluation behind them."""
+
+    model: str
+    version: int
+    stage: str
+    current_stage: str
+    passed: bool
+    status: str
+    promotion_id: int | None
+    approvals: int
+    required_approvals: int
+    failing_rules: list[FailingRule]
+    evaluation: Evaluation
 
 
 @dataclass(frozen=True)
@@ -27,7 +46,7 @@ class RollbackResult:
     from_versions: list[int]
     to_version: int
     reason: str
-    evaluation: dict[str, Any]
+    evaluation: Evaluation
 
 
 class StageService:
@@ -37,10 +56,9 @@ class StageService:
         self.session = session
         self.ctx = ctx
         self.registry = RegistryService(session, ctx)
-        self.promotions = PromotionService(session, ctx)
         self.audit = AuditTrail(session, ctx)
 
-    def gate(self, model_name: str, version: int, stage: str) -> dict[str, Any]:
+    def gate(self, model_name: str, version: int, stage: str) -> GateAnswer:
         """May ``version`` go to ``stage``? ``passed`` once it holds it (or a later stage)."""
         row = self.registry.get_version(model_name, version)
         latest = self.session.scalar(
@@ -53,28 +71,28 @@ class StageService:
             stage == Stage.STAGING.value and row.stage == Stage.PRODUCTION.value
         )
         if latest is None:
-            evaluation = self.promotions.evaluate_version(row, stage)
+            evaluation = evaluate_version(self.session, self.ctx, row, stage)
             status = "approved" if holds else "not_requested"
         else:
             evaluation = latest.evaluation
             status = "approved" if holds else latest.status
             if latest.status == PromotionStatus.APPROVED.value and not holds:
                 status = "superseded"
-        return {
-            "model": model_name,
-            "version": version,
-            "stage": stage,
-            "current_stage": row.stage,
-            "passed": holds,
-            "status": status,
-            "promotion_id": latest.id if latest else None,
-            "approvals": latest.approvals if latest else 0,
-            "required_approvals": latest.required_approvals
+        return GateAnswer(
+            model=model_name,
+            version=version,
+            stage=stage,
+            current_stage=row.stage,
+            passed=holds,
+            status=status,
+            promotion_id=latest.id if latest else None,
+            approvals=latest.approvals if latest else 0,
+            required_approvals=latest.required_approvals
             if latest
             else evaluation["approvals"]["required"],
-            "failing_rules": failing_rules(evaluation),
-            "evaluation": evaluation,
-        }
+            failing_rules=failing_rules(evaluation),
+            evaluation=evaluation,
+        )
 
     def rollback(
         self, model_name: str, *, stage: str, to_version: int, reason: str
@@ -93,7 +111,7 @@ class StageService:
                 f"Version {to_version} of {model_name!r} has never been in {stage}; "
                 "roll back only to a version that held it (promote the others)."
             )
-        evaluation = self.promotions.evaluate_version(row, stage)
+        evaluation = evaluate_version(self.session, self.ctx, row, stage)
         holders = self.registry.move_stage(
             row,
             stage,
@@ -110,7 +128,7 @@ class StageService:
                 "to_version": to_version,
                 "reason": reason,
                 "policies": policy_summary(evaluation),
-                "failing_rules": [f"{r['policy']}/{r['id']}" for r in failing_rules(evaluation)],
+                "failing_rules": failing_rule_names(evaluation),
             },
         )
         return RollbackResult(
@@ -122,7 +140,9 @@ class StageService:
             evaluation=evaluation,
         )
 
-    def history(self, model_name: str, *, at: Any = None, stage: str | None = None) -> list[Any]:
+    def history(
+        self, model_name: str, *, at: datetime | None = None, stage: str | None = None
+    ) -> list[StageHistory]:
         """The model's stage history (see :func:`~assay_server.registry.stages.stage_history`)."""
-        model: RegisteredModel = self.registry.get_model(model_name)
+        model = self.registry.get_model(model_name)
         return stage_history(self.session, model.id, at=at, stage=stage)

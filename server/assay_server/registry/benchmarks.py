@@ -3,7 +3,8 @@ evidence for gates, the baseline of performance monitoring, and a leaderboard ac
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -12,7 +13,29 @@ from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound, ValidationFailed
 from .models import Benchmark, ModelVersion
-from .service import RegistryService
+from .queries import RegistryQueries
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One version's newest benchmark of the leaderboard's name."""
+
+    version: int
+    stage: str
+    benchmark_id: int
+    dataset_hash: str | None
+    created_at: datetime
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """Versions × metrics of one benchmark name: every metric any version has, and the rows."""
+
+    model: str
+    benchmark: str
+    metrics: list[str]
+    rows: list[LeaderboardRow]
 
 
 def benchmarks_of(session: Session, version_id: int, name: str | None = None) -> list[Benchmark]:
@@ -29,7 +52,7 @@ class BenchmarkService:
     def __init__(self, session: Session, ctx: ServiceContext) -> None:
         self.session = session
         self.ctx = ctx
-        self.registry = RegistryService(session, ctx)
+        self.registry = RegistryQueries(session, ctx)
 
     def log(
         self,
@@ -91,14 +114,14 @@ class BenchmarkService:
 
     def leaderboard(
         self, model_name: str, *, benchmark: str, sort: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Leaderboard:
         """Versions × metrics of each version's newest benchmark named ``benchmark``.
 
         ``sort`` names a metric (``-metric`` for descending); versions without it come last.
         Without ``sort``, the newest version comes first.
         """
         model = self.registry.get_model(model_name)
-        rows = self.session.scalars(
+        logged = self.session.scalars(
             select(Benchmark)
             .join(Benchmark.version)
             .options(joinedload(Benchmark.version))
@@ -106,18 +129,18 @@ class BenchmarkService:
             .order_by(Benchmark.created_at, Benchmark.id)
         )
         newest: dict[int, Benchmark] = {}
-        for bench in rows:
+        for bench in logged:
             newest[bench.version.version] = bench  # later rows replace earlier ones
         metrics = sorted({m for b in newest.values() for m in b.metrics})
-        entries = [
-            {
-                "version": number,
-                "stage": bench.version.stage,
-                "benchmark_id": bench.id,
-                "dataset_hash": bench.dataset_hash,
-                "created_at": bench.created_at,
-                "metrics": bench.metrics,
-            }
+        rows = [
+            LeaderboardRow(
+                version=number,
+                stage=bench.version.stage,
+                benchmark_id=bench.id,
+                dataset_hash=bench.dataset_hash,
+                created_at=bench.created_at,
+                metrics=bench.metrics,
+            )
             for number, bench in newest.items()
         ]
         if sort:
@@ -128,13 +151,13 @@ class BenchmarkService:
                 )
             descending = sort.startswith("-")
 
-            def key(entry: dict[str, Any]) -> tuple[bool, float]:
-                value = entry["version"] if metric == "version" else entry["metrics"].get(metric)
+            def key(row: LeaderboardRow) -> tuple[bool, float]:
+                value = row.version if metric == "version" else row.metrics.get(metric)
                 if value is None:
                     return (True, 0.0)
                 return (False, -value if descending else value)
 
-            entries.sort(key=key)
+            rows.sort(key=key)
         else:
-            entries.sort(key=lambda e: -e["version"])
-        return {"model": model.name, "benchmark": benchmark, "metrics": metrics, "rows": entries}
+            rows.sort(key=lambda row: -row.version)
+        return Leaderboard(model=model.name, benchmark=benchmark, metrics=metrics, rows=rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -51,6 +51,24 @@ class FeatureKind(str, enum.Enum):
 
     NUMERICAL = "numerical"
     CATEGORICAL = "categorical"
+
+
+class ArtifactInfo(TypedDict):
+    """A version's stored artifact, as the API and the compliance report describe it."""
+
+    sha256: str
+    format: str | None
+    size_bytes: int | None
+    filename: str | None
+
+
+class ReferenceInfo(TypedDict):
+    """A version's stored reference dataset, as the API and the compliance report describe it."""
+
+    sha256: str
+    rows: int | None
+    columns: int | None
+    size_bytes: int | None
 
 
 class RegisteredModel(Base):
@@ -124,7 +142,7 @@ class ModelVersion(Base):
         return self.model.name
 
     @property
-    def artifact(self) -> dict[str, Any] | None:
+    def artifact(self) -> ArtifactInfo | None:
         """The artifact's description, or None for a version registered without one."""
         if self.artifact_sha256 is None:
             return None
@@ -136,7 +154,7 @@ class ModelVersion(Base):
         }
 
     @property
-    def reference(self) -> dict[str, Any] | None:
+    def reference(self) -> ReferenceInfo | None:
         """The reference dataset's description, or None."""
         if self.reference_sha256 is None:
             return None

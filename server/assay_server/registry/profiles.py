@@ -8,16 +8,20 @@ first run. Profiles are content-addressed files beside the reference datasets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checks.profile import ReferenceProfile, profile_reference
 from ..settings import Settings
 from .models import ModelVersion
 from .storage import ContentStore
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def monitored_kinds(schema: dict[str, Any], columns: list[str] | None = None) -> dict[str, str]:
+
+def monitored_kinds(schema: Mapping[str, Any], columns: list[str] | None = None) -> dict[str, str]:
     """Column -> kind for the features and the prediction column the schema declares."""
     kinds = {f["name"]: f["kind"] for f in schema.get("features") or []}
     prediction = schema.get("prediction")
@@ -28,7 +32,7 @@ def monitored_kinds(schema: dict[str, Any], columns: list[str] | None = None) ->
     return kinds
 
 
-def build_profile(frame: Any, schema: dict[str, Any]) -> ReferenceProfile:
+def build_profile(frame: pd.DataFrame, schema: Mapping[str, Any]) -> ReferenceProfile:
     """Profile the monitored columns of a reference DataFrame."""
     kinds = monitored_kinds(schema, [str(c) for c in frame.columns])
     return profile_reference({name: frame[name] for name in kinds}, kinds)
@@ -41,7 +45,7 @@ def store_profile(profile: ReferenceProfile, settings: Settings) -> str:
 
 def reference_frame(
     version: ModelVersion, settings: Settings, columns: list[str] | None = None
-) -> Any:
+) -> pd.DataFrame:
     """The version's reference dataset as a DataFrame (only ``columns`` when given)."""
     import pandas as pd
 

@@ -8,13 +8,25 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from ..errors import ValidationFailed
 from .models import FeatureKind, Task
 from .storage import Blob, ContentStore
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 MAX_COLUMNS = 2000
+
+
+class StoredSchema(TypedDict):
+    """A version's feature schema as stored (``feature_schema``): each column a ``name`` and
+    a ``kind`` (:class:`~.models.FeatureKind`)."""
+
+    features: list[dict[str, str]]
+    target: dict[str, str] | None
+    prediction: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -25,7 +37,7 @@ class FeatureSchema:
     target: dict[str, str] | None
     prediction: dict[str, str] | None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> StoredSchema:
         """The stored form."""
         return {"features": self.features, "target": self.target, "prediction": self.prediction}
 
@@ -58,7 +70,7 @@ def declared_schema(
     )
 
 
-def read_table(path: Path, filename: str) -> Any:
+def read_table(path: Path, filename: str) -> pd.DataFrame:
     """Parse an uploaded CSV or Parquet file into a DataFrame, or explain why not."""
     import pandas as pd
 
@@ -88,13 +100,13 @@ def read_table(path: Path, filename: str) -> Any:
     return frame
 
 
-def _is_numeric(series: Any) -> bool:
+def _is_numeric(series: pd.Series) -> bool:
     from pandas.api import types
 
     return bool(types.is_numeric_dtype(series) and not types.is_bool_dtype(series))
 
 
-def check_and_complete(frame: Any, schema: FeatureSchema) -> FeatureSchema:
+def check_and_complete(frame: pd.DataFrame, schema: FeatureSchema) -> FeatureSchema:
     """Check ``frame`` against the declared schema, inferring features when none are declared."""
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
@@ -151,7 +163,9 @@ def check_and_complete(frame: Any, schema: FeatureSchema) -> FeatureSchema:
 SCORE_COLUMN = "score"
 
 
-def store_reference(frame: Any, schema: FeatureSchema, store: ContentStore) -> StoredReference:
+def store_reference(
+    frame: pd.DataFrame, schema: FeatureSchema, store: ContentStore
+) -> StoredReference:
     """Keep the schema's columns (and a numeric ``score``) as Parquet, content-addressed."""
     keep = [f["name"] for f in schema.features]
     for extra in (schema.target, schema.prediction):

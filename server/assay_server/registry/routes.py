@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import request, send_file
 from flask.views import MethodView
@@ -16,26 +15,38 @@ from ..errors import BadRequest, ValidationFailed
 from ..request_scope import db_session, service_context
 from ..roles import Role
 from ..storable import UNSTORABLE_TEXT, is_storable_text
-from .benchmarks import BenchmarkService
-from .schemas import (
+from .benchmark_schemas import (
+    BenchmarkCreateArgs,
     BenchmarkCreateSchema,
+    BenchmarkListArgs,
     BenchmarkListArgsSchema,
     BenchmarkSchema,
+    LeaderboardArgs,
     LeaderboardArgsSchema,
     LeaderboardSchema,
+)
+from .benchmarks import BenchmarkService
+from .benchmarks import Leaderboard as LeaderboardTable
+from .models import Benchmark, ModelVersion, RegisteredModel
+from .paging import Page
+from .schemas import (
+    ModelCreateArgs,
     ModelCreateSchema,
+    ModelListArgs,
     ModelListArgsSchema,
     ModelPageSchema,
     ModelSchema,
     ModelUpdateSchema,
+    StageChangeArgs,
     StageChangeSchema,
     VersionCreateSchema,
+    VersionListArgs,
     VersionListArgsSchema,
     VersionPageSchema,
     VersionSchema,
     VersionUpdateSchema,
 )
-from .service import RegistryService, Upload, VersionSpec
+from .service import ModelChanges, RegistryService, Upload, VersionChanges, VersionSpec
 
 blp = Blueprint(
     "registry",
@@ -83,14 +94,14 @@ class Models(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(ModelListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ModelPageSchema)
-    def get(self, args: dict[str, Any]) -> Any:
+    def get(self, args: ModelListArgs) -> Page[RegisteredModel]:
         """List models"""
         return _registry().list_models(**args)
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(ModelCreateSchema)
     @blp.response(201, ModelSchema)
-    def post(self, args: dict[str, Any]) -> Any:
+    def post(self, args: ModelCreateArgs) -> RegisteredModel:
         """Create a model"""
         return _registry().create_model(**args)
 
@@ -99,14 +110,14 @@ class Models(MethodView):
 class Model(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, ModelSchema)
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> RegisteredModel:
         """Get a model"""
         return _registry().get_model(name)
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(ModelUpdateSchema)
     @blp.response(200, ModelSchema)
-    def patch(self, args: dict[str, Any], name: str) -> Any:
+    def patch(self, args: ModelChanges, name: str) -> RegisteredModel:
         """Change a model's description, owner, tags (risk tier: admin)"""
         return _registry().update_model(name, args)
 
@@ -115,7 +126,7 @@ class Model(MethodView):
 class ArchiveModel(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, ModelSchema)
-    def post(self, name: str) -> Any:
+    def post(self, name: str) -> RegisteredModel:
         """Archive a model (models are never deleted)"""
         return _registry().archive_model(name)
 
@@ -124,12 +135,12 @@ class ArchiveModel(MethodView):
 class RestoreModel(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, ModelSchema)
-    def post(self, name: str) -> Any:
+    def post(self, name: str) -> RegisteredModel:
         """Restore an archived model"""
         return _registry().restore_model(name)
 
 
-def _json_body() -> Any:
+def _json_body() -> object:
     """The request's JSON (``{}`` when empty); ``null`` stays None, to be refused as such."""
     raw = request.get_data()
     if not raw:
@@ -145,7 +156,7 @@ def _json_body() -> Any:
         raise BadRequest("The request body is not valid JSON.") from None
 
 
-def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
+def _version_request() -> tuple[VersionSpec, Upload | None, Upload | None]:
     """The version description and files, from a JSON body or a multipart form."""
     if request.mimetype == "multipart/form-data":
         raw = request.form.get("metadata", "{}")
@@ -182,7 +193,7 @@ def _version_request() -> tuple[dict[str, Any], Upload | None, Upload | None]:
             raise ValidationFailed("", details={key: ["File name: " + UNSTORABLE_TEXT]})
         return Upload(stream=item.stream, filename=item.filename or key)
 
-    return loaded, upload("artifact"), upload("reference_data")
+    return VersionSpec(**loaded), upload("artifact"), upload("reference_data")
 
 
 @blp.route("/models/<string:name>/versions")
@@ -190,18 +201,18 @@ class Versions(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(VersionListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, VersionPageSchema)
-    def get(self, args: dict[str, Any], name: str) -> Any:
+    def get(self, args: VersionListArgs, name: str) -> Page[ModelVersion]:
         """List a model's versions"""
         return _registry().list_versions(name, **args)
 
     @requires(Role.CONTRIBUTOR)
     @blp.doc(**_REGISTER_DOC)
     @blp.response(201, VersionSchema)
-    def post(self, name: str) -> Any:
+    def post(self, name: str) -> ModelVersion:
         """Register a version: JSON, or multipart with metadata, artifact and reference_data"""
         spec, artifact, reference_data = _version_request()
         return _registry().register_version(
-            name, VersionSpec(**spec), artifact=artifact, reference_data=reference_data
+            name, spec, artifact=artifact, reference_data=reference_data
         )
 
 
@@ -209,14 +220,14 @@ class Versions(MethodView):
 class Version(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, VersionSchema)
-    def get(self, name: str, version: int) -> Any:
+    def get(self, name: str, version: int) -> ModelVersion:
         """Get a version"""
         return _registry().get_version(name, version)
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(VersionUpdateSchema)
     @blp.response(200, VersionSchema)
-    def patch(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def patch(self, args: VersionChanges, name: str, version: int) -> ModelVersion:
         """Change a version's description, tags or model card (nothing else changes)"""
         return _registry().update_version(name, version, args)
 
@@ -226,7 +237,7 @@ class VersionStage(MethodView):
     @requires(Role.ADMIN)
     @blp.arguments(StageChangeSchema)
     @blp.response(200, VersionSchema)
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def post(self, args: StageChangeArgs, name: str, version: int) -> ModelVersion:
         """Move a version to a stage directly (admin; audited)"""
         return _registry().set_stage(
             name,
@@ -280,14 +291,14 @@ class Benchmarks(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(BenchmarkListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, BenchmarkSchema(many=True))
-    def get(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def get(self, args: BenchmarkListArgs, name: str, version: int) -> list[Benchmark]:
         """List a version's benchmarks"""
         return _benchmarks().list(name, version, **args)
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(BenchmarkCreateSchema)
     @blp.response(201, BenchmarkSchema)
-    def post(self, args: dict[str, Any], name: str, version: int) -> Any:
+    def post(self, args: BenchmarkCreateArgs, name: str, version: int) -> Benchmark:
         """Log a benchmark of a version (audited)"""
         return _benchmarks().log(name, version, **args)
 
@@ -296,7 +307,7 @@ class Benchmarks(MethodView):
 class BenchmarkItem(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, BenchmarkSchema)
-    def get(self, name: str, version: int, benchmark_id: int) -> Any:
+    def get(self, name: str, version: int, benchmark_id: int) -> Benchmark:
         """Get one benchmark"""
         return _benchmarks().get(name, version, benchmark_id)
 
@@ -306,6 +317,6 @@ class Leaderboard(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(LeaderboardArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, LeaderboardSchema)
-    def get(self, args: dict[str, Any], name: str) -> Any:
+    def get(self, args: LeaderboardArgs, name: str) -> LeaderboardTable:
         """Versions × metrics of a benchmark, sortable by a metric"""
         return _benchmarks().leaderboard(name, **args)

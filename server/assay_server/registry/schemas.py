@@ -1,14 +1,19 @@
-"""Request and response shapes of the registry."""
+"""Request and response shapes of the registry's models and versions (benchmarks and the
+leaderboard: :mod:`.benchmark_schemas`)."""
 
 from __future__ import annotations
 
+import enum
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
 from .models import ArtifactFormat, FeatureKind, RiskTier, Stage, Task
+
+if TYPE_CHECKING:
+    from typing_extensions import NotRequired
 
 # Patterns end in \Z, not $: re.match lets "$" match before a trailing newline.
 MODEL_NAME = validate.Regexp(
@@ -26,7 +31,7 @@ GIT_COMMIT = validate.Regexp(
 MAX_DOCUMENT_BYTES = 64 * 1024
 
 
-def _choices(enum_type: Any) -> validate.OneOf:
+def _choices(enum_type: type[enum.Enum]) -> validate.OneOf:
     return validate.OneOf([member.value for member in enum_type])
 
 
@@ -36,7 +41,7 @@ def _tags() -> fields.List:
     )
 
 
-def _check_document(value: dict[str, Any], name: str) -> None:
+def _check_document(value: object, name: str) -> None:
     try:
         size = len(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
@@ -56,6 +61,17 @@ class ModelCreateSchema(StrictSchema):
     )
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     tags = _tags()
+
+
+class ModelCreateArgs(TypedDict):
+    """What :class:`ModelCreateSchema` loads."""
+
+    name: str
+    task: str
+    risk_tier: str
+    owner: str | None
+    description: str
+    tags: NotRequired[list[str]]
 
 
 class ModelUpdateSchema(StrictSchema):
@@ -108,6 +124,20 @@ class ModelListArgsSchema(PageArgsSchema):
     )
 
 
+class ModelListArgs(TypedDict):
+    """What :class:`ModelListArgsSchema` loads."""
+
+    q: NotRequired[str]
+    task: NotRequired[str]
+    risk_tier: NotRequired[str]
+    owner: NotRequired[str]
+    tag: NotRequired[str]
+    include_archived: bool
+    sort: str
+    page: int
+    limit: int
+
+
 class FeatureSpecSchema(StrictSchema):
     """One input column and how it is compared."""
 
@@ -128,7 +158,7 @@ class LineageSchema(StrictSchema):
     metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=200)))
 
     @validates_schema
-    def _size(self, data: dict[str, Any], **_: Any) -> None:
+    def _size(self, data: dict[str, object], **_: object) -> None:
         _check_document(data, "lineage")
 
 
@@ -162,7 +192,7 @@ class VersionCreateSchema(StrictSchema):
     model_card = _model_card()
 
     @validates("features")
-    def _unique_features(self, value: list[dict[str, str]] | None, **_: Any) -> None:
+    def _unique_features(self, value: list[dict[str, str]] | None, **_: object) -> None:
         # After an error inside the list, marshmallow passes the items that loaded, in part.
         names = [f["name"] for f in value or [] if isinstance(f, dict) and "name" in f]
         repeated = sorted({n for n in names if names.count(n) > 1})
@@ -170,11 +200,11 @@ class VersionCreateSchema(StrictSchema):
             raise ValidationError(f"Feature names repeat: {', '.join(repeated)}.")
 
     @validates("model_card")
-    def _card_size(self, value: dict[str, Any], **_: Any) -> None:
+    def _card_size(self, value: dict[str, object], **_: object) -> None:
         _check_document(value, "model_card")
 
     @validates_schema
-    def _outputs_are_not_features(self, data: dict[str, Any], **_: Any) -> None:
+    def _outputs_are_not_features(self, data: dict[str, Any], **_: object) -> None:
         names = {f["name"] for f in data.get("features") or []}
         for column in ("target", "prediction"):
             if data.get(column) and data[column] in names:
@@ -191,7 +221,7 @@ class VersionUpdateSchema(StrictSchema):
     model_card = _model_card()
 
     @validates("model_card")
-    def _card_size(self, value: dict[str, Any], **_: Any) -> None:
+    def _card_size(self, value: dict[str, object], **_: object) -> None:
         _check_document(value, "model_card")
 
 
@@ -201,6 +231,14 @@ class StageChangeSchema(StrictSchema):
     stage = fields.String(required=True, validate=_choices(Stage))
     comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     archive_existing = fields.Boolean(load_default=False)
+
+
+class StageChangeArgs(TypedDict):
+    """What :class:`StageChangeSchema` loads."""
+
+    stage: str
+    comment: str | None
+    archive_existing: bool
 
 
 class ArtifactSchema(StrictSchema):
@@ -257,78 +295,11 @@ class VersionListArgsSchema(PageArgsSchema):
     )
 
 
-BENCHMARK_NAME = validate.Regexp(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z",
-    error="A benchmark name is 1–100 characters: letters, digits, '.', '_' and '-'.",
-)
-METRIC_NAME = validate.Length(min=1, max=100)
+class VersionListArgs(TypedDict):
+    """What :class:`VersionListArgsSchema` loads."""
 
-
-class BenchmarkCreateSchema(StrictSchema):
-    """A benchmark result to log."""
-
-    name = fields.String(required=True, validate=BENCHMARK_NAME)
-    metrics = fields.Dict(
-        keys=fields.String(validate=METRIC_NAME),
-        values=fields.Float(allow_nan=False),
-        required=True,
-        validate=validate.Length(min=1, max=200),
-    )
-    dataset_uri = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=2000)
-    )
-    dataset_hash = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=200)
-    )
-    notes = fields.String(load_default="", validate=validate.Length(max=10_000))
-
-
-class BenchmarkSchema(StrictSchema):
-    """A logged benchmark."""
-
-    id = fields.Integer()
-    model = fields.String(attribute="model_name")
-    version = fields.Integer(attribute="version_number")
-    name = fields.String()
-    dataset_uri = fields.String(allow_none=True)
-    dataset_hash = fields.String(allow_none=True)
-    metrics = fields.Dict(keys=fields.String(), values=fields.Float())
-    notes = fields.String()
-    created_by = fields.String()
-    created_at = Timestamp()
-
-
-class BenchmarkListArgsSchema(StrictSchema):
-    """Filter a version's benchmarks by name."""
-
-    name = fields.String(validate=BENCHMARK_NAME)
-
-
-class LeaderboardArgsSchema(StrictSchema):
-    """Which benchmark to rank by, and the sort."""
-
-    benchmark = fields.String(required=True, validate=BENCHMARK_NAME)
-    sort = fields.String(
-        load_default=None,
-        validate=validate.Regexp(r"^-?[^\x00-\x1f]{1,100}\Z", error="A metric name, or -metric."),
-    )
-
-
-class LeaderboardRowSchema(StrictSchema):
-    """One version's newest benchmark of that name."""
-
-    version = fields.Integer()
-    stage = fields.String()
-    benchmark_id = fields.Integer()
-    dataset_hash = fields.String(allow_none=True)
-    created_at = Timestamp()
-    metrics = fields.Dict(keys=fields.String(), values=fields.Float())
-
-
-class LeaderboardSchema(StrictSchema):
-    """Versions × metrics."""
-
-    model = fields.String()
-    benchmark = fields.String()
-    metrics = fields.List(fields.String())
-    rows = fields.List(fields.Nested(LeaderboardRowSchema))
+    stage: NotRequired[str]
+    tag: NotRequired[str]
+    sort: str
+    page: int
+    limit: int

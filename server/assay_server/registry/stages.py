@@ -1,8 +1,9 @@
-"""Stage history: which version held which stage, from when to when.
+"""Stages: moving a version between them, and the history of which version held which stage,
+from when to when.
 
-Every stage change goes through :meth:`RegistryService.move_stage
-<assay_server.registry.service.RegistryService.move_stage>` (a direct admin change, an approved
-promotion, a rollback), which records it here.
+Every stage change goes through :meth:`StageMoves.move_stage` (as
+:meth:`RegistryService.move_stage <assay_server.registry.service.RegistryService.move_stage>`:
+a direct admin change, an approved promotion, a rollback), which records it here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,93 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
+from ..errors import Conflict, PermissionDenied
+from ..roles import Role
 from .models import ModelVersion, Stage, StageHistory
+from .queries import RegistryQueries
+
+#: The stages a direct change may archive the holders of (``archive_existing``).
+_HELD_BY_ONE = frozenset({Stage.STAGING.value, Stage.PRODUCTION.value})
+
+
+class StageMoves(RegistryQueries):
+    """Move versions between stages: the one path, audited, published and kept in history."""
+
+    def set_stage(
+        self,
+        model_name: str,
+        version: int,
+        stage: str,
+        *,
+        comment: str | None = None,
+        archive_existing: bool = False,
+    ) -> ModelVersion:
+        """Move a version to ``stage`` directly (an admin's decision, outside the gate)."""
+        if not self.ctx.actor.role.allows(Role.ADMIN):
+            raise PermissionDenied("Only an admin may change a stage directly.")
+        self._live_model(model_name)
+        row = self.get_version(model_name, version)
+        if row.stage == stage:
+            raise Conflict(f"Version {version} of {model_name!r} is already in {stage}.")
+        replaces = archive_existing and stage in _HELD_BY_ONE
+        self.move_stage(
+            row,
+            stage,
+            comment,
+            archive_holders=f"archived: v{version} moved to {stage}" if replaces else None,
+        )
+        return row
+
+    def move_stage(
+        self,
+        row: ModelVersion,
+        stage: str,
+        comment: str | None,
+        *,
+        archive_holders: str | None = None,
+    ) -> list[ModelVersion]:
+        """The one path that moves a version between stages: its stay in the history, its
+        audit event and the ``stage.changed`` event. With ``archive_holders`` (the comment to
+        record), the versions in ``stage`` now are archived first; they are returned.
+
+        Who may move what is decided by the caller (governance, or an admin's direct change).
+        """
+        archived = []
+        if archive_holders is not None:
+            for other in holders(self.session, row.model_id, stage):
+                if other.id != row.id:
+                    self._move(other, Stage.ARCHIVED.value, archive_holders)
+                    archived.append(other)
+        if row.stage != stage:
+            self._move(row, stage, comment)
+        return archived
+
+    def _move(self, row: ModelVersion, stage: str, comment: str | None) -> None:
+        previous = row.stage
+        now = self.ctx.clock()
+        row.stage = stage
+        row.stage_changed_at = now
+        self.session.flush()
+        record_stay(self.session, row, stage, at=now, by=self.ctx.actor.name, comment=comment)
+        self.audit.append(
+            "version.stage_changed",
+            "model_version",
+            row.audit_id,
+            {"from": previous, "to": stage, "comment": comment},
+        )
+        self.ctx.events.publish(
+            self.session,
+            self.ctx,
+            "stage.changed",
+            {
+                "model": row.model.name,
+                "version": row.version,
+                "from": previous,
+                "stage": stage,
+                "changed_by": self.ctx.actor.name,
+                "comment": comment,
+            },
+        )
 
 
 def record_stay(

@@ -11,7 +11,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from ..errors import PayloadTooLarge
 
@@ -37,11 +37,11 @@ class ContentStore:
         """Where the blob with this digest lives (whether or not it exists)."""
         return self.root / sha256[:2] / sha256
 
-    def put_stream(self, stream: BinaryIO, *, max_bytes: int, what: str) -> Blob:
+    def put_stream(self, stream: IO[bytes], *, max_bytes: int, what: str) -> Blob:
         """Copy ``stream`` in, refusing more than ``max_bytes``."""
         return self.commit(self.stage_stream(stream, max_bytes=max_bytes, what=what))
 
-    def stage_stream(self, stream: BinaryIO, *, max_bytes: int, what: str) -> Blob:
+    def stage_stream(self, stream: IO[bytes], *, max_bytes: int, what: str) -> Blob:
         """Copy ``stream`` to a private temporary file, not yet stored by its digest.
 
         The caller checks the staged bytes, then calls :meth:`commit` or :meth:`discard`,
