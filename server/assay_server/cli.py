@@ -219,7 +219,7 @@ def _serve(app: Any, host: str, port: int, workers: int, threads: int, database:
         run_simple(host, port, app, threaded=True)
         return
 
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)

@@ -192,7 +192,7 @@ class MonitorScheduler:
                 self.runner.execute(run_id)
 
 
-def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
+def _logged(name: str, job: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         try:
             job()

@@ -17,7 +17,7 @@ class Timestamp(fields.DateTime):
     """A UTC timestamp written the one way the API and the audit chain write it."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(format=TIMESTAMP_FORMAT, **kwargs)  # type: ignore[arg-type]
+        super().__init__(format=TIMESTAMP_FORMAT, **kwargs)
 
 
 class StrictSchema(Schema):

@@ -147,7 +147,7 @@ def test_the_outbox_row_is_written_with_the_alert_or_not_at_all(
 
     monkeypatch.setattr(outbox, "enqueue", enqueue_then_fail)
     run = monitored.run(monitor["id"])
-    assert run["status"] == "failed" and "transaction dies" in run["error"]
+    assert run["status"] == "failed" and "failed on the server" in run["error"]
     with db.unit_of_work(write=False) as session:
         assert session.scalars(select(Delivery)).all() == []
     assert monitored.client.get(f"{API}/alerts", headers=monitored.headers).json == []

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from assay_server.checks import drift
+from assay_server.checks import drift_scores
 from assay_server.checks.drift import (
     DEFAULT_DRIFT_SHARE,
     DEFAULT_THRESHOLDS,
@@ -136,13 +136,13 @@ def test_quantile_pieces_and_merging_give_the_same_distance(n, m):
     rng = np.random.default_rng(n * m)
     reference = np.sort(rng.integers(0, 20, n).astype(float))
     current = np.sort(rng.normal(10, 5, m))
-    pieces = drift._QuantilePieces.of_sizes(n, m)
+    pieces = drift_scores.QuantilePieces.of_sizes(n, m)
     by_pieces = np.dot(
         pieces.widths, np.abs(reference[pieces.in_reference] - current[pieces.in_current])
     ) / (n * m)
     expected = stats.wasserstein_distance(reference, current)
     assert by_pieces == pytest.approx(expected, rel=1e-12)
-    assert drift._merged_wasserstein(reference, current) == pytest.approx(expected, rel=1e-12)
+    assert drift_scores.merged_wasserstein(reference, current) == pytest.approx(expected, rel=1e-12)
 
 
 def test_wasserstein_norm_is_floored_at_0_001_for_a_constant_reference():
@@ -156,12 +156,12 @@ def test_binning_uses_numpys_sturges_edges_over_both_sides(m):
     rng = np.random.default_rng(m)
     reference = np.sort(rng.gamma(2.0, 3.0, 4000))
     current = np.sort(rng.gamma(2.2, 3.0, m))
-    edges = drift._sturges_edges(reference, current)
+    edges = drift_scores.sturges_edges(reference, current)
     np.testing.assert_array_equal(
         edges, np.histogram_bin_edges(np.concatenate([reference, current]), bins="sturges")
     )
     np.testing.assert_array_equal(
-        drift._histogram_sorted(current, edges), np.histogram(current, edges)[0]
+        drift_scores.histogram_sorted(current, edges), np.histogram(current, edges)[0]
     )
 
 
@@ -330,5 +330,6 @@ def test_detect_drift_emits_no_warnings_on_awkward_columns():
 def test_sturges_edges_of_a_single_value_are_one_unit_bin_like_numpys():
     same = np.full(30, 2.0)
     np.testing.assert_array_equal(
-        drift._sturges_edges(same, same), np.histogram_bin_edges(np.tile(same, 2), bins="sturges")
+        drift_scores.sturges_edges(same, same),
+        np.histogram_bin_edges(np.tile(same, 2), bins="sturges"),
     )

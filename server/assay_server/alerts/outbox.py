@@ -293,7 +293,8 @@ class Outbox:
     def _attempt(self, delivery_id: int) -> None:
         with self.database.unit_of_work(write=False) as session:
             delivery = session.get(Delivery, delivery_id)
-            assert delivery is not None
+            if delivery is None:  # deleted with its channel since it was claimed
+                return
             channel = channel_data(delivery.channel, self.clock())
             notification = notification_from(delivery.payload)
         attempted_at = self.clock()
@@ -309,7 +310,8 @@ class Outbox:
         """Log an attempt and decide what is next: delivered, retry later, or failed."""
         with self.database.unit_of_work() as session:
             delivery = session.get(Delivery, delivery_id)
-            assert delivery is not None
+            if delivery is None:
+                return
             delivery.attempts += 1
             session.add(
                 DeliveryAttempt(

@@ -11,6 +11,7 @@ from marshmallow import RAISE
 from ..access import requires
 from ..request_scope import db_session, service_context
 from ..roles import Role
+from .models import Alert, Channel, Delivery
 from .schemas import (
     AlertListArgsSchema,
     AlertSchema,
@@ -53,7 +54,7 @@ class _ShownOnce:
         self._channel = created.channel
         self.secret = created.secret
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(self._channel, name)
 
 
@@ -66,7 +67,7 @@ class Alerts(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(AlertListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, AlertSchema(many=True))
-    def get(self, args: dict[str, Any]) -> Any:
+    def get(self, args: dict[str, Any]) -> list[Alert]:
         """List alerts, newest first (filter by model, status, severity, time)"""
         limit = args.pop("limit")
         return _alerts().list(AlertFilters(**args), limit=limit)
@@ -76,7 +77,7 @@ class Alerts(MethodView):
 class AlertItem(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, AlertSchema)
-    def get(self, alert_id: int) -> Any:
+    def get(self, alert_id: int) -> Alert:
         """Get an alert"""
         return _alerts().get(alert_id)
 
@@ -86,7 +87,7 @@ class AlertAcknowledge(MethodView):
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(CommentSchema)
     @blp.response(200, AlertSchema)
-    def post(self, args: dict[str, Any], alert_id: int) -> Any:
+    def post(self, args: dict[str, Any], alert_id: int) -> Alert:
         """Acknowledge an alert: no repeat notifications (audited)"""
         return _alerts().acknowledge(alert_id, args["comment"])
 
@@ -96,7 +97,7 @@ class AlertResolve(MethodView):
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(CommentSchema)
     @blp.response(200, AlertSchema)
-    def post(self, args: dict[str, Any], alert_id: int) -> Any:
+    def post(self, args: dict[str, Any], alert_id: int) -> Alert:
         """Resolve an alert by hand (audited)"""
         return _alerts().resolve(alert_id, args["comment"])
 
@@ -106,7 +107,7 @@ class AlertSilence(MethodView):
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(SilenceSchema)
     @blp.response(200, AlertSchema)
-    def post(self, args: dict[str, Any], alert_id: int) -> Any:
+    def post(self, args: dict[str, Any], alert_id: int) -> Alert:
         """Silence an alert until a time (audited)"""
         return _alerts().silence(alert_id, args["until"], args["comment"])
 
@@ -115,14 +116,14 @@ class AlertSilence(MethodView):
 class Channels(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, ChannelSchema(many=True))
-    def get(self) -> Any:
+    def get(self) -> list[Channel]:
         """List notification channels (secrets are never shown)"""
         return _channels().list()
 
     @requires(Role.ADMIN)
     @blp.arguments(ChannelCreateSchema)
     @blp.response(201, CreatedChannelSchema)
-    def post(self, args: dict[str, Any]) -> Any:
+    def post(self, args: dict[str, Any]) -> _ShownOnce:
         """Create a channel; a generated webhook secret is returned this once (audited)"""
         return _shown_once(_channels().create(args))
 
@@ -131,14 +132,14 @@ class Channels(MethodView):
 class ChannelItem(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, ChannelSchema)
-    def get(self, channel_id: int) -> Any:
+    def get(self, channel_id: int) -> Channel:
         """Get a channel"""
         return _channels().get(channel_id)
 
     @requires(Role.ADMIN)
     @blp.arguments(ChannelUpdateSchema)
     @blp.response(200, CreatedChannelSchema)
-    def patch(self, args: dict[str, Any], channel_id: int) -> Any:
+    def patch(self, args: dict[str, Any], channel_id: int) -> _ShownOnce:
         """Change a channel or rotate its secret (audited, secrets never)"""
         return _shown_once(_channels().update(channel_id, args))
 
@@ -153,7 +154,7 @@ class ChannelItem(MethodView):
 class ChannelTest(MethodView):
     @requires(Role.ADMIN)
     @blp.response(202, DeliverySchema)
-    def post(self, channel_id: int) -> Any:
+    def post(self, channel_id: int) -> Delivery:
         """Queue a test event to the channel; follow it in the delivery log"""
         return _channels().send_test(channel_id)
 
@@ -162,14 +163,14 @@ class ChannelTest(MethodView):
 class ModelDefaultChannels(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, ChannelSchema(many=True))
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> list[Channel]:
         """The channels a model's monitors notify when they name none"""
         return _channels().model_defaults(name)
 
     @requires(Role.ADMIN)
     @blp.arguments(ModelChannelsSchema)
     @blp.response(200, ChannelSchema(many=True))
-    def put(self, args: dict[str, Any], name: str) -> Any:
+    def put(self, args: dict[str, Any], name: str) -> list[Channel]:
         """Set a model's default channels (audited)"""
         return _channels().set_model_defaults(name, args["channels"])
 
@@ -179,7 +180,7 @@ class Deliveries(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(DeliveryListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, DeliverySchema(many=True))
-    def get(self, args: dict[str, Any]) -> Any:
+    def get(self, args: dict[str, Any]) -> list[Delivery]:
         """The delivery log, newest first, with every attempt"""
         return _deliveries().list(**args)
 
@@ -188,7 +189,7 @@ class Deliveries(MethodView):
 class DeliveryItem(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, DeliverySchema)
-    def get(self, delivery_id: int) -> Any:
+    def get(self, delivery_id: int) -> Delivery:
         """One delivery with its attempts"""
         return _deliveries().get(delivery_id)
 
@@ -197,6 +198,6 @@ class DeliveryItem(MethodView):
 class DeliveryRedeliver(MethodView):
     @requires(Role.ADMIN)
     @blp.response(202, DeliverySchema)
-    def post(self, delivery_id: int) -> Any:
+    def post(self, delivery_id: int) -> Delivery:
         """Send a delivered or failed notification again, with the same event id (audited)"""
         return _deliveries().redeliver(delivery_id)

@@ -206,20 +206,20 @@ def _post(
     status = response.status_code
     if 200 <= status < 300:
         if duration_ms > timeout * 1000:
-            error = (
+            late = (
                 f"{where} answered {status} after {duration_ms / 1000:.1f} s (limit {timeout:g} s)"
             )
-            return Attempt(False, status, error, duration_ms, excerpt)
+            return Attempt(False, status, late, duration_ms, excerpt)
         return Attempt(True, status, None, duration_ms, excerpt)
     if 300 <= status < 400:
         target = _where(response.headers.get("Location", "")) or "elsewhere"
-        error = (
+        redirected = (
             f"HTTP {status}: {where} redirects to {target}; redirects are not followed, "
             "point the channel at the final URL"
         )
-        return Attempt(False, status, error, duration_ms, excerpt)
-    error = f"HTTP {status} from {where}" + (f": {excerpt[:200]}" if excerpt else "")
-    return Attempt(False, status, error, duration_ms, excerpt)
+        return Attempt(False, status, redirected, duration_ms, excerpt)
+    refused = f"HTTP {status} from {where}" + (f": {excerpt[:200]}" if excerpt else "")
+    return Attempt(False, status, refused, duration_ms, excerpt)
 
 
 def _send_email(

@@ -6,6 +6,7 @@ returned nor written to the audit trail (only whether a secret is set).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,7 +64,7 @@ class AlertService:
         self.session = session
         self.ctx = ctx
 
-    def list(self, filters: AlertFilters, *, limit: int = 100) -> list[Alert]:
+    def list(self, filters: AlertFilters, *, limit: int = 100) -> builtins.list[Alert]:
         """Alerts, newest first."""
         query = select(Alert).options(joinedload(Alert.model), joinedload(Alert.version))
         if filters.model:
@@ -233,7 +234,7 @@ class ChannelService:
             raise NotFound(f"No channel named {name!r}.")
         return channel
 
-    def list(self) -> list[Channel]:
+    def list(self) -> builtins.list[Channel]:
         """Every channel, by name."""
         return list(self.session.scalars(select(Channel).order_by(Channel.name)))
 
@@ -258,7 +259,9 @@ class ChannelService:
         self._audit(channel, "channel.tested", {"delivery_id": delivery.id})
         return delivery
 
-    def set_model_defaults(self, model_name: str, names: list[str]) -> list[Channel]:
+    def set_model_defaults(
+        self, model_name: str, names: builtins.list[str]
+    ) -> builtins.list[Channel]:
         """The channels every monitor of the model notifies when it names none (audited)."""
         model: RegisteredModel = RegistryService(self.session, self.ctx).get_model(model_name)
         channels = [self.by_name(name) for name in dict.fromkeys(names)]
@@ -276,7 +279,7 @@ class ChannelService:
         )
         return channels
 
-    def model_defaults(self, model_name: str) -> list[Channel]:
+    def model_defaults(self, model_name: str) -> builtins.list[Channel]:
         """A model's default channels."""
         model = RegistryService(self.session, self.ctx).get_model(model_name)
         return list(
@@ -347,7 +350,7 @@ class DeliveryService:
         channel: str | None = None,
         alert_id: int | None = None,
         limit: int = 100,
-    ) -> list[Delivery]:
+    ) -> builtins.list[Delivery]:
         """Deliveries, newest first."""
         query = select(Delivery).options(
             joinedload(Delivery.channel), selectinload(Delivery.attempt_log)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from assay.auditchain import GENESIS_HASH, ChainVerification, event_hash, verify_chain
@@ -19,8 +30,8 @@ from .models import AuditChainHead, AuditEvent
 
 HEAD_ID = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
-_EVENTS = AuditEvent.__table__
-_HEAD = AuditChainHead.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEAD = cast(Table, AuditChainHead.__table__)
 _INSERT_EVENT = insert(_EVENTS)
 _ADVANCE_HEAD = (
     update(_HEAD)
@@ -46,7 +57,7 @@ class AuditFilters:
 class AuditPage:
     """A page of events, the total matching, and the cursor for the next page."""
 
-    items: list[AuditEvent]
+    items: builtins.list[AuditEvent]
     total: int
     next_cursor: int | None
 
@@ -130,7 +141,7 @@ class AuditTrail:
 
     def events_about(
         self, targets: Sequence[tuple[str, str]], *, action: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Every event about any of ``targets`` (``(target_type, target_id)``), of one
         ``action`` if given, in seq order, as the chain exports them."""
         if not targets:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import fields, post_dump, pre_dump, validate
 
 from ..db import utcnow
 from ..roles import ROLE_NAMES
 from ..schemas import StrictSchema, Timestamp
+from .models import Token
+from .service import IssuedToken
 
 TOKEN_NAME = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9 ._@:-]{0,99}\Z",
@@ -40,17 +42,28 @@ class TokenSchema(StrictSchema):
     revoked_at = Timestamp(allow_none=True)
     status = fields.Method("get_status")
 
-    def get_status(self, token: object) -> str:
+    def get_status(self, token: Token) -> str:
         """``active``, ``revoked`` or ``expired``."""
-        if token.revoked_at is not None:  # type: ignore[attr-defined]
+        if token.revoked_at is not None:
             return "revoked"
-        return "active" if token.is_active(utcnow()) else "expired"  # type: ignore[attr-defined]
+        return "active" if token.is_active(utcnow()) else "expired"
 
 
 class CreatedTokenSchema(TokenSchema):
-    """A token just made: the secret is in ``token``, shown this once."""
+    """A token just made (an ``IssuedToken``): the secret is in ``token``, shown this once."""
 
-    token = fields.String()
+    token = fields.String(dump_only=True)
+
+    @pre_dump
+    def _the_row(self, issued: IssuedToken, **_kwargs: object) -> Token:
+        return issued.token
+
+    @post_dump(pass_original=True)
+    def _with_its_secret(
+        self, data: dict[str, object], issued: IssuedToken, **_kwargs: object
+    ) -> dict[str, object]:
+        data["token"] = issued.secret
+        return data
 
 
 class IdentitySchema(StrictSchema):

@@ -165,7 +165,8 @@ def _multiclass_probability_figures(
         _binary_roc_auc(columns == column, probabilities[:, column])
         for column in range(len(classes))
     ]
-    roc_auc = None if any(a is None for a in per_class) else float(np.mean(per_class))
+    scored = [a for a in per_class if a is not None]
+    roc_auc = float(np.mean(scored)) if len(scored) == len(per_class) else None
     truth = probabilities[np.arange(columns.size), columns]
     return {"roc_auc": roc_auc, "log_loss": _mean_log_loss(truth)}
 

@@ -237,7 +237,7 @@ class ReferenceProfile:
             header["columns"].append(entry)
         arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes **kwds
         return buffer.getvalue()
 
     @classmethod

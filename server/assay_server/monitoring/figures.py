@@ -19,4 +19,4 @@ def run_figures(session: Session) -> list[tuple[str, int, float]]:
         .group_by(MonitorRun.status)
         .order_by(MonitorRun.status)
     )
-    return [(status, int(count), float(seconds)) for status, count, seconds in rows]
+    return [(status, int(count), float(seconds or 0.0)) for status, count, seconds in rows]

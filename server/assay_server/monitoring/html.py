@@ -16,7 +16,7 @@ from ..ingest.window import read_window
 from ..registry.profiles import monitored_kinds, reference_frame
 from ..registry.storage import ContentStore
 from ..settings import Settings
-from .evaluate import class_labels
+from .drafts import class_labels
 from .models import Monitor, Report
 from .windows import sample
 
@@ -55,7 +55,8 @@ def report_html_path(database: Database, settings: Settings, report_id: int) -> 
                 if version.model.task != "regression"
                 else reference[prediction]
             )
-        options = session.get(Monitor, report.monitor_id).options
+        monitor = session.get(Monitor, report.monitor_id)
+        options = monitor.options if monitor is not None else {}
         title = f"{version.model.name} v{version.version}: {report.kind} report #{report.id}"
     from .evidently_report import evidently_html
 

@@ -14,6 +14,7 @@ from ..request_scope import current_actor, database, db_session, service_context
 from ..roles import Role
 from ..sandboxed import sandboxed_html
 from .html import report_html_path
+from .models import Monitor, MonitorRun, Report
 from .runner import SCHEDULER_ACTOR, MonitorRunner
 from .schemas import (
     MonitorCreateSchema,
@@ -50,14 +51,14 @@ def _runner() -> MonitorRunner:
 class Monitors(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, MonitorSchema(many=True))
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> list[Monitor]:
         """List a model's monitors"""
         return _monitors().list(name)
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(MonitorCreateSchema)
     @blp.response(201, MonitorSchema)
-    def post(self, args: dict[str, Any], name: str) -> Any:
+    def post(self, args: dict[str, Any], name: str) -> Monitor:
         """Create a monitor (audited)"""
         return _monitors().create(name, args)
 
@@ -66,14 +67,14 @@ class Monitors(MethodView):
 class MonitorItem(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, MonitorSchema)
-    def get(self, name: str, monitor_id: int) -> Any:
+    def get(self, name: str, monitor_id: int) -> Monitor:
         """Get a monitor"""
         return _monitors().get(name, monitor_id)
 
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(MonitorUpdateSchema)
     @blp.response(200, MonitorSchema)
-    def patch(self, args: dict[str, Any], name: str, monitor_id: int) -> Any:
+    def patch(self, args: dict[str, Any], name: str, monitor_id: int) -> Monitor:
         """Change a monitor, or enable/disable it (audited)"""
         return _monitors().update(name, monitor_id, args)
 
@@ -89,7 +90,7 @@ class MonitorRunNow(MethodView):
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(RunArgsSchema, location="query", unknown=RAISE)
     @blp.response(201, MonitorRunSchema)
-    def post(self, args: dict[str, Any], name: str, monitor_id: int) -> Any:
+    def post(self, args: dict[str, Any], name: str, monitor_id: int) -> MonitorRun:
         """Run a monitor now; with wait=false, queue it for the scheduler (audited)"""
         return _runner().run_now(name, monitor_id, actor=current_actor(), wait=args["wait"])
 
@@ -99,7 +100,7 @@ class MonitorRuns(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(RunListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, MonitorRunSchema(many=True))
-    def get(self, args: dict[str, Any], name: str, monitor_id: int) -> Any:
+    def get(self, args: dict[str, Any], name: str, monitor_id: int) -> list[MonitorRun]:
         """List a monitor's runs, newest first"""
         return _monitors().runs(name, monitor_id, **args)
 
@@ -108,7 +109,7 @@ class MonitorRuns(MethodView):
 class MonitorRunItem(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, MonitorRunSchema)
-    def get(self, run_id: int) -> Any:
+    def get(self, run_id: int) -> MonitorRun:
         """Get one run (poll a queued run with this)"""
         return _monitors().get_run(run_id)
 
@@ -118,7 +119,7 @@ class Reports(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(ReportListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, ReportSummarySchema(many=True))
-    def get(self, args: dict[str, Any], name: str) -> Any:
+    def get(self, args: dict[str, Any], name: str) -> list[Report]:
         """List a model's reports, newest first (filter by kind, status, monitor, version, time)"""
         limit = args.pop("limit")
         before = args.pop("before", None)
@@ -129,7 +130,7 @@ class Reports(MethodView):
 class ReportItem(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, ReportSchema)
-    def get(self, report_id: int) -> Any:
+    def get(self, report_id: int) -> Report:
         """Get a report with its full detail"""
         return _monitors().get_report(report_id)
 

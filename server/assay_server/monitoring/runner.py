@@ -13,7 +13,6 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,14 +21,13 @@ from sqlalchemy.orm import Session, joinedload
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..db import Database
-from ..errors import NotFound
-from ..registry.benchmarks import benchmarks_of
+from ..errors import AssayError, NotFound
 from ..registry.models import ModelVersion
-from ..registry.profiles import load_profile, reference_frame
 from ..roles import Actor
 from ..settings import Settings
-from .evaluate import CHECK_FUNCTIONS, ReportDraft, RunInputs, class_labels
-from .models import Monitor, MonitorRun, Report, RunStatus
+from .drafts import ReportDraft
+from .models import MonitorRun, Report, RunStatus
+from .run_inputs import compute_drafts, no_version, plain, version_watched
 from .service import MonitorService
 from .windows import Window, read_run_window
 
@@ -37,6 +35,9 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_ACTOR = Actor.cli("scheduler")
 _ERROR_CHARS = 2000
+FAILED_ON_THE_SERVER = (
+    "The checks failed on the server; its log has the details (monitor run {run_id})."
+)
 
 
 def worker_name() -> str:
@@ -169,22 +170,27 @@ class MonitorRunner:
         try:
             with self.database.unit_of_work(write=False) as session:
                 run = session.get(MonitorRun, run_id)
-                assert run is not None
+                if run is None:
+                    raise NotFound(f"No monitor run {run_id}.")
                 monitor = run.monitor
-                version = self._version(session, monitor)
+                version = version_watched(session, monitor)
                 if version is None:
-                    return self._finish(run_id, None, None, [], skipped=self._no_version(monitor))
+                    return self._finish(run_id, None, None, [], skipped=no_version(monitor))
                 limit = self.settings.max_window_rows
                 window = read_run_window(session, monitor, version, run, limit)
                 known_profile = version.reference_profile_sha256
-                drafts = self._compute(session, monitor, version, window)
+                drafts = compute_drafts(session, self.settings, monitor, version, window)
                 new_profile = version.reference_profile_sha256
             if new_profile != known_profile:
                 self._record_profile(version.id, new_profile)
             return self._finish(run_id, version.id, window, drafts)
-        except Exception as exc:
+        except AssayError as exc:  # ours: its message is written for people
+            log.warning("monitor run %s failed: %s", run_id, exc.message)
+            return self._fail(run_id, exc.message[:_ERROR_CHARS])
+        except Exception:
+            # what an unexpected exception says stays in the log: it may quote stored data
             log.exception("monitor run %s failed", run_id)
-            return self._fail(run_id, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
+            return self._fail(run_id, FAILED_ON_THE_SERVER.format(run_id=run_id))
 
     def reap(self) -> list[int]:
         """Fail runs stuck past their deadline and claim a retry of each scheduled one."""
@@ -215,62 +221,6 @@ class MonitorRunner:
                 retried.append(run_id)
         return retried
 
-    def _version(self, session: Session, monitor: Monitor) -> ModelVersion | None:
-        if monitor.version_id is not None:
-            return session.get(ModelVersion, monitor.version_id)
-        query = select(ModelVersion).where(ModelVersion.model_id == monitor.model_id)
-        if monitor.stage is not None:
-            query = query.where(ModelVersion.stage == monitor.stage).order_by(
-                ModelVersion.stage_changed_at.desc(), ModelVersion.version.desc()
-            )
-        else:
-            query = query.order_by(ModelVersion.version.desc())
-        return session.scalars(query.limit(1)).first()
-
-    @staticmethod
-    def _no_version(monitor: Monitor) -> str:
-        if monitor.stage is not None:
-            return f"No version of {monitor.model.name!r} is in stage {monitor.stage}."
-        return f"{monitor.model.name!r} has no versions."
-
-    def _compute(
-        self, session: Session, monitor: Monitor, version: ModelVersion, window: Window
-    ) -> list[ReportDraft]:
-        profile = load_profile(version, self.settings) if _needs_profile(monitor) else None
-        inputs = RunInputs(
-            task=monitor.model.task,
-            schema=version.feature_schema,
-            window=window.data,
-            rows_total=window.rows_total,
-            rejected_rows=window.rejected_rows,
-            profile=profile,
-            min_rows=monitor.min_rows,
-            thresholds=monitor.thresholds,
-            options=monitor.options,
-            sensitive_features=list(monitor.sensitive_features),
-            baseline=lambda: baseline_of(session, version, monitor.options.get("benchmark")),
-            calibration=lambda: self._calibration(version, monitor.options),
-        )
-        return [CHECK_FUNCTIONS[check](inputs) for check in monitor.checks]
-
-    def _calibration(self, version: ModelVersion, options: dict[str, Any]) -> Any:
-        from ..checks.estimated import fit_calibration
-
-        target = (version.feature_schema.get("target") or {}).get("name")
-        if target is None or version.reference_sha256 is None:
-            return None
-        frame = reference_frame(version, self.settings, [target, "score"])
-        if "score" not in frame.columns or target not in frame.columns:
-            return None
-        frame = frame.dropna()
-        if frame.empty:
-            return None
-        return fit_calibration(
-            frame["score"].astype(float).to_numpy(),
-            class_labels(frame[target]).to_numpy(),
-            positive_label=str(options.get("positive_label", "1")),
-        )
-
     def _finish(
         self,
         run_id: int,
@@ -283,7 +233,8 @@ class MonitorRunner:
         now = self.clock()
         with self.database.unit_of_work() as session:
             run = session.get(MonitorRun, run_id)
-            assert run is not None
+            if run is None:
+                raise NotFound(f"No monitor run {run_id}.")
             if run.status != RunStatus.RUNNING.value:  # reaped meanwhile: keep that verdict
                 return run.status
             monitor = run.monitor
@@ -294,7 +245,8 @@ class MonitorRunner:
                 run.error = skipped
                 self._audit_outcome(session, run, [])
                 return run.status
-            assert window is not None and version_id is not None
+            if window is None or version_id is None:
+                raise ValueError("a run that was not skipped has a version and a window")
             run.window_start, run.window_end = window.start, window.end
             run.rows_total, run.rows_used = window.rows_total, len(window.data)
             run.sampled = window.sampled
@@ -314,9 +266,9 @@ class MonitorRunner:
                     rows_used=len(window.data),
                     sampled=window.sampled,
                     sample_seed=window.seed,
-                    summary=_plain(draft.summary),
-                    detail=_plain(draft.detail),
-                    findings=_plain(draft.findings),
+                    summary=plain(draft.summary),
+                    detail=plain(draft.detail),
+                    findings=plain(draft.findings),
                     created_at=now,
                 )
                 for draft in drafts
@@ -382,38 +334,3 @@ def _finished(run: MonitorRun, now: datetime) -> None:
     run.finished_at = now
     if run.started_at is not None:
         run.duration_seconds = (now - run.started_at).total_seconds()
-
-
-def _needs_profile(monitor: Monitor) -> bool:
-    return bool({"drift", "data_quality"} & set(monitor.checks))
-
-
-def baseline_of(
-    session: Session, version: ModelVersion, benchmark: str | None
-) -> tuple[str, dict[str, float]] | None:
-    """The metrics performance is compared with: the named (or newest) benchmark, else the
-    version's training metrics."""
-    found = next(iter(benchmarks_of(session, version.id, benchmark)), None)
-    if found is not None:
-        return f"benchmark {found.name!r} (#{found.id})", dict(found.metrics)
-    if benchmark:
-        return None
-    metrics = (version.lineage or {}).get("metrics") or {}
-    return ("training metrics", dict(metrics)) if metrics else None
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: numpy scalars become Python numbers, NaN and infinities become None."""
-    import math
-
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

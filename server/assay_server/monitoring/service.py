@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,7 +128,7 @@ class MonitorService:
             raise NotFound(f"Model {model_name!r} has no monitor {monitor_id}.")
         return monitor
 
-    def list(self, model_name: str) -> list[Monitor]:
+    def list(self, model_name: str) -> builtins.list[Monitor]:
         """A model's monitors, oldest first."""
         model = self.registry.get_model(model_name)
         return list(
@@ -139,7 +140,9 @@ class MonitorService:
             )
         )
 
-    def runs(self, model_name: str, monitor_id: int, *, limit: int = 50) -> list[MonitorRun]:
+    def runs(
+        self, model_name: str, monitor_id: int, *, limit: int = 50
+    ) -> builtins.list[MonitorRun]:
         """A monitor's runs, newest first."""
         monitor = self.get(model_name, monitor_id)
         return list(
@@ -161,7 +164,7 @@ class MonitorService:
 
     def reports(
         self, model_name: str, filters: ReportFilters, *, limit: int = 50, before: int | None = None
-    ) -> list[Report]:
+    ) -> builtins.list[Report]:
         """A model's reports, newest first, narrowed by ``filters``; page with ``before``."""
         model = self.registry.get_model(model_name)
         query = (
@@ -261,7 +264,7 @@ class MonitorService:
             ).first()
         return monitored_kinds(version.feature_schema) if version is not None else {}
 
-    def _free_name(self, model: RegisteredModel, checks: list[str]) -> str:
+    def _free_name(self, model: RegisteredModel, checks: builtins.list[str]) -> str:
         base = "-".join(checks)
         taken = set(self.session.scalars(select(Monitor.name).where(Monitor.model_id == model.id)))
         name, n = base, 1

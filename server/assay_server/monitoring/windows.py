@@ -34,7 +34,8 @@ def read_run_window(
     """The rows a run looks at: the hours before its slot, or the newest N predictions;
     above ``limit`` rows, a uniform sample seeded by the run's id (so it can be rebuilt)."""
     end = run.scheduled_for or run.started_at
-    assert end is not None
+    if end is None:
+        raise ValueError(f"monitor run {run.id} has neither a slot nor a start: no window")
     spec = monitor.window
     if "hours" in spec:
         start: datetime | None = end - timedelta(hours=float(spec["hours"]))

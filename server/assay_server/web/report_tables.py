@@ -230,7 +230,11 @@ def performance_tables(summary: Mapping[str, Any]) -> list[Table]:
     headers = ("Metric", "Current", "Baseline") + (("Realised",) if realised else ())
     rows = []
     for name in dict.fromkeys([*metrics, *baseline_metrics]):
-        cells = (label(name), figure(metrics.get(name)), figure(baseline_metrics.get(name)))
+        cells: tuple[str, ...] = (
+            label(name),
+            figure(metrics.get(name)),
+            figure(baseline_metrics.get(name)),
+        )
         if realised:
             cells += (figure(realised.get(name)),)
         rows.append(Row(cells, flagged=failing and name == degradation.get("metric")))
