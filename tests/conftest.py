@@ -1,8 +1,13 @@
 """Shared fixtures: a migrated store (SQLite, or PostgreSQL when ASSAY_TEST_DATABASE_URL
 names one), an app and its test client, tokens per role, and a live server on loopback.
 
-The store is created once per session (by running the migrations) and emptied after every
-test that used it, so tests can commit, run threads and talk to a live server freely.
+As warehouse's suite does: the store is migrated once per session and one app is built once;
+each test runs inside a transaction on one connection that is rolled back at its end (every
+unit of work the code under test commits is a savepoint inside it), and the app is pointed at
+that test's store, settings and clock. A test whose store other threads or processes must
+see — a live server, background jobs, concurrent writers, a CLI or scheduler process — is
+marked ``commits`` (or asks for ``live_server``): it gets the shared store, which really
+commits and is emptied after it.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 from werkzeug.serving import make_server
 
 from assay.auditchain import GENESIS_HASH
@@ -26,6 +33,7 @@ from assay_server.audit.models import AuditChainHead
 from assay_server.auth.service import TokenService
 from assay_server.context import ServiceContext
 from assay_server.db import Base, Database
+from assay_server.explain import routes as explain_routes
 from assay_server.migrate import upgrade
 from assay_server.models import import_all_models
 from assay_server.roles import Actor, Role
@@ -110,13 +118,38 @@ def _empty(database: Database) -> None:
         connection.execute(AuditChainHead.__table__.update().values(seq=0, hash=GENESIS_HASH))
 
 
+def _commits(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's store must really commit: others (threads, processes) read it."""
+    return "live_server" in request.fixturenames or bool(request.node.get_closest_marker("commits"))
+
+
+def _rolled_back(database: Database, connection: Connection) -> Database:
+    """``database`` whose every session works on ``connection``, in a savepoint of the
+    transaction the test rolls back (SQLAlchemy's "joining a session into an external
+    transaction")."""
+    sessions = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    return Database(engine=database.engine, read_sessions=sessions, write_sessions=sessions)
+
+
 @pytest.fixture
-def db(migrated_database: Database) -> Iterator[Database]:
-    """The store, emptied after the test."""
+def db(request: pytest.FixtureRequest, migrated_database: Database) -> Iterator[Database]:
+    """The store for one test: rolled back at its end, or (``commits``) emptied after it."""
+    if _commits(request):
+        try:
+            yield migrated_database
+        finally:
+            _empty(migrated_database)
+        return
+    connection = migrated_database.engine.connect()
+    outer = connection.begin()
     try:
-        yield migrated_database
+        yield _rolled_back(migrated_database, connection)
     finally:
-        _empty(migrated_database)
+        if outer.is_active:
+            outer.rollback()
+        connection.close()
 
 
 @pytest.fixture
@@ -137,9 +170,33 @@ def settings(session_settings: Settings, tmp_path: Path) -> Settings:
     return session_settings.with_overrides(data_dir=tmp_path / "data", secret_key="test-secret")
 
 
+@pytest.fixture(scope="session")
+def session_app(session_settings: Settings, migrated_database: Database) -> Any:
+    """The one app of the session (building one costs about 160 ms: the OpenAPI document)."""
+    application = create_app(
+        session_settings.with_overrides(secret_key="test-secret"), database=migrated_database
+    )
+    application.config["TESTING"] = True
+    return application
+
+
 @pytest.fixture
-def app(settings: Settings, db: Database, clock: FakeClock):
-    """An app on the session's store with a hand-moved clock."""
+def app(session_app: Any, settings: Settings, db: Database, clock: FakeClock) -> Iterator[Any]:
+    """The session's app on this test's store, settings (data directory) and clock."""
+    extensions = session_app.extensions
+    saved = {key: extensions[key] for key in ("assay_db", "assay_settings", "assay_clock")}
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    extensions.update(assay_db=db, assay_settings=settings, assay_clock=clock)
+    try:
+        yield session_app
+    finally:
+        explain_routes.shutdown(session_app)  # jobs and workers this test started, if any
+        extensions.update(saved)
+
+
+@pytest.fixture
+def own_app(settings: Settings, db: Database, clock: FakeClock) -> Any:
+    """An app of this test's own, for a test that adds routes to it."""
     application = create_app(settings, database=db, clock=clock)
     application.config["TESTING"] = True
     return application

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from assay_server.alerts.models import Delivery, DeliveryAttempt
@@ -103,6 +104,7 @@ def test_pending_deliveries_survive_a_restart_and_stale_claims_are_taken_again(
     )
 
 
+@pytest.mark.commits  # concurrent threads share the store
 def test_two_delivery_workers_never_send_the_same_attempt_twice(
     monitored: Monitored, webhook: WebhookReceiver, db: Any, settings: Any, clock: Any
 ) -> None:

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from tests.monitoring.conftest import Monitored
 
 from .conftest import add_webhook_channel
 from .receivers import WebhookReceiver
+
+pytestmark = pytest.mark.commits  # a scheduler process reads the store
 
 
 def test_a_scheduled_failing_run_is_notified_by_the_scheduler_process(

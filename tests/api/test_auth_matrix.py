@@ -241,7 +241,9 @@ def test_malformed_authorization_headers_are_unauthenticated(client, header):
     assert response.json["error"]["code"] == "unauthenticated"
 
 
-def test_a_route_without_a_rule_is_refused_even_to_an_admin(app, admin_headers):
+def test_a_route_without_a_rule_is_refused_even_to_an_admin(own_app, admin_headers):
+    app = own_app
+
     class Forgotten(MethodView):
         def get(self):
             return {"secret": "data"}

@@ -61,8 +61,10 @@ def test_a_body_over_the_size_limit_is_refused(settings, db, clock, admin_header
 
 
 def test_an_unexpected_exception_is_a_generic_500_logged_with_the_request_id(
-    app, admin_headers, caplog
+    own_app, admin_headers, caplog
 ):
+    app = own_app
+
     class Broken(MethodView):
         @requires(Role.VIEWER)
         def get(self):

@@ -32,6 +32,8 @@ from tests.api.factories import (
     skops_artifact,
 )
 
+pytestmark = pytest.mark.commits  # concurrent requests and a live server share the store
+
 MODELS = f"{API}/models"
 
 

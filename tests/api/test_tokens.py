@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pytest
 from sqlalchemy import text
+
+pytestmark = pytest.mark.commits  # reads the stored rows on a connection of its own
 
 
 def _create(client, headers, **body):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assay_server.governance.evidence import EvidenceContext
 from assay_server.registry.models import ModelVersion
 from tests.api.factories import API
 from tests.explain import estimators as est
 from tests.explain.conftest import register
+
+pytestmark = pytest.mark.commits  # explanation jobs run in background threads on the store
 
 
 def test_explanation_available_once_a_global_explanation_is_done(

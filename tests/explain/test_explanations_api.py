@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.factories import API, audit_events
 from tests.explain import estimators as est
 from tests.explain.conftest import explain, register
+
+pytestmark = pytest.mark.commits  # explanation jobs run in background threads on the store
 
 
 def _signal(client, headers):

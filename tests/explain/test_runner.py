@@ -22,6 +22,8 @@ from tests.api.factories import audit_events
 from tests.explain import estimators as est
 from tests.explain.conftest import register
 
+pytestmark = pytest.mark.commits  # explanation jobs run in background threads on the store
+
 
 class StandInPool:
     """Answers each message with ``answer(message)``, noting the message and how many of the

@@ -13,6 +13,8 @@ from tests.api.factories import API, audit_actions
 from tests.explain import estimators as est
 from tests.explain.conftest import explain, pickle_bytes, register
 
+pytestmark = pytest.mark.commits  # explanation jobs run in background threads on the store
+
 TREE = "sklearn.tree._tree.Tree"
 
 

@@ -7,6 +7,8 @@ from marshmallow import missing
 
 from assay_server.explain import schemas
 
+pytestmark = pytest.mark.commits  # explanation jobs run in background threads on the store
+
 
 @pytest.mark.parametrize(
     ("schema", "loaded"),

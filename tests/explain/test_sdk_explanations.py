@@ -8,6 +8,8 @@ from sklearn.ensemble import RandomForestClassifier
 import assay
 from tests.explain import estimators as est
 
+pytestmark = pytest.mark.commits  # explanation jobs run in background threads on the store
+
 
 @pytest.fixture
 def signal_version(sdk_client):

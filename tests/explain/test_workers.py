@@ -12,6 +12,8 @@ from assay_server.explain.workers import PoolLimits, WorkerPool
 from tests.explain import estimators as est
 from tests.explain.conftest import explain, register
 
+pytestmark = pytest.mark.commits  # explanation jobs run in background threads on the store
+
 
 def _register_signal(client, headers, name, seed=0):
     frame = est.signal_frame(seed=seed)

@@ -173,6 +173,7 @@ def test_only_one_open_request_per_version_and_stage(api: Any) -> None:
 
 
 @pytest.mark.parametrize("required,outcomes", [(1, [200, 409]), (2, [200, 200])])
+@pytest.mark.commits  # concurrent threads share the store
 def test_two_concurrent_approvals_promote_exactly_once(
     app: Any, api: Any, required: int, outcomes: list[int]
 ) -> None:

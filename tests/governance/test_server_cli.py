@@ -12,6 +12,8 @@ from assay_server import cli
 
 from .test_policies import EVERY_FIELD_WRONG, GOOD
 
+pytestmark = pytest.mark.commits  # the CLI opens the store on connections of its own
+
 
 @pytest.fixture
 def run_cli(settings: Any, db: Any) -> Any:

@@ -7,6 +7,7 @@ import threading
 from datetime import datetime, timezone
 
 import pandas as pd
+import pytest
 
 from assay_server.ingest.service import ingest_batch
 from assay_server.ingest.window import read_window
@@ -190,6 +191,7 @@ def test_an_empty_export_is_still_a_readable_file(client, contributor_headers, c
     assert csv.status_code == 200 and csv.get_data() == b""
 
 
+@pytest.mark.commits  # concurrent threads share the store
 def test_two_concurrent_sends_of_one_batch_store_it_once(
     client, contributor_headers, churn_v1, db, settings
 ):

@@ -30,6 +30,8 @@ from assay_server.wiring import wire
 
 from .conftest import FEATURES
 
+pytestmark = pytest.mark.commits  # scheduler threads and processes read the store
+
 
 def _monitor(db: Database, settings: Settings, clock: Any, schedule: dict[str, Any]) -> int:
     ctx = wire().context(Actor.cli("cli:test"), settings, clock=clock)
@@ -179,8 +181,18 @@ def test_two_scheduler_processes_run_each_one_second_slot_exactly_once(
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for _ in range(2)
     ]
+    ours = {str(p.pid) for p in processes}
+    wanted_claimers = ours if database_url.startswith("postgresql") else set()
+
+    def enough() -> bool:
+        runs = [r for r in _runs(db) if r.monitor_id == monitor_id]
+        claimers = {r.claimed_by.rsplit(":", 1)[-1] for r in runs}
+        return len({r.scheduled_for for r in runs}) >= 12 and wanted_claimers <= claimers
+
     try:
-        time.sleep(32)
+        deadline = time.monotonic() + 60
+        while not enough() and time.monotonic() < deadline:
+            time.sleep(0.5)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -192,11 +204,10 @@ def test_two_scheduler_processes_run_each_one_second_slot_exactly_once(
     assert {r.status for r in runs} == {"succeeded"}, [r.error for r in runs]
     first, last = min(per_slot), max(per_slot)
     slots = int((last - first).total_seconds()) + 1
-    assert slots >= 20, outputs
+    assert slots >= 12, outputs
     # a busy 2-core machine may coalesce a slot now and then, never run one twice
     assert len(per_slot) >= 0.8 * slots, (len(per_slot), slots)
     claimers = {r.claimed_by.rsplit(":", 1)[-1] for r in runs}
-    ours = {str(p.pid) for p in processes}
     assert claimers <= ours, "only the two scheduler processes of this test claim runs"
     if database_url.startswith("postgresql"):
         assert claimers == ours, "both processes should have claimed runs"

@@ -15,6 +15,8 @@ from assay_server.registry.service import RegistryService
 from assay_server.roles import Actor, Role
 from assay_server.wiring import wire
 
+pytestmark = pytest.mark.commits  # raw SQL on connections of its own, and concurrent writers
+
 
 def _models(db, ctx, names):
     for name in names:

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from assay_server.cli import main
 
+pytestmark = pytest.mark.commits  # the CLI opens the store on connections of its own
+
 
 @pytest.fixture
 def run_cli(settings, db):
