@@ -2,11 +2,16 @@
 
 SQLite runs in WAL mode with a busy timeout; a unit of work that writes opens its
 transaction with ``BEGIN IMMEDIATE`` so two writers queue on the database lock instead of
-failing on a stale snapshot. PostgreSQL needs nothing special here.
+failing on a stale snapshot. PostgreSQL's pool pings each connection it hands out, and after
+one connection is found dropped replaces every connection made before it, so a restarted or
+failed-over server is reconnected to without a restart of ours. :func:`is_unavailable` tells
+such outages from mistakes.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -78,6 +84,66 @@ def make_engine(settings: Settings) -> Engine:
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+#: SQLite result codes (the low byte of an extended code) that say "not now": another
+#: connection held the lock past the busy timeout (BUSY, LOCKED), the disk failed or is full
+#: (IOERR, FULL), the file cannot be opened (CANTOPEN).
+_SQLITE_NOT_NOW = frozenset({5, 6, 10, 13, 14})
+#: Their messages, for Python 3.10 (whose sqlite3 errors carry no code).
+_SQLITE_NOT_NOW_MESSAGES = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open database file",
+)
+#: PostgreSQL SQLSTATEs that say "not now": the connection failed (class 08); the server is
+#: shutting down, starting up, or ended the session (57P01-57P05: ``pg_terminate_backend``
+#: is 57P01); no connection slot is left (53300). Not the rest of psycopg's OperationalError,
+#: which also holds statement faults (54000 program_limit_exceeded) that a retry repeats.
+_POSTGRES_NOT_NOW_PREFIXES = ("08", "57P")
+_POSTGRES_NOT_NOW_CODES = frozenset({"53300"})
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, says the store cannot serve now
+    and the same request may succeed later: unreachable, the connection dropped, no pooled
+    connection free in time, SQLite locked past its busy timeout."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _says_not_now(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _says_not_now(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.TimeoutError):  # every pooled connection was busy
+        return True
+    driver_error: BaseException | None = error
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:  # the dialect saw the connection drop
+            return True
+        driver_error = error.orig
+    if isinstance(driver_error, sqlite3.OperationalError):
+        code = getattr(driver_error, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _SQLITE_NOT_NOW
+        return str(driver_error).lower().startswith(_SQLITE_NOT_NOW_MESSAGES)
+    # Loaded by the engine when the store is PostgreSQL; otherwise none of its errors occur.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(driver_error, psycopg.OperationalError):
+        sqlstate = driver_error.sqlstate
+        # None: psycopg's own "connection failed", "server closed the connection unexpectedly"
+        return (
+            sqlstate is None
+            or sqlstate.startswith(_POSTGRES_NOT_NOW_PREFIXES)
+            or sqlstate in _POSTGRES_NOT_NOW_CODES
+        )
+    return False
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -2,7 +2,10 @@
 
 :func:`init_app` makes every 4xx/5xx leave the app as
 ``{"error": {"code", "message", "details", "request_id"}}``; an unexpected exception is logged
-with the request id and becomes a generic 500 that never includes ``str(e)``.
+with the request id and becomes a generic 500 that never includes ``str(e)``. A store that
+cannot serve now (``db.is_unavailable``: unreachable, a dropped connection, SQLite locked past
+its busy timeout) is a 503 with ``Retry-After``, logged once in one line; every 503 says when
+to try again.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from .db import is_unavailable
 from .errors import AssayError, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,10 @@ _HTTP_CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+#: Seconds a 503 asks the client to wait: the pool reconnects on the next checkout, and
+#: SQLite's write lock is held for milliseconds, so a second is enough to find out again.
+RETRY_AFTER_SECONDS = 1
+DATABASE_UNAVAILABLE = "The database is not available right now; try again after Retry-After."
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -97,6 +106,28 @@ def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
     return error_response(status, code, message)
 
 
+def retry_later(answer: ResponseReturnValue) -> Response:
+    """``answer`` as a response that asks the client to try again in ``Retry-After`` seconds."""
+    response = current_app.make_response(answer)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def database_unavailable(exc: BaseException) -> Response:
+    """The answer to a store that cannot serve now: one log line that keeps the driver's
+    words for the operator, and a 503 that shows the client none of them."""
+    log.warning("database unavailable [request %s]: %s", g.get("request_id"), _driver_message(exc))
+    return retry_later(error_response(503, "unavailable", DATABASE_UNAVAILABLE))
+
+
+def _driver_message(exc: BaseException) -> str:
+    """The driver's error and its first line, without the statement and parameters that
+    SQLAlchemy appends (they may quote stored data)."""
+    driver = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+    lines = str(driver).strip().splitlines()
+    return f"{type(driver).__name__}: {lines[0] if lines else ''}"
+
+
 def handle_assay_error(exc: AssayError) -> ResponseReturnValue:
     """Our domain errors."""
     if exc.status >= 500:
@@ -104,13 +135,17 @@ def handle_assay_error(exc: AssayError) -> ResponseReturnValue:
     message = exc.message
     if isinstance(exc, ValidationFailed) and exc.details and not message:
         message = _validation_message(exc.details)
-    return error_response(exc.status, exc.code, message, exc.details)
+    answer = error_response(exc.status, exc.code, message, exc.details)
+    return retry_later(answer) if exc.status == 503 else answer
 
 
 def handle_unexpected(exc: Exception) -> ResponseReturnValue:
-    """Anything else: logged with its traceback, answered with a generic 500."""
+    """Anything else: a store that cannot serve now is a 503 (:func:`database_unavailable`);
+    the rest is logged with its traceback and answered with a generic 500."""
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    if is_unavailable(exc):
+        return database_unavailable(exc)
     log.exception("unhandled error [request %s]", g.get("request_id"))
     return error_response(
         500, "internal_error", "Internal server error. Quote the request id when reporting it."

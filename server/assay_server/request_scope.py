@@ -23,11 +23,11 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from .context import ServiceContext
-from .db import Database
+from .db import Database, is_unavailable
 from .errors import PayloadTooLarge, ValidationFailed
 from .events import EventBus
 from .evidence import EvidenceProviders
-from .http_errors import error_response
+from .http_errors import database_unavailable, error_response
 from .idempotency import (
     HEADER,
     IdempotencyKeys,
@@ -233,8 +233,9 @@ def _finish_request(response: Response) -> Response:
 def _end_unit_of_work(
     session: Session, response: Response, reservation: Reservation | None
 ) -> Response:
-    """Commit below 400, roll back otherwise; a commit that fails becomes a 500. The response
-    is kept on the request's idempotency key in the same commit: both are stored, or neither."""
+    """Commit below 400, roll back otherwise; a commit that fails becomes a 500, or a 503 when
+    the store could not serve it (a dropped connection, SQLite's lock). The response is kept on
+    the request's idempotency key in the same commit: both are stored, or neither."""
     try:
         if response.status_code < 400:
             if reservation is not None:
@@ -242,13 +243,18 @@ def _end_unit_of_work(
             session.commit()
         else:
             session.rollback()
-    except Exception:
+    except Exception as exc:
         session.rollback()
-        log.exception("commit failed [request %s]", g.get("request_id"))
-        failed = error_response(
-            500, "internal_error", "Internal server error. Quote the request id when reporting it."
-        )
-        response = current_app.make_response(failed)
+        if is_unavailable(exc):
+            response = database_unavailable(exc)
+        else:
+            log.exception("commit failed [request %s]", g.get("request_id"))
+            failed = error_response(
+                500,
+                "internal_error",
+                "Internal server error. Quote the request id when reporting it.",
+            )
+            response = current_app.make_response(failed)
         response.headers["X-Request-Id"] = g.get("request_id", "")
     finally:
         session.close()
