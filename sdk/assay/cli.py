@@ -1,8 +1,10 @@
 """The ``assay`` command: the CI/CD gate, policies, compliance reports and the audit trail.
 
-Exit codes: 0 success (``audit verify``: the chain is intact; ``gate check``: the version is
-approved for the stage), 1 the chain is broken / the gate is closed (blocked, pending,
-rejected), 2 a usage error, a missing URL or token, an unreachable server or an error answer.
+Exit codes: 0 success (``audit verify``: the chain is intact, every checkpoint signature checked
+verifies, and the trail extends the saved checkpoint; ``gate check``: the version is approved
+for the stage), 1 the chain is broken / the gate is closed (blocked, pending, rejected), 2 a
+usage error, a missing URL or token, an unreachable server, an error answer, or a key or
+checkpoint file that cannot be read.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import requests
+
 from assay._http import VERSION
-from assay.audit import verify_audit_export
+from assay.audit import load_checkpoint, save_checkpoint, verify_audit_export
+from assay.auditsigning import public_key_id
 from assay.client import Client
 from assay.errors import AssayError, Conflict, PermissionDenied, ValidationError
 from assay.promotions import GateStatus
@@ -52,20 +58,56 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="recompute the audit chain on this machine",
         description="Recompute the audit trail's hash chain on this machine, from the "
-        "server's export or from an export file. Exit 0 if intact, 1 if broken.",
+        "server's export or from an export file, and check its signed checkpoints. Exit 0 "
+        "if intact, 1 if broken.",
     )
     verify.add_argument(
         "--file", metavar="EXPORT.jsonl", help="verify this export file (needs no server)"
+    )
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        metavar="FILE|URL",
+        help="check every checkpoint's signature with this public key (PEM, or the server's "
+        "/api/v1/audit/public-key); repeat it for a trail signed across a key rotation. "
+        "Without it, --file checks no signature and the server's own key is used otherwise",
+    )
+    verify.add_argument(
+        "--since-checkpoint",
+        metavar="FILE",
+        help="a checkpoint saved earlier ('assay audit checkpoint'): prove the trail was only "
+        "appended to since",
     )
     verify.set_defaults(handler=_audit_verify)
 
     export = audit_commands.add_parser(
         "export",
         help="download the audit trail as JSON Lines",
-        description="Stream the audit trail to a JSON Lines file, ending with its chain head.",
+        description="Stream the audit trail to a JSON Lines file, with its signed "
+        "checkpoints, ending with a checkpoint of its head and the chain head.",
     )
     export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
     export.set_defaults(handler=_audit_export)
+
+    checkpoint = audit_commands.add_parser(
+        "checkpoint",
+        help="save a signed checkpoint of the audit chain's head",
+        description="Have the server sign its audit chain head now and save the checkpoint. "
+        "Keep it where the server's database administrators cannot write (a CI artifact, an "
+        "object store with a retention lock, an e-mail); 'assay audit verify "
+        "--since-checkpoint FILE' later proves the trail was only appended to since.",
+    )
+    checkpoint.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    checkpoint.set_defaults(handler=_audit_checkpoint)
+
+    public_key = audit_commands.add_parser(
+        "public-key",
+        help="save the public key audit checkpoints are signed with",
+        description="Save the server's checkpoint-signing public key (PEM) and print its id, "
+        "to pin it for 'assay audit verify --public-key FILE'.",
+    )
+    public_key.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    public_key.set_defaults(handler=_audit_public_key)
     _add_governance_commands(commands)
     return parser
 
@@ -156,7 +198,8 @@ def _duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-_FINAL = {"rejected", "cancelled", "superseded"}
+#: Gate states no waiting changes: an admin's override is one, whether or not it passes.
+_FINAL = {"rejected", "cancelled", "superseded", "override"}
 
 
 def _gate_check(args: argparse.Namespace) -> int:
@@ -203,6 +246,12 @@ def _gate_json(status: GateStatus) -> dict[str, Any]:
 def _describe_gate(status: GateStatus) -> str:
     head = f"{status.model} v{status.version} -> {status.stage}: "
     request = f" (promotion request {status.promotion_id})" if status.promotion_id else ""
+    if status.status == "override":
+        verdict = "passes" if status.passed else "does not pass"
+        return head + (
+            f"OVERRIDE{request}: an admin moved the version past the gate; by policy an "
+            f"override {verdict} the gate; the version is in {status.current_stage}"
+        )
     if status.passed:
         return head + f"APPROVED{request}; the version is in {status.current_stage}"
     lines = [head + status.status.upper().replace("_", " ") + request]
@@ -297,14 +346,29 @@ def _client(args: argparse.Namespace) -> Client:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    if args.file:
-        result = verify_audit_export(args.file)
-        source = args.file
-    else:
-        with _client(args) as client:
-            result = client.verify_audit_locally()
-            source = client.base_url + "/audit/export"
+    since = load_checkpoint(args.since_checkpoint) if args.since_checkpoint else None
+    keys = [_public_key_pem(source, args.timeout) for source in args.public_key or ()]
+    served_key = False
+    try:
+        if args.file:
+            result = verify_audit_export(args.file, public_key=keys or None, since=since)
+            source = args.file
+        else:
+            with _client(args) as client:
+                if not keys and _can_check_signatures():
+                    keys, served_key = [client.audit_public_key()], True
+                result = client.verify_audit_locally(public_key=keys or None, since=since)
+                source = client.base_url + "/audit/export"
+    except ImportError as exc:  # a key was given, and checking it needs cryptography
+        return _fail(str(exc))
     print(_describe(result, source))
+    if result.ok:
+        print(_describe_signatures(keys, served_key))
+        if since is not None:
+            print(
+                f"  append-only since your checkpoint of seq {since.seq} ({since.timestamp}): "
+                "the trail still holds it"
+            )
     return EXIT_OK if result.ok else EXIT_BROKEN
 
 
@@ -315,6 +379,82 @@ def _describe(result: AuditVerification, source: str) -> str:
         f"audit chain BROKEN at seq {result.first_broken_seq}: {result.message} "
         f"({result.checked} events verified before it; {source})"
     )
+
+
+def _can_check_signatures() -> bool:
+    try:
+        import cryptography  # noqa: F401  (checking signatures imports it anyway)
+    except ImportError:
+        return False
+    return True
+
+
+def _describe_signatures(keys: list[str], served_key: bool) -> str:
+    if not keys and not _can_check_signatures():
+        return (
+            "  checkpoint signatures NOT checked: that needs the cryptography package "
+            "(pip install 'assay-sdk[verify]')"
+        )
+    if not keys:
+        return (
+            "  checkpoint signatures NOT checked: pass --public-key FILE|URL "
+            "(e.g. a key saved with 'assay audit public-key')"
+        )
+    ids = ", ".join(public_key_id(key)[:16] for key in keys)
+    line = f"  every checkpoint signature verified, the chain head's too (key {ids})"
+    if served_key:
+        line += "; the key is the one the server serves now: pin it with --public-key"
+    return line
+
+
+_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def _public_key_pem(source: str, timeout: float) -> str:
+    """The PEM public key in a file or at a URL: PEM text, or the JSON of
+    ``GET /api/v1/audit/public-key``."""
+    if _URL.match(source):
+        try:
+            response = requests.get(source, timeout=timeout)
+        except requests.RequestException as exc:
+            raise AssayError(f"cannot fetch the public key from {source}: {exc}") from None
+        if response.status_code != 200:
+            raise AssayError(
+                f"cannot fetch the public key from {source}: HTTP {response.status_code}"
+            )
+        text = response.text
+    else:
+        text = Path(source).read_text(encoding="utf-8", errors="replace")
+    if text.lstrip().startswith("{"):
+        try:
+            text = str(json.loads(text).get("public_key") or "")
+        except (ValueError, AttributeError):
+            text = ""
+    try:
+        public_key_id(text)
+    except ValueError:
+        raise ValueError(f"{source} holds no PEM public key") from None
+    return text
+
+
+def _audit_checkpoint(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        checkpoint = client.checkpoint_audit()
+    save_checkpoint(checkpoint, args.out)
+    print(
+        f"saved the checkpoint of seq {checkpoint.seq} (signed {checkpoint.timestamp} by key "
+        f"{checkpoint.key_id[:16]}) to {args.out}; keep it where the server's database "
+        "administrators cannot write"
+    )
+    return EXIT_OK
+
+
+def _audit_public_key(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        pem = client.audit_public_key()
+    Path(args.out).write_text(pem, encoding="utf-8")
+    print(f"saved the public key {public_key_id(pem)} to {args.out}")
+    return EXIT_OK
 
 
 def _audit_export(args: argparse.Namespace) -> int:

@@ -220,14 +220,27 @@ class RegistryMethods(ServerCalls):
         version: VersionRef,
         stage: str,
         *,
+        reason: str | None = None,
         comment: str | None = None,
         archive_existing: bool = False,
     ) -> ModelVersion:
         """Move a version to ``none``, ``staging``, ``production`` or ``archived`` (admin).
 
-        With ``archive_existing``, the versions already in that stage are archived.
+        A move to ``staging`` or ``production`` overrides the approval gate: the policies and
+        approvals are skipped, so ``reason`` is required (a :class:`ValidationError` without
+        one). The server records and audits the override, and the gate then answers
+        ``override`` for the version, passing only where the policies let overrides pass
+        (``approvals.overrides_pass``). To go through the gate instead, use
+        :meth:`request_promotion`. Moving to ``archived`` or ``none`` needs no reason.
+
+        Args:
+            reason: why the gate is overridden; kept in the audit trail and stage history.
+            comment: a note for the stage history.
+            archive_existing: archive the versions already in that stage.
         """
-        body = present(stage=stage, comment=comment, archive_existing=archive_existing)
+        body = present(
+            stage=stage, reason=reason, comment=comment, archive_existing=archive_existing
+        )
         path = version_path(model, version) + "/stage"
         return ModelVersion.from_json(self._transport.json("POST", path, json=body))
 

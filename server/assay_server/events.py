@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: Every event a service may publish; a misspelt name fails where it is published.
 EVENT_NAMES = frozenset(
     {
+        "model.updated",
         "version.registered",
         "stage.changed",
         "promotion.requested",

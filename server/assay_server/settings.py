@@ -40,6 +40,7 @@ class Settings:
     explain_cpu_seconds: float = 60.0
     explain_memory_mb: int = 4096
     explain_cache_size: int = 8
+    explain_max_unpacked_mb: float = 1024.0
     max_batch_rows: int = 10_000
     max_window_rows: int = 200_000
     run_deadline_seconds: float = 900.0
@@ -56,6 +57,9 @@ class Settings:
     smtp_from: str = "assay@localhost"
     smtp_timeout_seconds: float = 10.0
     outbox_poll_seconds: float = 2.0
+    audit_checkpoint_every: int = 1000
+    audit_signing_key_file: Path | None = None
+    owner_lookback_days: float = 30.0
 
     @property
     def smtp_port_or_default(self) -> int:
@@ -91,6 +95,7 @@ class Settings:
             "explain_cpu_seconds": _float(env, "ASSAY_EXPLAIN_CPU_SECONDS", 60.0),
             "explain_memory_mb": _int(env, "ASSAY_EXPLAIN_MEMORY_MB", 4096),
             "explain_cache_size": _int(env, "ASSAY_EXPLAIN_CACHE_SIZE", 8),
+            "explain_max_unpacked_mb": _float(env, "ASSAY_EXPLAIN_MAX_UNPACKED_MB", 1024.0),
             "max_batch_rows": _int(env, "ASSAY_MAX_BATCH_ROWS", 10_000),
             "max_window_rows": _int(env, "ASSAY_MAX_WINDOW_ROWS", 200_000),
             "run_deadline_seconds": _float(env, "ASSAY_RUN_DEADLINE_SECONDS", 900.0),
@@ -111,6 +116,9 @@ class Settings:
             "smtp_from": env.get("ASSAY_SMTP_FROM", "assay@localhost"),
             "smtp_timeout_seconds": _float(env, "ASSAY_SMTP_TIMEOUT_SECONDS", 10.0),
             "outbox_poll_seconds": _float(env, "ASSAY_OUTBOX_POLL_SECONDS", 2.0),
+            "audit_checkpoint_every": _count(env, "ASSAY_AUDIT_CHECKPOINT_EVERY", 1000),
+            "audit_signing_key_file": _path(env, "ASSAY_AUDIT_SIGNING_KEY_FILE"),
+            "owner_lookback_days": _float(env, "ASSAY_OWNER_LOOKBACK_DAYS", 30.0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -145,6 +153,11 @@ class Settings:
         return self.data_dir / "reports"
 
     @property
+    def audit_signing_key_path(self) -> Path:
+        """The Ed25519 key audit checkpoints are signed with (created at first start)."""
+        return self.audit_signing_key_file or self.data_dir / "audit_signing_key.pem"
+
+    @property
     def max_request_bytes(self) -> int:
         """Largest JSON body accepted."""
         return int(self.max_request_mb * 1024 * 1024)
@@ -159,6 +172,11 @@ class Settings:
         """Largest reference dataset file accepted."""
         return int(self.max_reference_mb * 1024 * 1024)
 
+    @property
+    def explain_max_unpacked_bytes(self) -> int:
+        """Most a model's zip archive (skops) may unpack to before a worker loads it."""
+        return int(self.explain_max_unpacked_mb * 1024 * 1024)
+
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
@@ -168,6 +186,18 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -10,6 +10,8 @@ Connected here:
 - a stored run's reports → alerts (``monitor.run_succeeded`` → ``alerts.raising``);
 - a monitor's channels → checked to exist (``monitor.created``/``updated`` → ``alerts``);
 - alert changes → the outbox (``alert.*`` → ``alerts.outbox``);
+- a model's new owner → refused while a promotion of it is open (``model.updated`` →
+  ``governance.ownership``);
 - evidence providers → policy rules (monitoring's reports, explanations, open alerts).
 """
 
@@ -28,6 +30,7 @@ from .db import utcnow
 from .events import EVENT_NAMES, EventBus
 from .evidence import EvidenceProviders
 from .explain import evidence as explain_evidence
+from .governance.ownership import refuse_owner_change_while_open
 from .monitoring import evidence as monitoring_evidence
 from .roles import Actor
 from .settings import Settings
@@ -68,6 +71,7 @@ def wire() -> Wiring:
             "monitor.created": [check_monitor_channels],
             "monitor.updated": [check_monitor_channels],
             "monitor.run_succeeded": [on_run_succeeded],
+            "model.updated": [refuse_owner_change_while_open],
             **{name: [on_alert_event] for name in ALERT_CHANGES},
         }
     )

@@ -100,9 +100,9 @@ class _LoopbackHTTPReceiver:
         """The URL to point a channel at."""
         return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
 
-    def fail_next(self, n: int, status: int = 500) -> None:
-        """Answer the next ``n`` requests with ``status`` (after recording them)."""
-        self._add(ScriptedResponse(count=n, status=status))
+    def fail_next(self, n: int, status: int = 500, body: bytes = b"scripted failure") -> None:
+        """Answer the next ``n`` requests with ``status`` and ``body`` (after recording them)."""
+        self._add(ScriptedResponse(count=n, status=status, body=body))
 
     def hang_next(self, n: int, seconds: float) -> None:
         """Hold the next ``n`` requests for ``seconds`` before answering 200 (or until close)."""

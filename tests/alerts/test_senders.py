@@ -294,21 +294,55 @@ def test_a_hostname_resolving_to_loopback_is_refused() -> None:
 @pytest.mark.parametrize(
     ("url", "kind"),
     [
-        ("http://10.1.2.3/hook", "private"),
+        ("http://10.1.2.3/hook", "private"),  # RFC 1918, each of the three
+        ("http://172.16.0.1/hook", "private"),
         ("https://192.168.0.10/hook", "private"),
-        ("http://0.0.0.0/hook", "unspecified"),
-        ("http://224.0.0.1/hook", "multicast"),
-        ("http://240.0.0.1/hook", "reserved"),
+        ("http://[fd12:3456::1]/hook", "private"),  # unique-local
+        ("http://127.0.0.1/hook", "loopback"),
         ("http://[::1]/hook", "loopback"),
-        ("http://100.64.0.1/hook", "non-global"),
+        ("http://[::ffff:10.0.0.1]/hook", "private"),
     ],
 )
-def test_non_public_addresses_are_refused_unless_private_targets_are_allowed(
-    url: str, kind: str
-) -> None:
-    with pytest.raises(UnsafeTarget, match=f"is a {kind} address"):
+def test_private_and_loopback_addresses_need_the_private_opt_in(url: str, kind: str) -> None:
+    with pytest.raises(UnsafeTarget, match=f"is a {kind} address; set ASSAY_WEBHOOK_ALLOW"):
         check_webhook_target(url, allow_private=False)
     check_webhook_target(url, allow_private=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("http://0.0.0.0/hook", "an unspecified"),
+        ("http://[::]/hook", "an unspecified"),
+        ("http://224.0.0.1/hook", "a multicast"),
+        ("http://[ff02::1]/hook", "a multicast"),
+        ("http://240.0.0.1/hook", "a reserved"),
+        ("http://255.255.255.255/hook", "a reserved"),
+        ("http://[fec0::1]/hook", "a site-local"),
+        ("http://100.64.0.1/hook", "a non-global"),  # shared address space (RFC 6598)
+        ("http://192.0.2.1/hook", "a non-global"),  # documentation
+        ("http://198.18.0.1/hook", "a non-global"),  # benchmarking
+        ("http://0.1.2.3/hook", "a non-global"),  # "this network"
+    ],
+)
+def test_unspecified_multicast_reserved_and_other_non_global_addresses_are_always_refused(
+    url: str, kind: str
+) -> None:
+    for allow_private in (False, True):
+        with pytest.raises(UnsafeTarget, match=f"is {kind} address; webhooks never go there"):
+            check_webhook_target(url, allow_private=allow_private)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[2002:a9fe:a9fe::1]/latest/meta-data/",  # 6to4 around 169.254.169.254
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 around it
+    ],
+)
+def test_an_ipv6_address_embedding_the_metadata_address_is_refused(url: str) -> None:
+    with pytest.raises(UnsafeTarget, match=r"\(169\.254\.169\.254\) is link-local"):
+        check_webhook_target(url, allow_private=True)
 
 
 def test_a_public_address_is_allowed() -> None:
@@ -434,6 +468,20 @@ def test_a_slack_error_is_a_failure_without_the_secret_url_path(slack: SlackRece
     assert attempt.error is not None
     assert "HTTP 404" in attempt.error
     assert "/services/" not in attempt.error
+
+
+def test_an_unexpected_error_quoting_the_url_is_logged_scrubbed(
+    slack: SlackReceiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assay_server.alerts import senders
+
+    def broken(channel: Channel, *_args: Any) -> Attempt:
+        raise RuntimeError(f"cannot post to {channel.url}")
+
+    monkeypatch.setattr(senders, "_send_slack", broken)
+    attempt = send(slack_channel(slack.url))
+    assert attempt.error == "unexpected RuntimeError while delivering"
+    assert "cannot post to …" in caplog.text and "XXXXXXXX" not in caplog.text
 
 
 def test_slack_targets_follow_the_same_address_rules(slack: SlackReceiver) -> None:

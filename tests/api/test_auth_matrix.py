@@ -76,6 +76,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/audit"): "viewer",
     ("GET", "/api/v1/audit/verify"): "viewer",
     ("GET", "/api/v1/audit/export"): "viewer",
+    ("GET", "/api/v1/audit/checkpoints"): "viewer",
+    ("POST", "/api/v1/audit/checkpoints"): "viewer",  # signs the head, as every export does
+    ("GET", "/api/v1/audit/public-key"): PUBLIC,
     # governance
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/benchmarks"): "viewer",
     ("POST", "/api/v1/models/<string:name>/versions/<int:version>/benchmarks"): "contributor",

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from marshmallow import Schema, fields
 
+from assay_server.governance.schemas import StageChangeSchema
 from assay_server.registry.schemas import (
     ModelCreateSchema,
     ModelListArgsSchema,
     ModelUpdateSchema,
-    StageChangeSchema,
     VersionCreateSchema,
     VersionListArgsSchema,
     VersionUpdateSchema,
@@ -240,13 +240,18 @@ VERSION_UPDATE_CASES = [
     case("created_by", "someone-else", "unknown-created-by"),
 ]
 
-STAGE_CHANGE_BASE = {"stage": "staging"}
+STAGE_CHANGE_BASE = {"stage": "staging", "reason": "hotfix"}
 STAGE_CHANGE_CASES = [
     case("stage", MISSING, "stage-missing"),
     case("stage", None, "stage-null"),
     case("stage", "retired", "stage-unknown"),
     case("stage", "Production", "stage-wrong-case"),
     case("stage", 2, "stage-not-a-string"),
+    case("reason", MISSING, "reason-missing-for-an-override"),
+    case("reason", None, "reason-null-for-an-override"),
+    case("reason", " ", "reason-blank-for-an-override"),
+    case("reason", "r" * 5001, "reason-too-long"),
+    case("reason", ["hotfix"], "reason-not-a-string"),
     case("comment", "c" * 2001, "comment-too-long"),
     case("comment", ["lgtm"], "comment-not-a-string"),
     case("archive_existing", "perhaps", "archive-existing-not-a-boolean"),

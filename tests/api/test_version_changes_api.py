@@ -123,14 +123,48 @@ def test_an_admin_moves_a_version_to_a_stage_and_it_is_audited(
     declared_version(client, contributor_headers)
     clock.advance(hours=3)
 
-    response = stage(client, admin_headers, 1, stage="staging", comment="shadow traffic")
+    response = stage(
+        client, admin_headers, 1, stage="staging", reason="canary", comment="shadow traffic"
+    )
 
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.json["stage"] == "staging"
     assert response.json["stage_changed_at"] == "2026-11-23T12:00:00.000000Z"
     event = audit_events(client, admin_headers, "model_version", "churn/1")[-1]
     assert (event["action"], event["actor_name"]) == ("version.stage_changed", "root")
-    assert event["payload"] == {"from": "none", "to": "staging", "comment": "shadow traffic"}
+    assert event["payload"] == {
+        "from": "none",
+        "to": "staging",
+        "comment": "override: canary — shadow traffic",
+    }
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+@pytest.mark.parametrize("target", ["staging", "production"])
+def test_a_direct_move_past_the_gate_needs_a_reason(
+    client, contributor_headers, admin_headers, churn, target, reason
+):
+    declared_version(client, contributor_headers)
+
+    response = stage(client, admin_headers, 1, stage=target, reason=reason)
+
+    assert response.status_code == 422
+    assert "reason" in response.json["error"]["details"]
+    assert client.get(f"{VERSIONS}/1", headers=contributor_headers).json["stage"] == "none"
+    assert audit_actions(client, contributor_headers, "model_version", "churn/1") == [
+        "version.registered"
+    ]
+
+
+def test_archiving_a_version_needs_no_reason(client, contributor_headers, admin_headers, churn):
+    declared_version(client, contributor_headers)
+    stage(client, admin_headers, 1, stage="production")
+
+    response = stage(client, admin_headers, 1, stage="archived")
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    event = audit_events(client, admin_headers, "model_version", "churn/1")[-1]
+    assert event["payload"] == {"from": "production", "to": "archived", "comment": None}
 
 
 @pytest.mark.parametrize("role", ["viewer", "contributor", "approver"])
@@ -184,7 +218,11 @@ def test_archive_existing_moves_the_previous_production_version_to_archived(
         "comment": "archived: v3 moved to production",
     }
     promoted = audit_events(client, admin_headers, "model_version", "churn/3")[-1]
-    assert promoted["payload"] == {"from": "none", "to": "production", "comment": None}
+    assert promoted["payload"] == {
+        "from": "none",
+        "to": "production",
+        "comment": "override: set up by the test",
+    }
     assert promoted["seq"] > archived["seq"]
 
 

@@ -5,9 +5,14 @@
 Prints, for one store (a temporary SQLite file unless --database-url names another, e.g.
 PostgreSQL), in the same run:
 - the anchor: plain inserts of the same rows, one transaction each, no hash and no lock;
-- chained appends through AuditTrail.append, one transaction each (what a request pays);
-- verification on the server (AuditTrail.verify) and offline from the JSON Lines export
-  (assay.auditchain.verify_export_lines, what `assay audit verify` runs).
+- chained appends through AuditTrail.append, one transaction each (what a request pays),
+  without checkpoints and with one signed every 1,000 events (the default), in alternating
+  blocks so that both see the same machine;
+- signing the head once (AuditTrail.sign_head: read the key, sign, store);
+- what one checkpoint adds to the append that makes it (every event signed, against none);
+- verification on the server (AuditTrail.verify, signatures included) and offline from the
+  JSON Lines export (assay.auditchain.verify_export_lines with the public key, what
+  `assay audit verify --public-key` runs).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -26,6 +32,7 @@ sys.path[:0] = [str(ROOT / "server"), str(ROOT / "sdk")]
 from assay.auditchain import verify_export_lines  # noqa: E402
 from assay_server.audit.models import AuditEvent  # noqa: E402
 from assay_server.audit.service import AuditTrail  # noqa: E402
+from assay_server.audit.signing import signing_key  # noqa: E402
 from assay_server.db import Database, utcnow  # noqa: E402
 from assay_server.migrate import upgrade  # noqa: E402
 from assay_server.roles import Actor  # noqa: E402
@@ -99,32 +106,82 @@ def main() -> None:
                 connection.execute(text("DELETE FROM audit_events WHERE seq >= 1000000000"))
             print(f"anchor, plain insert per transaction: {_rate(n, anchor)}")
 
-            started = time.perf_counter()
-            for i in range(n):
-                with database.unit_of_work() as session:
-                    AuditTrail(session, ctx).append("model.created", "model", f"m{i}", PAYLOAD)
-            chained = time.perf_counter() - started
+            every = {0: 0.0, 1000: 0.0}
+            blocks, per_block = 10, n // 10
+            for block in range(blocks):
+                for interval in every:
+                    context = replace(
+                        ctx, settings=ctx.settings.with_overrides(audit_checkpoint_every=interval)
+                    )
+                    started = time.perf_counter()
+                    for i in range(per_block):
+                        with database.unit_of_work() as session:
+                            AuditTrail(session, context).append(
+                                "model.created", "model", f"m{block}-{i}", PAYLOAD
+                            )
+                    every[interval] += time.perf_counter() - started
+            appended = blocks * per_block
+            plain, checkpointed = every[0], every[1000]
             print(
-                f"chained append per transaction:      {_rate(n, chained)}"
-                f"  = {chained / anchor:.2f}x the anchor"
+                f"chained append, no checkpoints:      {_rate(appended, plain)}"
+                f"  = {plain / anchor * n / appended:.2f}x the anchor"
             )
+            extra = (checkpointed - plain) * 1000 / appended
+            print(
+                f"chained append, checkpoint /1,000:   {_rate(appended, checkpointed)}"
+                f"  = {checkpointed / anchor * n / appended:.2f}x the anchor, "
+                f"{extra:+.3f} ms each against none"
+            )
+
+            started = time.perf_counter()
+            for _ in range(100):
+                with database.unit_of_work() as session:
+                    AuditTrail(session, ctx).append("model.created", "model", "head", PAYLOAD)
+                    AuditTrail(session, ctx).sign_head()
+            signing = time.perf_counter() - started
+            print(f"append + sign the head, 100 times:   {_rate(100, signing)}")
+            total = 2 * appended + 100
 
             with database.unit_of_work(write=False) as session:
                 started = time.perf_counter()
                 outcome = AuditTrail(session, ctx).verify()
                 server = time.perf_counter() - started
-                assert outcome.ok and outcome.checked == n, outcome
+                assert outcome.ok and outcome.checked == total, outcome
                 started = time.perf_counter()
                 lines = list(AuditTrail(session, ctx).export_lines())
                 export = time.perf_counter() - started
+            public_key = signing_key(ctx.settings).public_pem
             started = time.perf_counter()
-            offline = verify_export_lines(lines)
+            offline = verify_export_lines(lines, public_keys=[public_key])
             client = time.perf_counter() - started
-            assert offline.ok and offline.checked == n, offline
+            assert offline.ok and offline.checked == total, offline
             size = sum(len(line) for line in lines)
-            print(f"verify on the server:                {_rate(n, server)}")
-            print(f"export (JSON Lines, {size / 1e6:.1f} MB):         {_rate(n, export)}")
-            print(f"verify the export offline:           {_rate(n, client)}")
+            print(f"checkpoints checked:                 {outcome.checkpoints:,}")
+            print(f"verify on the server:                {_rate(total, server)}")
+            print(f"export (JSON Lines, {size / 1e6:.1f} MB):         {_rate(total, export)}")
+            print(f"verify the export offline:           {_rate(total, client)}")
+
+            # What one checkpoint adds to the append that makes it: every event signed,
+            # against none, in alternating blocks (after the figures above, which these
+            # thousands of checkpoints would otherwise weigh on).
+            signed_each = {0: 0.0, 1: 0.0}
+            for block in range(5):
+                for interval in signed_each:
+                    context = replace(
+                        ctx, settings=ctx.settings.with_overrides(audit_checkpoint_every=interval)
+                    )
+                    started = time.perf_counter()
+                    for i in range(200):
+                        with database.unit_of_work() as session:
+                            AuditTrail(session, context).append(
+                                "model.created", "model", f"s{block}-{i}", PAYLOAD
+                            )
+                    signed_each[interval] += time.perf_counter() - started
+            per_checkpoint = (signed_each[1] - signed_each[0]) * 1000 / 1000
+            print(
+                f"one checkpoint in an append:         {per_checkpoint:+.3f} ms "
+                f"(every event signed: {_rate(1000, signed_each[1])})"
+            )
         finally:
             drop()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -127,3 +128,92 @@ class HungryClassifier(LogisticRegression):
 
     def predict_proba(self, X: Any) -> Any:
         return np.ones((2 * 1024**3 // 8,))
+
+
+class ReportingClassifier:
+    """A classifier whose first class is a report: how a hostile pickle's findings come back
+    (the explanation's predicted label, for a row of zeros)."""
+
+    def __init__(self, report: str) -> None:
+        self.classes_ = np.array([report, "other"], dtype=object)
+
+    def predict_proba(self, X: Any) -> Any:
+        first = 0.6 + 0.3 * np.tanh(np.asarray(X["x0"], dtype=float))
+        return np.column_stack([first, 1.0 - first])
+
+
+class HostilePayload:
+    """Unpickling this runs :func:`hostile_probe` with the paths it should not reach."""
+
+    def __init__(self, data_dir: str, store_file: str, secret: str) -> None:
+        self.args = (data_dir, store_file, secret)
+
+    def __reduce__(self) -> Any:
+        return (hostile_probe, self.args)
+
+
+def _linger() -> None:
+    while True:
+        time.sleep(0.05)
+
+
+def _fork_and_linger() -> int:
+    pid = os.fork()
+    if pid == 0:  # the child: outlive the request if nothing stops it
+        time.sleep(30)
+        os._exit(0)
+    return pid
+
+
+def hostile_probe(data_dir: str, store_file: str, secret: str) -> ReportingClassifier:
+    """What a hostile model tries while it is loaded; each attempt's outcome is reported."""
+    import builtins
+    import json
+    import resource
+    import tempfile
+    import threading
+
+    def outcome(attempt: Any) -> Any:
+        try:
+            result = attempt()
+        except Exception as error:
+            return type(error).__name__
+        return "done" if result is None else result
+
+    marker = os.path.join(tempfile.gettempdir(), "left-behind")
+    limits = {
+        "address_space": resource.RLIMIT_AS,
+        "cpu": resource.RLIMIT_CPU,
+        "open_files": resource.RLIMIT_NOFILE,
+        "file_size": resource.RLIMIT_FSIZE,
+        "processes": resource.RLIMIT_NPROC,
+    }
+    report = {
+        "pid": os.getpid(),
+        "cwd": os.getcwd(),
+        "tmp": tempfile.gettempdir(),
+        "environment": dict(os.environ),
+        "secret_seen": any(secret in value for value in os.environ.values()),
+        "leftover_thread": any(t.name == "hostile-leftover" for t in threading.enumerate()),
+        "leftover_module_state": hasattr(builtins, "_hostile_was_here"),
+        "limits": {name: resource.getrlimit(limit) for name, limit in limits.items()},
+        "read_store": outcome(lambda: len(Path(store_file).read_bytes())),
+        "list_data_dir": outcome(lambda: len(os.listdir(data_dir))),
+        "write_data_dir": outcome(lambda: Path(data_dir, "planted").touch()),
+        "raise_limits": {
+            name: outcome(
+                lambda limit=limit: resource.setrlimit(
+                    limit, (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+                )
+            )
+            for name, limit in limits.items()
+        },
+        "marker": marker,
+        "write_marker": outcome(lambda: Path(marker).touch()),
+        "fork": outcome(_fork_and_linger),
+        "thread": outcome(
+            lambda: threading.Thread(target=_linger, name="hostile-leftover", daemon=True).start()
+        ),
+    }
+    builtins._hostile_was_here = True  # type: ignore[attr-defined]
+    return ReportingClassifier(json.dumps(report))

@@ -35,7 +35,14 @@ class StandInPool:
         self.messages: list[dict[str, Any]] = []
         self.connections_held: list[int] = []
 
-    def run(self, message: dict[str, Any], *, timeout: float, affinity: str = "") -> Any:
+    def run(
+        self,
+        message: dict[str, Any],
+        *,
+        timeout: float,
+        affinity: str = "",
+        untrusted: bool = False,
+    ) -> Any:
         self.connections_held.append(self.db.engine.pool.checkedout())
         self.messages.append(message)
         return self.answer(message)

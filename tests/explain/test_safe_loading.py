@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
+import zipfile
 
 import pytest
 import skops.io
@@ -120,11 +121,12 @@ def test_a_hostile_pickle_never_runs_in_a_refused_path_and_never_in_the_web_proc
     assert explain(closed, contributor_headers, "hostile", _rows(frame)).status_code == 422
     assert not canary.exists()
 
-    # With both opt-ins the payload runs, as pickles do, but in a worker process.
+    # With both opt-ins the payload runs, as pickles do, but in a jailed worker: the file it
+    # writes outside its own directory is refused (test_jail.py tries the rest).
     loaded = explain(open_server, contributor_headers, "hostile", _rows(frame))
-    assert loaded.status_code in (422, 502)
-    assert canary.exists()
-    assert int(canary.read_text()) != os.getpid()
+    assert loaded.status_code == 502
+    assert loaded.json["error"]["details"]["exception"] == "PermissionError"
+    assert not canary.exists()
 
 
 def test_the_web_process_never_deserialises_a_model(client, contributor_headers, monkeypatch):
@@ -251,3 +253,61 @@ def test_an_onnx_model_is_explained_through_onnxruntime(client, contributor_head
     item = response.json["result"]["explanations"][0]
     assert sorted(w["feature"] for w in item["weights"][:2]) == est.SIGNAL_FEATURES
     assert item["prediction"]["label"] in (0, 1)
+
+
+def _with_padding(artifact: bytes, size: int) -> bytes:
+    """``artifact`` (a skops zip) with one more entry of ``size`` zero bytes, deflated."""
+    buffer = io.BytesIO(artifact)
+    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("padding.bin", bytes(size))
+    return buffer.getvalue()
+
+
+def test_a_zip_bomb_model_is_refused_from_its_directory_without_being_unpacked(
+    client, contributor_headers
+):
+    frame = est.signal_frame(seed=14)
+    bomb = _with_padding(skops.io.dumps(est.signal_classifier(frame)), 64 * 1024 * 1024)
+    assert len(bomb) < 1024 * 1024  # 64 MiB of zeros deflate about 1,000 times
+    register(
+        client,
+        contributor_headers,
+        "bomb",
+        "binary_classification",
+        None,
+        frame,
+        "label",
+        artifact=(bomb, "model.skops"),
+    )
+    response = explain(client, contributor_headers, "bomb", _rows(frame))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    error = response.json["error"]
+    assert error["details"]["kind"] == "archive_too_large"
+    assert error["details"]["stored_bytes"] < error["details"]["unpacked_bytes"] // 100
+    assert "zip bomb" in error["message"]
+
+
+def test_an_archive_larger_than_the_server_unpacks_is_refused(make_app, contributor_headers):
+    application = make_app(explain_max_unpacked_mb=1.0)
+    client = application.test_client()
+    frame = est.signal_frame(seed=15)
+    plain = zipfile.ZipFile(io.BytesIO(skops.io.dumps(est.signal_classifier(frame))))
+    assert sum(entry.file_size for entry in plain.infolist()) < 1024 * 1024
+    padded = skops.io.dumps(est.signal_classifier(frame))
+    buffer = io.BytesIO(padded)
+    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("padding.bin", bytes(2 * 1024 * 1024))
+    register(
+        client,
+        contributor_headers,
+        "large",
+        "binary_classification",
+        None,
+        frame,
+        "label",
+        artifact=(buffer.getvalue(), "model.skops"),
+    )
+    response = explain(client, contributor_headers, "large", _rows(frame))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.json["error"]["details"]["kind"] == "archive_too_large"
+    assert response.json["error"]["details"]["max_unpacked_bytes"] == 1024 * 1024

@@ -64,10 +64,12 @@ def test_the_leaderboard_ranks_versions_by_a_metric(api: Any) -> None:
 def test_stage_history_answers_what_was_in_production_at_an_instant(api: Any) -> None:
     setup_model(api, versions=2)
     clock = api.client.application.extensions["assay_clock"]
-    api.post(f"{V1}/stage", ROOT, {"stage": "production"})
+    api.post(f"{V1}/stage", ROOT, {"stage": "production", "reason": "launch"})
     clock.advance(days=10)
     api.post(
-        "/models/churn/versions/2/stage", ROOT, {"stage": "production", "archive_existing": True}
+        "/models/churn/versions/2/stage",
+        ROOT,
+        {"stage": "production", "reason": "hotfix", "archive_existing": True},
     )
     history = api.get("/models/churn/stage-history").json
     assert [(h["version"], h["stage"], h["left_at"] is None) for h in history] == [
@@ -86,9 +88,11 @@ def test_stage_history_answers_what_was_in_production_at_an_instant(api: Any) ->
 
 def test_rollback_moves_production_back_to_a_version_that_held_it(api: Any) -> None:
     setup_model(api, versions=3)
-    api.post(f"{V1}/stage", ROOT, {"stage": "production"})
+    api.post(f"{V1}/stage", ROOT, {"stage": "production", "reason": "launch"})
     api.post(
-        "/models/churn/versions/2/stage", ROOT, {"stage": "production", "archive_existing": True}
+        "/models/churn/versions/2/stage",
+        ROOT,
+        {"stage": "production", "reason": "hotfix", "archive_existing": True},
     )
     body = {"stage": "production", "to_version": 1, "reason": "v2 mis-scores new customers"}
     assert api.post("/models/churn/rollback", CI, body).status_code == 403

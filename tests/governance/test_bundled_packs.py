@@ -100,7 +100,7 @@ def test_sr_11_7_wants_documentation_independent_validation_and_an_independent_a
             "dataset_hash": "sha256:holdout-2026",
         },
     )
-    api.post("/models/churn/versions/1/stage", ROOT, {"stage": "staging"})
+    api.post("/models/churn/versions/1/stage", ROOT, {"stage": "staging", "reason": "parallel run"})
     api.client.application.extensions["assay_clock"].advance(days=7)
     assert api.post(f"/promotions/{request['id']}/evaluate", CI).json["status"] == (
         "pending_approval"

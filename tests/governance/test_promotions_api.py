@@ -100,7 +100,10 @@ def test_separation_of_duties_refuses_the_requester_and_the_registrant(
 
 def test_two_approvals_promote_and_archive_the_previous_production(api: Any) -> None:
     setup_model(api, versions=2)
-    assert api.post(f"{V1}/stage", ROOT, {"stage": "production"}).status_code == 200
+    assert (
+        api.post(f"{V1}/stage", ROOT, {"stage": "production", "reason": "launch"}).status_code
+        == 200
+    )
     benchmark(api, 0.9, version=2)
     promotion = request(api, version=2)
     first = api.post(f"/promotions/{promotion['id']}/approve", ALICE, {"comment": "ok"}).json
@@ -118,6 +121,7 @@ def test_two_approvals_promote_and_archive_the_previous_production(api: Any) -> 
     assert api.get(V1).json["stage"] == "archived"
     actions = [e["action"] for e in api.get("/audit?target_type=promotion").json["items"]]
     assert actions == [
+        "stage.overridden",  # v1's direct move to production
         "promotion.requested",
         "promotion.approval_recorded",
         "promotion.approval_recorded",

@@ -45,6 +45,8 @@ from assay_server.governance.schemas import (
     RejectArgsSchema,
     RollbackArgs,
     RollbackArgsSchema,
+    StageChangeArgs,
+    StageChangeSchema,
     StageHistoryArgs,
     StageHistoryArgsSchema,
 )
@@ -62,6 +64,7 @@ from assay_server.governance.verdicts import DEFAULT_APPROVALS, Approvals
         (PromotionListArgsSchema, PromotionListArgs),
         (StageHistoryArgsSchema, StageHistoryArgs),
         (RollbackArgsSchema, RollbackArgs),
+        (StageChangeSchema, StageChangeArgs),
         (GateArgsSchema, GateArgs),
         (ComplianceArgsSchema, ComplianceArgs),
         (PolicyDocumentSchema, PolicyDocument),

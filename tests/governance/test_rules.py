@@ -17,6 +17,7 @@ from assay_server.evidence import (
 from assay_server.governance.evidence import EvidenceContext
 from assay_server.governance.rule_schemas import RULE_KINDS, RULE_SCHEMAS
 from assay_server.governance.rules import evaluate_rule
+from assay_server.governance.stages import StageService
 from assay_server.registry.benchmarks import BenchmarkService
 from assay_server.registry.service import RegistryService
 
@@ -208,7 +209,7 @@ def test_stage_prerequisite_counts_days_in_the_stage(churn: Any, store: Any) -> 
     rule = {"id": "s", "check": "stage_prerequisite", "stage": "staging", "min_days": 7}
     assert judge(churn, rule)["status"] == "missing_evidence"
     with store.session() as (session, ctx):
-        RegistryService(session, ctx).set_stage("churn", 1, "staging")
+        StageService(session, ctx).set_stage("churn", 1, "staging", reason="parallel run")
     store.clock.advance(days=3)
     failed = judge(churn, rule)
     assert (failed["status"], failed["observed"]) == ("fail", 3)

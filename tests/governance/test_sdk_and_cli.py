@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,8 @@ def test_policies_apply_and_compliance_report_commands(
 def test_rollback_through_the_sdk(churn: dict[str, Any], person: Any) -> None:
     root, dev = churn["root"], churn["dev"]
     dev.register_version("churn", features={"age": "numerical"}, target="churned")
-    root.set_stage("churn", 1, "production")
-    root.set_stage("churn", 2, "production", archive_existing=True)
+    root.set_stage("churn", 1, "production", reason="launch")
+    root.set_stage("churn", 2, "production", reason="hotfix", archive_existing=True)
     result = person("alice", "approver").rollback("churn", "production", 1, "v2 regressed")
     assert (result.from_versions, result.to_version) == ((2,), 1)
     now = root.stage_history("churn", at="2030-01-01T00:00:00Z", stage="production")
@@ -203,3 +204,16 @@ def test_gate_check_wait_re_evaluates_a_blocked_request_as_evidence_arrives(
     assert run(live_server, person.token("ci"), *check, "--wait", "0.2s") == 1
     assert "PENDING APPROVAL" in capsys.readouterr().out
     assert ci.get_promotion(request.id).status == "pending_approval"
+
+
+def test_gate_check_says_override_and_stops_waiting_on_it(
+    churn: dict[str, Any], person: Any, live_server: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    churn["root"].set_stage("churn", 1, "production", reason="hotfix for the outage")
+    monkeypatch.setattr(cli, "POLL_SECONDS", 0.01)
+    check = ("gate", "check", "churn", "--version", "1", "--stage", "production")
+    started = time.monotonic()
+    assert run(live_server, person.token("root"), *check, "--wait", "30s") == 1
+    assert time.monotonic() - started < 10  # an override is final: no waiting
+    out = capsys.readouterr().out
+    assert "OVERRIDE" in out and "does not pass" in out and "APPROVED" not in out

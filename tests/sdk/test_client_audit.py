@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 import assay
+import assay.audit
+from assay.auditsigning import Checkpoint, public_key_id
 
 
 @pytest.fixture
@@ -82,7 +84,7 @@ def test_verify_audit_asks_the_server_to_recompute_the_chain(
     assert result.checked == result.head_seq >= 3
 
 
-def test_export_audit_writes_json_lines_ending_with_the_chain_head(
+def test_export_audit_writes_json_lines_ending_with_a_signed_head_and_the_chain_head(
     admin_client: assay.Client, three_models: list[assay.Model], tmp_path: Path
 ) -> None:
     path = tmp_path / "audit.jsonl"
@@ -90,9 +92,11 @@ def test_export_audit_writes_json_lines_ending_with_the_chain_head(
     written = admin_client.export_audit(path)
 
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert written == len(lines) - 1 == len(admin_client.audit_events())
-    assert lines[-1]["chain_head"]["seq"] == lines[-2]["seq"]
-    assert lines[-1]["chain_head"]["hash"] == lines[-2]["hash"]
+    events = [line for line in lines if "seq" in line]
+    assert written == len(events) == len(admin_client.audit_events())
+    head, signed = lines[-1]["chain_head"], lines[-2]["checkpoint"]
+    assert head["seq"] == signed["seq"] == events[-1]["seq"]
+    assert head["hash"] == signed["hash"] == events[-1]["hash"]
 
 
 def test_export_audit_writes_to_open_binary_and_text_files(
@@ -138,9 +142,10 @@ def test_an_export_cut_short_is_found_even_without_its_chain_head(
     path = tmp_path / "audit.jsonl"
     events = admin_client.export_audit(path)
     lines = path.read_text().splitlines()
+    last_event = max(i for i, line in enumerate(lines) if '"prev_hash"' in line)
 
     without_head = assay.verify_audit_export(lines[:-1])
-    last_event_deleted = assay.verify_audit_export(lines[:-2] + lines[-1:])
+    last_event_deleted = assay.verify_audit_export(lines[:last_event] + lines[last_event + 1 :])
 
     assert not without_head.ok and "chain_head" in without_head.message
     assert not last_event_deleted.ok
@@ -161,3 +166,31 @@ def test_an_empty_trail_exports_just_its_head_and_verifies(tmp_path: Path) -> No
     result: Any = assay.verify_audit_export(path)
 
     assert result.ok and result.checked == 0
+
+
+def test_the_server_signs_its_head_on_request_and_lists_its_checkpoints(
+    admin_client: assay.Client, three_models: list[assay.Model]
+) -> None:
+    head = admin_client.verify_audit().head_seq
+
+    signed = admin_client.checkpoint_audit()
+
+    assert isinstance(signed, Checkpoint)
+    assert signed.seq == head
+    assert signed.key_id == public_key_id(admin_client.audit_public_key())
+    assert admin_client.audit_checkpoints()[-1] == signed
+
+
+def test_verify_audit_locally_checks_signatures_and_a_saved_checkpoint(
+    admin_client: assay.Client, three_models: list[assay.Model], tmp_path: Path
+) -> None:
+    saved = tmp_path / "checkpoint.json"
+    assay.audit.save_checkpoint(admin_client.checkpoint_audit(), saved)
+    admin_client.create_model("delta", "regression")
+    key = admin_client.audit_public_key()
+
+    result = admin_client.verify_audit_locally(public_key=key, since=saved)
+
+    assert result.ok, result.message
+    assert "signed checkpoint(s) verified" in result.message
+    assert assay.audit.load_checkpoint(saved).seq == result.head_seq - 1

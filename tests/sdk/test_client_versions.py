@@ -277,13 +277,36 @@ def test_set_stage_moves_a_version_and_can_archive_the_one_it_replaces(
     admin_client.register_version("churn", features=FEATURES)
     admin_client.register_version("churn", features=FEATURES)
 
-    first = admin_client.set_stage("churn", 1, "production", comment="initial launch")
-    second = admin_client.set_stage("churn", 2, "production", archive_existing=True)
+    first = admin_client.set_stage(
+        "churn", 1, "production", reason="launch before the gate", comment="initial launch"
+    )
+    second = admin_client.set_stage(
+        "churn", 2, "production", reason="hotfix", archive_existing=True
+    )
 
     assert first.stage == "production"
     assert second.stage == "production"
     assert admin_client.get_version("churn", 1).stage == "archived"
     assert [v.version for v in admin_client.list_versions("churn", stage="production")] == [2]
+
+
+def test_set_stage_past_the_gate_needs_a_reason_and_is_an_override(
+    admin_client: assay.Client, churn_model: assay.Model
+) -> None:
+    admin_client.register_version("churn", features=FEATURES)
+
+    with pytest.raises(assay.ValidationError) as refused:
+        admin_client.set_stage("churn", 1, "production")
+    assert "reason" in refused.value.details
+    moved = admin_client.set_stage("churn", 1, "production", reason="incident 4711 hotfix")
+
+    assert moved.stage == "production"
+    gate = admin_client.gate("churn", 1, "production")
+    # no policy applies to this model, so there is nothing an override could skip
+    assert (gate.status, gate.passed) == ("override", True)
+    [override] = admin_client.list_promotions(model="churn", status="overridden")
+    assert (override.reason, override.approvals) == ("incident 4711 hotfix", 0)
+    assert admin_client.set_stage("churn", 1, "archived").stage == "archived"
 
 
 def test_download_artifact_streams_to_a_path(

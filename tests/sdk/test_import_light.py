@@ -10,7 +10,17 @@ from pathlib import Path
 
 import assay
 
-HEAVY_MODULES = ["flask", "sqlalchemy", "pandas", "evidently", "numpy", "skops", "pyarrow"]
+# cryptography too: only checking audit checkpoint signatures needs it, and imports it then
+HEAVY_MODULES = [
+    "flask",
+    "sqlalchemy",
+    "pandas",
+    "evidently",
+    "numpy",
+    "skops",
+    "pyarrow",
+    "cryptography",
+]
 
 
 def test_import_assay_loads_no_server_or_data_science_packages(sdk_env: dict[str, str]) -> None:

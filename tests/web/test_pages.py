@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
+from tests.alerts.receivers import SlackReceiver
 from tests.api.factories import API
 from tests.monitoring.conftest import Monitored
 
@@ -418,6 +419,28 @@ def test_an_admin_redelivers_from_the_page_and_it_is_audited(
     assert _flashes(browser.get("/deliveries").get_data(as_text=True)) == [
         f"Delivery {delivery_id} is already queued."
     ]
+
+
+def test_the_delivery_log_page_never_shows_a_channels_secret_url(
+    client, admin_headers, outbox, signed_in
+):
+    secret_path = "/services/T0PAGEWS/B0PAGEHK/xoxPAGEtoken77"
+    with SlackReceiver() as slack:
+        url = slack.url.split("/services/")[0] + secret_path
+        created = client.post(
+            f"{API}/channels",
+            json={"name": "chat", "kind": "slack", "url": url},
+            headers=admin_headers,
+        )
+        assert created.status_code == 201, created.get_data(as_text=True)
+        slack.fail_next(1, status=404, body=f"no_service: POST {secret_path}".encode())
+        client.post(f"{API}/channels/{created.json['id']}/test", headers=admin_headers)
+        assert outbox.run_once() == 1
+    page = signed_in("viewer").get("/deliveries").get_data(as_text=True)
+    [row] = table_rows(page, "deliveries")
+    assert "HTTP 404 from http://127.0.0.1" in row.cells[1] and "no_service: POST …" in page
+    for piece in ("T0PAGEWS", "B0PAGEHK", "xoxPAGEtoken77"):
+        assert piece not in page
 
 
 # escaping --------------------------------------------------------------------------------

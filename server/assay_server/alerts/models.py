@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
 from ..registry.models import ModelVersion, RegisteredModel
+from .masking import masked_url
 
 
 class AlertStatus(str, enum.Enum):
@@ -55,7 +56,8 @@ DELIVERY_STATUSES = tuple(s.value for s in DeliveryStatus)
 
 
 class Channel(Base):
-    """A named destination for notifications; its secrets are never read back by the API."""
+    """A named destination for notifications; its secrets are never read back: the URL is
+    shown masked (:mod:`.masking`), signing secrets not at all."""
 
     __tablename__ = "channels"
 
@@ -75,6 +77,11 @@ class Channel(Base):
     def has_secret(self) -> bool:
         """True when webhook deliveries are signed."""
         return bool(self.secrets)
+
+    @property
+    def masked_url(self) -> str | None:
+        """The URL as anybody may see it: a Slack path, a password, query values masked."""
+        return masked_url(self.kind, self.url)
 
 
 class ModelDefaultChannel(Base):

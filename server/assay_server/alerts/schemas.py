@@ -88,7 +88,8 @@ class ChannelCreateSchema(StrictSchema):
 
 
 class ChannelUpdateSchema(StrictSchema):
-    """Changes; a new ``secret`` or ``rotate_secret: true`` keeps the old secret for 24 h."""
+    """Changes; a new ``secret`` or ``rotate_secret: true`` keeps the old secret for 24 h; a
+    new ``url`` replaces the old one (send it whole: the masked URL read back is refused)."""
 
     name = fields.String(validate=CHANNEL_NAME)
     url = fields.Url(
@@ -100,12 +101,17 @@ class ChannelUpdateSchema(StrictSchema):
 
 
 class ChannelSchema(StrictSchema):
-    """A channel, without its secrets."""
+    """A channel, without its secrets: the URL is masked (a Slack path, a password, query
+    values), for every role; an admin replaces it by sending a whole new one."""
 
     id = fields.Integer()
     name = fields.String()
     kind = fields.String()
-    url = fields.String(allow_none=True)
+    url = fields.String(
+        attribute="masked_url",
+        allow_none=True,
+        metadata={"example": "https://hooks.slack.com/services/T…/…"},
+    )
     recipients = fields.List(fields.String())
     signed = fields.Boolean(attribute="has_secret")
     created_by = fields.String()

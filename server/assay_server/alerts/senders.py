@@ -6,7 +6,9 @@ with ``ok=False`` and a message a person can act on. The outbox records every at
 decides on retries; the same event id is sent on every attempt (delivery is at least once).
 
 Messages never carry a channel's full URL (a Slack incoming-webhook URL is itself a secret)
-nor any secret: only the scheme, host and port.
+nor any secret: only the scheme, host and port. And whatever a message quotes (a receiver's
+answer that echoes the request path, a library's error naming the URL) is scrubbed of the
+channel's secrets before it leaves :func:`deliver`, as is what it logs.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import logging
 import smtplib
 import ssl
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -26,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from .masking import scrub, secrets_of_url
 from .render import Notification, email_content, slack_message, webhook_body
 from .signing import signature_header
 from .targets import UnresolvableTarget, UnsafeTarget, check_webhook_target, guarded_session
@@ -46,6 +51,10 @@ CHANNEL_KINDS = ("webhook", "slack", "email")
 USER_AGENT = "Assay-Webhooks/1"
 EXCERPT_CHARS = 500
 _EXCERPT_BYTES = 2048
+# urllib3 logs every request line (path and query: a Slack URL's secret) at DEBUG; while a
+# delivery is made, its records are scrubbed of the channel's secrets
+_LIBRARY_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry")
+_delivering: ContextVar[tuple[str, ...]] = ContextVar("assay_delivery_secrets", default=())
 # headers unfolded up to SMTP's line limit: Python's folding next to an encoded word (a
 # non-ASCII character) doubles a space in the subject the recipient sees
 _EMAIL_POLICY = email.policy.default.clone(max_line_length=998)
@@ -100,7 +109,30 @@ def deliver(
     timeout: float = 10.0,
     now: Callable[[], datetime] | None = None,
 ) -> Attempt:
-    """Send ``notification`` to ``channel`` once; never raises (failures are in the Attempt)."""
+    """Send ``notification`` to ``channel`` once; never raises (failures are in the Attempt,
+    scrubbed of the channel's secrets)."""
+    secrets = _secrets(channel, smtp)
+    token = _delivering.set(tuple(secrets))
+    try:
+        attempt = _attempt(channel, notification, smtp, allow_private, timeout, now, secrets)
+    finally:
+        _delivering.reset(token)
+    return replace(
+        attempt,
+        error=scrub(attempt.error, secrets),
+        response_excerpt=scrub(attempt.response_excerpt, secrets),
+    )
+
+
+def _attempt(
+    channel: Channel,
+    notification: Notification,
+    smtp: SmtpConfig | None,
+    allow_private: bool,
+    timeout: float,
+    now: Callable[[], datetime] | None,
+    secrets: list[str],
+) -> Attempt:
     started = time.perf_counter()
     clock = now or (lambda: datetime.now(timezone.utc))
     try:
@@ -112,8 +144,41 @@ def deliver(
             return _send_email(channel, notification, smtp, clock, started)
         return _failed(started, f"unknown channel kind {channel.kind!r}")
     except Exception as error:  # the contract: the outbox gets an Attempt, never an exception
-        logger.exception("delivery to channel %s failed unexpectedly", channel.id)
+        # the exception's text may quote the URL: log it scrubbed, with the frames alone
+        logger.error(
+            "delivery to channel %s failed unexpectedly: %s: %s\n%s",
+            channel.id,
+            type(error).__name__,
+            scrub(str(error), secrets),
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
         return _failed(started, f"unexpected {type(error).__name__} while delivering")
+
+
+class _ScrubDeliverySecrets(logging.Filter):
+    """Scrubs the secrets of the delivery in progress (in this thread) out of a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _delivering.get()
+        if secrets:
+            record.msg = scrub(record.getMessage(), secrets)
+            record.args = None
+        return True
+
+
+_SCRUB_FILTER = _ScrubDeliverySecrets()
+for _name in _LIBRARY_LOGGERS:
+    logging.getLogger(_name).addFilter(_SCRUB_FILTER)
+
+
+def _secrets(channel: Channel, smtp: SmtpConfig | None) -> list[str]:
+    """What no message about this delivery may contain."""
+    found = secrets_of_url(channel.kind, channel.url)
+    for secret in channel.secrets:
+        found += [secret, secret.removeprefix("whsec_")]
+    if smtp is not None and smtp.password:
+        found.append(smtp.password)
+    return found
 
 
 def _send_webhook(

@@ -1,7 +1,9 @@
 """Alerts (list, acknowledge, resolve, silence), channels (CRUD, test) and deliveries.
 
-Channel secrets and passwords are write-only: they are stored, used to sign, and never
-returned nor written to the audit trail (only whether a secret is set).
+Channel secrets and passwords are write-only: they are stored, used to sign and send, and
+never returned nor written to the audit trail: a channel's URL is only ever shown masked
+(:mod:`.masking`), a signing secret only as whether one is set. An admin replaces a secret
+URL by sending a whole new one; a masked URL sent back is refused.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -19,6 +22,7 @@ from ..context import ServiceContext
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..registry.models import RegisteredModel
 from ..registry.service import RegistryService
+from .masking import is_masked, masked_url
 from .models import (
     OPEN_ALERT_STATUSES,
     Alert,
@@ -186,6 +190,7 @@ class ChannelService:
                 raise ValidationFailed("", details={"secret": ["Only webhooks are signed."]})
             channel.secrets = [secret, *channel.secrets[:1]]
             channel.previous_secret_expires_at = self.ctx.clock() + ROTATION_OVERLAP
+        url_replaced = "url" in changes and changes["url"] != channel.url
         renamed = changes.get("name", channel.name) != channel.name
         if renamed and self.session.scalar(
             select(Channel.id).where(Channel.name == changes["name"])
@@ -197,6 +202,9 @@ class ChannelService:
         channel.updated_at = self.ctx.clock()
         after = describe(channel)
         changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        if url_replaced:
+            # the masked URLs may read the same (a new Slack URL): say it was replaced
+            changed["url"] = {"from": before["url"], "to": after["url"], "replaced": True}
         if secret:
             changed["secret"] = {"rotated": True}
         self._audit(channel, "channel.updated", {"changes": changed})
@@ -296,6 +304,11 @@ class ChannelService:
         if channel.kind in (ChannelKind.WEBHOOK.value, ChannelKind.SLACK.value):
             if not channel.url:
                 problems["url"] = [f"A {channel.kind} channel needs a url."]
+            elif is_masked(channel.url):
+                problems["url"] = [
+                    "This is the masked URL the API shows; send the whole URL to replace it, "
+                    "or leave url out to keep it."
+                ]
             else:
                 try:
                     check_webhook_target(
@@ -320,10 +333,11 @@ class ChannelService:
 
 
 def describe(channel: Channel) -> dict[str, Any]:
-    """A channel as audited: never its secrets, only whether one is set."""
+    """A channel as audited: its URL masked, never its secrets, only whether one is set."""
     return {
         "name": channel.name,
         "kind": channel.kind,
+        "url": masked_url(channel.kind, channel.url),
         "url_host": _host(channel.url),
         "recipients": list(channel.recipients or []),
         "signed": channel.has_secret,
@@ -331,9 +345,10 @@ def describe(channel: Channel) -> dict[str, Any]:
 
 
 def _host(url: str | None) -> str | None:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname if url else None
+    try:
+        return urlsplit(url).hostname if url else None
+    except ValueError:
+        return None
 
 
 class DeliveryService:

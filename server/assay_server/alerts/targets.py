@@ -6,10 +6,17 @@ So every address the host resolves to is checked, when the channel is saved and 
 delivery (the sender also checks the address it actually connected to, which defeats a DNS
 answer that changes between the check and the connection):
 
-* link-local addresses (169.254.0.0/16, fe80::/10), the cloud metadata addresses and names are
-  always refused;
-* private, loopback, unspecified, multicast, reserved and other non-global addresses are refused
-  unless ``allow_private`` (``ASSAY_WEBHOOK_ALLOW_PRIVATE=1``: tests, single-machine set-ups).
+* public (global unicast) addresses are allowed;
+* private ones — RFC 1918 (10/8, 172.16/12, 192.168/16), unique-local (fc00::/7) and loopback
+  (127/8, ::1) — are allowed only with ``allow_private`` (``ASSAY_WEBHOOK_ALLOW_PRIVATE=1``:
+  tests, single-machine set-ups);
+* everything else is always refused: link-local addresses (169.254.0.0/16, fe80::/10, where
+  cloud metadata services live), the cloud metadata addresses and names, unspecified
+  (0.0.0.0, ::), multicast, reserved (240/4, broadcast), site-local, and every other
+  non-global range (shared 100.64/10, documentation, benchmarking, "this network" 0/8).
+
+An IPv6 address that embeds an IPv4 one (IPv4-mapped, 6to4, the NAT64 prefix) is judged by
+the IPv4 address inside.
 
 :func:`guarded_session` is the HTTP client that applies the same rules to the peer of every
 connection it opens.
@@ -31,6 +38,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 __all__ = [
     "METADATA_ADDRESSES",
     "METADATA_HOSTNAMES",
+    "PRIVATE_NETWORKS",
     "UnresolvableTarget",
     "UnsafeTarget",
     "check_address",
@@ -54,7 +62,12 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(text)
     for text in ("fd00:ec2::254", "100.100.100.200", "fd00:c1::a9fe:a9fe")
 )
-_LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
+# what ASSAY_WEBHOOK_ALLOW_PRIVATE admits besides loopback: RFC 1918 and unique-local
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(text)
+    for text in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class UnsafeTarget(ValueError):
@@ -68,16 +81,20 @@ class UnresolvableTarget(ValueError):
 def check_webhook_target(url: str, *, allow_private: bool) -> None:
     """Refuse (``UnsafeTarget``) a URL whose host is, or resolves to, a refused address;
     ``UnresolvableTarget`` when it does not resolve. Both are ValueErrors."""
-    parts = urlsplit(url)
+    # the messages never quote the URL: they reach the delivery log, and a URL may be a secret
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise UnsafeTarget("the webhook URL cannot be parsed") from None
     if parts.scheme not in ("http", "https"):
-        raise UnsafeTarget(f"a webhook URL must be http:// or https://, not {url!r}")
+        raise UnsafeTarget(f"a webhook URL must be http:// or https://, not {parts.scheme}://")
     host = parts.hostname
     if not host:
-        raise UnsafeTarget(f"the webhook URL {url!r} has no host")
+        raise UnsafeTarget("the webhook URL has no host")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise UnsafeTarget(f"the webhook URL {url!r} has an invalid port") from None
+        raise UnsafeTarget(f"the webhook URL to {host} has an invalid port") from None
     name = host.rstrip(".").lower()
     if name in METADATA_HOSTNAMES:
         raise UnsafeTarget(f"{host} is a cloud metadata service; webhooks never go there")
@@ -91,18 +108,20 @@ def check_address(address: str, *, allow_private: bool, host: str | None = None)
     where = f"{host} ({ip})" if host and host != str(ip) else str(ip)
     if ip in METADATA_ADDRESSES:
         raise UnsafeTarget(f"{where} is a cloud metadata address; webhooks never go there")
-    if any(ip in network for network in _LINK_LOCAL):
+    if ip.is_link_local:
         raise UnsafeTarget(
             f"{where} is link-local (where cloud metadata services live); webhooks never go there"
         )
-    if allow_private:
+    never = _never_kind(ip)
+    if never:
+        raise UnsafeTarget(f"{where} is {_a(never)} address; webhooks never go there")
+    private = _private_kind(ip)
+    if private is None or allow_private:
         return
-    kind = _non_public_kind(ip)
-    if kind:
-        raise UnsafeTarget(
-            f"{where} is a {kind} address; set ASSAY_WEBHOOK_ALLOW_PRIVATE=1 to allow "
-            "private and loopback targets"
-        )
+    raise UnsafeTarget(
+        f"{where} is a {private} address; set ASSAY_WEBHOOK_ALLOW_PRIVATE=1 to allow "
+        "private and loopback targets"
+    )
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -118,23 +137,47 @@ def _resolve(host: str, port: int) -> list[str]:
 
 
 def _unwrapped(ip: IPAddress) -> IPAddress:
-    """The IPv4 address inside an IPv4-mapped IPv6 one (``::ffff:169.254.169.254``)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+    """The IPv4 address inside an IPv6 one that embeds it: IPv4-mapped
+    (``::ffff:169.254.169.254``), 6to4 (``2002:a9fe:a9fe::``) or NAT64 (``64:ff9b::…``)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return ip
+    if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 
-def _non_public_kind(ip: IPAddress) -> str | None:
-    """A word for why ``ip`` is not a public unicast address, or None when it is one."""
+def _never_kind(ip: IPAddress) -> str | None:
+    """A word for why no setting admits ``ip``, or None. Loopback is asked first: Python
+    counts ::1 as reserved (it lies in ::/8)."""
+    if ip.is_loopback:
+        return None
     checks = (
-        ("loopback", ip.is_loopback),
         ("unspecified", ip.is_unspecified),
         ("multicast", ip.is_multicast),
         ("reserved", ip.is_reserved),
-        ("private", ip.is_private),
-        ("non-global", not ip.is_global),
+        ("site-local", isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
     )
-    return next((kind for kind, matches in checks if matches), None)
+    kind = next((kind for kind, matches in checks if matches), None)
+    if kind is None and not ip.is_global and _private_kind(ip) is None:
+        kind = "non-global"  # shared (100.64/10), documentation, benchmarking, 0/8 …
+    return kind
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
+def _private_kind(ip: IPAddress) -> str | None:
+    """``loopback`` or ``private`` for what ASSAY_WEBHOOK_ALLOW_PRIVATE admits, else None."""
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_private and any(ip in network for network in PRIVATE_NETWORKS):
+        return "private"
+    return None
 
 
 class _PeerCheckedConnection(HTTPConnection):

@@ -1,4 +1,4 @@
-"""Audit events and the chain head, the one row every append locks."""
+"""Audit events, the chain head (the one row every append locks) and signed checkpoints."""
 
 from __future__ import annotations
 
@@ -54,3 +54,16 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """The server's Ed25519 signature over the chain's hash at ``seq``: made every
+    ``ASSAY_AUDIT_CHECKPOINT_EVERY`` events, and of the head at every export."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime]
+    signature: Mapped[str] = mapped_column(String(88))  # base64 of 64 bytes

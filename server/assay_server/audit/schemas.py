@@ -52,3 +52,38 @@ class AuditVerificationSchema(StrictSchema):
     first_broken_seq = fields.Integer(allow_none=True)
     head_seq = fields.Integer(allow_none=True)
     message = fields.String()
+    checkpoints = fields.Integer()
+    signed_seq = fields.Integer(allow_none=True)
+
+
+class CheckpointListArgsSchema(StrictSchema):
+    """The cursor: checkpoints after ``after_seq``."""
+
+    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class CheckpointSchema(StrictSchema):
+    """A signed checkpoint, exactly as it was signed (``assay.auditsigning.checkpoint_bytes``)."""
+
+    seq = fields.Integer()
+    hash = fields.String()
+    timestamp = fields.String()
+    key_id = fields.String()
+    signature = fields.String()
+
+
+class CheckpointPageSchema(StrictSchema):
+    """A page of checkpoints."""
+
+    items = fields.List(fields.Nested(CheckpointSchema))
+    total = fields.Integer()
+    next_cursor = fields.Integer(allow_none=True)
+
+
+class PublicKeySchema(StrictSchema):
+    """The public half of the key checkpoints are signed with."""
+
+    key_id = fields.String()
+    algorithm = fields.String()
+    public_key = fields.String(metadata={"description": "PEM (SubjectPublicKeyInfo)"})

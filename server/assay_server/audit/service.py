@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -22,23 +23,38 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from assay.auditchain import GENESIS_HASH, ChainVerification, event_hash, verify_chain
+from assay.auditchain import (
+    GENESIS_HASH,
+    ChainVerification,
+    Checkpoint,
+    event_hash,
+    verify_records,
+)
 
 from ..context import ServiceContext
-from ..errors import ValidationFailed
-from .models import AuditChainHead, AuditEvent
+from ..db import TIMESTAMP_FORMAT, Database
+from ..errors import AssayError, ValidationFailed
+from .models import AuditChainHead, AuditCheckpoint, AuditEvent
+from .signing import signing_key
+
+log = logging.getLogger(__name__)
 
 HEAD_ID = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
 _EVENTS = cast(Table, AuditEvent.__table__)
 _HEAD = cast(Table, AuditChainHead.__table__)
+_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 _INSERT_EVENT = insert(_EVENTS)
+_INSERT_CHECKPOINT = insert(_CHECKPOINTS)
 _ADVANCE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == HEAD_ID)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
 _LOCKED_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_CHECKPOINT_AT = select(_CHECKPOINTS).where(
+    _CHECKPOINTS.c.seq == bindparam("seq"), _CHECKPOINTS.c.key_id == bindparam("key_id")
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,15 @@ class AuditFilters:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointPage:
+    """A page of checkpoints, the total, and the cursor (a seq) for the next page."""
+
+    items: builtins.list[Checkpoint]
+    total: int
+    next_cursor: int | None
 
 
 @dataclass(frozen=True)
@@ -77,7 +102,8 @@ class AuditTrail:
         Three plain statements (read the head, insert the event, move the head) rather than
         ORM objects: this runs in every write transaction, on SQLite while the write lock is
         held, and cost 0.42 ms through the ORM against 0.13 ms this way. The event returned
-        is not added to the session.
+        is not added to the session. Every ``audit_checkpoint_every``-th event also gets a
+        signed checkpoint, in the same transaction.
         """
         payload = payload or {}
         if len(json.dumps(payload, default=str)) > MAX_PAYLOAD_BYTES:
@@ -103,7 +129,62 @@ class AuditTrail:
             _INSERT_EVENT, {column.name: getattr(event, column.key) for column in _EVENTS.columns}
         )
         connection.execute(_ADVANCE_HEAD, {"new_seq": event.seq, "new_hash": event.hash})
+        every = self.ctx.settings.audit_checkpoint_every
+        if every and event.seq % every == 0:
+            self._checkpoint_in_passing(connection, event.seq, event.hash)
         return event
+
+    def _checkpoint_in_passing(self, connection: Connection, seq: int, head_hash: str) -> None:
+        """Sign a checkpoint on the way; a key that cannot be used costs the checkpoint (it is
+        logged, and the next export fails loudly), never the change being audited."""
+        try:
+            key = signing_key(self.ctx.settings)
+        except AssayError:
+            log.error("audit checkpoint of seq %s skipped: the signing key cannot be used", seq)
+            return
+        self._store_checkpoint(connection, key.sign(seq, head_hash, self.ctx.clock()))
+
+    @staticmethod
+    def _store_checkpoint(connection: Connection, checkpoint: Checkpoint) -> Checkpoint:
+        """Store ``checkpoint`` unless one of its seq by its key exists; return the stored one.
+
+        An existing one with another hash is evidence (the chain was rewritten after it was
+        signed): it is kept, and verification will name it.
+        """
+        stored = connection.execute(
+            _CHECKPOINT_AT, {"seq": checkpoint.seq, "key_id": checkpoint.key_id}
+        ).one_or_none()
+        if stored is not None:
+            if stored.hash != checkpoint.hash:
+                log.warning("the audit chain at seq %s differs from its checkpoint", checkpoint.seq)
+            return _as_checkpoint(stored)
+        connection.execute(
+            _INSERT_CHECKPOINT,
+            {**checkpoint.to_json(), "timestamp": _parse_timestamp(checkpoint.timestamp)},
+        )
+        return checkpoint
+
+    def sign_head(self) -> Checkpoint:
+        """Sign the chain head now (unless it is signed already), locking the head until the
+        transaction ends, and return its checkpoint."""
+        self.session.flush()
+        connection = self.session.connection()
+        head_seq, head_hash = self._locked_head(connection)
+        key = signing_key(self.ctx.settings)
+        return self._store_checkpoint(connection, key.sign(head_seq, head_hash, self.ctx.clock()))
+
+    def checkpoints(self, *, after_seq: int = 0, limit: int = 100) -> CheckpointPage:
+        """Checkpoints with ``seq > after_seq``, oldest first."""
+        total = self.session.scalar(select(func.count()).select_from(_CHECKPOINTS)) or 0
+        rows = self.session.execute(
+            select(_CHECKPOINTS)
+            .where(_CHECKPOINTS.c.seq > after_seq)
+            .order_by(_CHECKPOINTS.c.seq, _CHECKPOINTS.c.key_id)
+            .limit(limit + 1)
+        ).all()
+        items = [_as_checkpoint(row) for row in rows[:limit]]
+        next_cursor = items[-1].seq if len(rows) > limit else None
+        return CheckpointPage(items=items, total=total, next_cursor=next_cursor)
 
     @staticmethod
     def _locked_head(connection: Connection) -> tuple[int, str]:
@@ -190,14 +271,104 @@ class AuditTrail:
             last = rows[-1].seq
             self.session.expunge_all()
 
-    def verify(self) -> ChainVerification:
-        """Recompute every hash from the stored events and compare with the chain head."""
-        head = self.head()
-        return verify_chain(self.iter_events(up_to_seq=head["seq"]), head=head)
+    def _iter_checkpoints(self, up_to_seq: int, batch: int = 1000) -> Iterator[Checkpoint]:
+        """Checkpoints up to ``up_to_seq`` in (seq, key id) order, read in batches."""
+        after: tuple[int, str] = (-1, "")
+        while True:
+            rows = self.session.execute(
+                select(_CHECKPOINTS)
+                .where(
+                    or_(
+                        _CHECKPOINTS.c.seq > after[0],
+                        (_CHECKPOINTS.c.seq == after[0]) & (_CHECKPOINTS.c.key_id > after[1]),
+                    ),
+                    _CHECKPOINTS.c.seq <= up_to_seq,
+                )
+                .order_by(_CHECKPOINTS.c.seq, _CHECKPOINTS.c.key_id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _as_checkpoint(row)
+            after = (rows[-1].seq, rows[-1].key_id)
 
-    def export_lines(self) -> Iterator[str]:
-        """The trail as JSON Lines: each event, then the chain head it was read against."""
+    def _records(self, head_seq: int, checkpoints_up_to: int) -> Iterator[Any]:
+        """Events up to ``head_seq``, each checkpoint right after the event it covers; then
+        checkpoints past the head (there are none unless events were deleted from the end)."""
+        checkpoints = self._iter_checkpoints(checkpoints_up_to)
+        upcoming = next(checkpoints, None)
+        for event in self.iter_events(up_to_seq=head_seq):
+            while upcoming is not None and upcoming.seq < event["seq"]:
+                yield upcoming
+                upcoming = next(checkpoints, None)
+            yield event
+        while upcoming is not None:
+            yield upcoming
+            upcoming = next(checkpoints, None)
+
+    def last_checkpoint_seq(self) -> int:
+        """The highest seq any checkpoint covers (0 if none). Read it before the head: a
+        checkpoint committed meanwhile is then never past the head, and one past it means
+        events were deleted from the end."""
+        return self.session.scalar(select(func.max(_CHECKPOINTS.c.seq))) or 0
+
+    def verify(self) -> ChainVerification:
+        """Recompute every hash from the stored events, compare with the chain head, and check
+        every stored checkpoint: signed by the server's key, and matching the chain at its seq."""
+        checkpoints_up_to = self.last_checkpoint_seq()
         head = self.head()
-        for event in self.iter_events(up_to_seq=head["seq"]):
-            yield json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
-        yield json.dumps({"chain_head": head}, separators=(",", ":")) + "\n"
+        public_key = signing_key(self.ctx.settings).public_pem
+        return verify_records(
+            self._records(head["seq"], max(checkpoints_up_to, head["seq"])),
+            head=head,
+            public_keys=[public_key],
+        )
+
+    def export_lines(
+        self, head: Mapping[str, Any] | None = None, *, checkpoints_up_to: int | None = None
+    ) -> Iterator[str]:
+        """The trail as JSON Lines: each event, each checkpoint after the event it covers,
+        then the chain head it was read against (``head``, else the stored one)."""
+        if head is None:
+            checkpoints_up_to = self.last_checkpoint_seq()
+            head = self.head()
+        bound = max(checkpoints_up_to or 0, head["seq"])
+        for record in self._records(head["seq"], bound):
+            if isinstance(record, Checkpoint):
+                record = {"checkpoint": record.to_json()}
+            yield json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        yield json.dumps({"chain_head": dict(head)}, separators=(",", ":")) + "\n"
+
+
+def export_trail(database: Database, ctx: ServiceContext) -> Iterator[str]:
+    """Sign the chain head (a unit of work of its own, before anything is sent, so a key that
+    cannot be used is an error answer), then stream the trail as JSON Lines up to that head:
+    the export always ends with a checkpoint of its own head."""
+    with database.unit_of_work() as session:
+        trail = AuditTrail(session, ctx)
+        checkpoints_up_to = trail.last_checkpoint_seq()
+        signed = trail.sign_head()
+        head = trail.head()
+
+    def lines() -> Iterator[str]:
+        with database.unit_of_work(write=False) as session:
+            yield from AuditTrail(session, ctx).export_lines(
+                head, checkpoints_up_to=max(checkpoints_up_to, signed.seq)
+            )
+
+    return lines()
+
+
+def _as_checkpoint(row: Any) -> Checkpoint:
+    return Checkpoint(
+        seq=row.seq,
+        hash=row.hash,
+        timestamp=row.timestamp.strftime(TIMESTAMP_FORMAT),
+        key_id=row.key_id,
+        signature=row.signature,
+    )
+
+
+def _parse_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)

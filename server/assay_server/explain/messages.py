@@ -43,6 +43,25 @@ class ModelFile(TypedDict):
     format: str
     trusted_types: list[str]
     pickle_allowed: bool
+    max_unpacked_bytes: int  # what a zip archive (skops) may unpack to, in all
+
+
+class JailSpec(TypedDict):
+    """How a jailed worker closes its jail (``jail.enter_jail``)."""
+
+    temp_dir: str  # the one directory it may write in
+    protected: list[str]  # never readable, whatever the import path holds
+    open_files: int
+    file_mb: int
+
+
+class BootMessage(TypedDict):
+    """The first message a worker reads: where to import from, its limits, its jail."""
+
+    sys_path: list[str]
+    memory_mb: int
+    cache_size: int
+    jail: JailSpec | None  # None: a shared worker, for trusted formats only
 
 
 class DataFile(TypedDict):

@@ -130,6 +130,7 @@ class LoadPermissionService:
                 "format": row.artifact_format or "",
                 "trusted_types": list(permission.trusted_types) if permission else [],
                 "pickle_allowed": pickle_allowed,
+                "max_unpacked_bytes": self.ctx.settings.explain_max_unpacked_bytes,
             },
             reference={"path": str(reference.resolve()), "sha256": row.reference_sha256},
             mode="regression" if row.model.task == Task.REGRESSION.value else "classification",

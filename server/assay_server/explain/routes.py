@@ -43,12 +43,7 @@ JOBS_ACTOR = Actor.cli("explanation-jobs")  # each job then acts for whoever ask
 
 def pool_provider(app: Flask) -> Callable[[], WorkerPool]:
     """A callable giving ``app``'s worker pool, started on first call (not at import)."""
-    config = app.extensions["assay_settings"]
-    limits = PoolLimits(
-        size=config.explain_workers,
-        memory_mb=config.explain_memory_mb,
-        cache_size=config.explain_cache_size,
-    )
+    limits = PoolLimits.from_settings(app.extensions["assay_settings"])
     return lambda: pool_for(app.extensions, limits)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..errors import AssayError, Unavailable, ValidationFailed
+from .loading import SHARED_WORKER_FORMATS
 from .messages import (
     DataFile,
     ExplainMessage,
@@ -63,6 +64,12 @@ class WorkRequest:
         """Which worker to prefer: the one that most likely has this artifact loaded."""
         return self.version.model["sha256"]
 
+    @property
+    def untrusted(self) -> bool:
+        """True when loading the artifact may run untrusted code (a pickle): each batch of
+        rows is then explained in a jailed worker of its own."""
+        return self.version.model["format"] not in SHARED_WORKER_FORMATS
+
     def message(self, rows: list[Row]) -> ExplainMessage:
         """The message asking a worker to explain ``rows``."""
         version = self.version
@@ -84,7 +91,9 @@ def run_in_pool(
 ) -> list[RowExplanation]:
     """Explain ``rows`` in a worker; worker failures become the API's errors."""
     try:
-        answer = pool.run(work.message(rows), timeout=timeout, affinity=work.affinity)
+        answer = pool.run(
+            work.message(rows), timeout=timeout, affinity=work.affinity, untrusted=work.untrusted
+        )
     except WorkerError as exc:
         if exc.kind == "timeout":
             raise ExplanationTimeout(exc.message) from None
@@ -103,6 +112,8 @@ def _error_of(failure: Failure | None) -> AssayError:
     kind = failed.get("kind", "failed")
     details: dict[str, object] = dict(failed.get("details") or {})
     details.setdefault("kind", kind)
+    if kind == "jail_unavailable":  # this host cannot confine the model: not the caller's fault
+        return Unavailable(failed.get("message") or "No jail for the model here.", details=details)
     if kind in {"failed", "memory"}:
         return ExplanationFailed(
             failed.get("message") or "The explanation failed.", details=details

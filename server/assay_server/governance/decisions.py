@@ -10,6 +10,7 @@ from ..db import Database
 from ..errors import Conflict, PermissionDenied, ValidationFailed
 from ..roles import Role
 from .models import PromotionDecision, PromotionRequest, PromotionStatus
+from .ownership import ownership_of
 from .promotions import PromotionService
 from .verdicts import DEFAULT_APPROVALS, FailingRule, describe, failing_rules, policy_summary
 
@@ -116,11 +117,13 @@ class PromotionDecisions:
                 f"Separation of duties: {actor.name!r} registered version {version.version} "
                 "and cannot approve its promotion."
             )
-        if approvals.get("independent_of_owner") and request.model.owner == actor.name:
-            raise PermissionDenied(
-                f"Independent validation: {actor.name!r} owns model {request.model.name!r} and "
-                "cannot approve its promotion."
-            )
+        if approvals.get("independent_of_owner"):
+            ownership = ownership_of(self.session, self.ctx, request, actor.name)
+            if ownership is not None:
+                raise PermissionDenied(
+                    f"Independent validation: {actor.name!r} {ownership} and cannot approve "
+                    "its promotion."
+                )
 
     def _refuse_a_second_decision(self, request: PromotionRequest) -> None:
         name = self.ctx.actor.name

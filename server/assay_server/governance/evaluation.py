@@ -59,13 +59,18 @@ def approvals_of(document: PolicyDocument) -> Approvals:
         "independent_of_owner": stated.get(
             "independent_of_owner", DEFAULT_APPROVALS["independent_of_owner"]
         ),
+        "overrides_pass": stated.get("overrides_pass", DEFAULT_APPROVALS["overrides_pass"]),
     }
 
 
 def approvals_needed(policies: list[PolicyVerdict]) -> Approvals:
-    """The strictest of the applicable policies' approval rules (one approver if none)."""
+    """The strictest of the applicable policies' approval rules (one approver if none).
+
+    An override passes the gate only when every applicable policy lets it; with no policy
+    applicable there is nothing to override, so it does.
+    """
     if not policies:
-        return DEFAULT_APPROVALS.copy()
+        return {**DEFAULT_APPROVALS, "overrides_pass": True}
     rules = [p["approvals"] for p in policies]
     return {
         "required": max(r["required"] for r in rules),
@@ -75,4 +80,5 @@ def approvals_needed(policies: list[PolicyVerdict]) -> Approvals:
         # Separation of duties is the system's rule; a policy cannot switch it off.
         "separation_of_duties": True,
         "independent_of_owner": any(r["independent_of_owner"] for r in rules),
+        "overrides_pass": all(r["overrides_pass"] for r in rules),
     }

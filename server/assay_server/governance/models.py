@@ -15,13 +15,15 @@ from .verdicts import Evaluation, FailingRule, failing_rules
 
 
 class PromotionStatus(str, enum.Enum):
-    """Where a promotion request stands."""
+    """Where a promotion request stands; ``overridden``: an admin moved the version directly,
+    past the policies and approvals (the request records that override)."""
 
     BLOCKED = "blocked"
     PENDING_APPROVAL = "pending_approval"
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    OVERRIDDEN = "overridden"
 
 
 OPEN_STATUSES = frozenset({PromotionStatus.BLOCKED.value, PromotionStatus.PENDING_APPROVAL.value})
@@ -78,7 +80,12 @@ class PolicyVersion(Base):
 
 
 class PromotionRequest(Base):
-    """A request to move a version to a stage, its latest evaluation and its decisions."""
+    """A request to move a version to a stage, its latest evaluation and its decisions.
+
+    ``owner_at_request`` is the model's owner when the request was opened: independent
+    validation (``independent_of_owner``) judges approvers against it, not only against
+    whoever owns the model when they approve.
+    """
 
     __tablename__ = "promotion_requests"
 
@@ -92,6 +99,7 @@ class PromotionRequest(Base):
     evaluation: Mapped[Evaluation] = mapped_column(JSON)
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_by_token_id: Mapped[int | None]
+    owner_at_request: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]

@@ -54,7 +54,8 @@ class AppliesTo(TypedDict, total=False):
 
 
 class ApprovalsSchema(StrictSchema):
-    """How many approvals a promotion needs, from which role, from whom."""
+    """How many approvals a promotion needs, from which role, from whom; whether an admin's
+    override of the gate passes it (``overrides_pass``, default no)."""
 
     required = fields.Integer(load_default=1, validate=validate.Range(min=0, max=10))
     role = fields.String(
@@ -63,6 +64,7 @@ class ApprovalsSchema(StrictSchema):
     )
     separation_of_duties = fields.Boolean(load_default=True)
     independent_of_owner = fields.Boolean(load_default=False)
+    overrides_pass = fields.Boolean(load_default=False)
 
 
 class StatedApprovals(TypedDict, total=False):
@@ -72,6 +74,7 @@ class StatedApprovals(TypedDict, total=False):
     role: str
     separation_of_duties: bool
     independent_of_owner: bool
+    overrides_pass: bool
 
 
 class PolicyDocumentSchema(StrictSchema):

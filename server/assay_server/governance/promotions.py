@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session, joinedload
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..registry.models import Stage
+from ..registry.models import ModelVersion, Stage
 from ..registry.paging import Page, paged
 from ..registry.service import RegistryService
 from ..roles import Role
 from .evaluation import evaluate_version
 from .models import OPEN_STATUSES, PolicyEvaluationRecord, PromotionRequest, PromotionStatus
-from .verdicts import Evaluation, failing_rule_names, policy_summary
+from .verdicts import Evaluation, failing_rule_names, overrides_pass, policy_summary
 
 TARGET_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
 
@@ -78,6 +78,7 @@ class PromotionService:
             evaluation=evaluation,
             requested_by=self.ctx.actor.name,
             requested_by_token_id=self.ctx.actor.token_id,
+            owner_at_request=model.owner,
             created_at=now,
             updated_at=now,
         )
@@ -99,6 +100,59 @@ class PromotionService:
         )
         self.promote_if_enough(request)
         return request
+
+    def override(self, row: ModelVersion, stage: str, *, reason: str) -> PromotionRequest:
+        """Record an admin's direct move of ``row`` to ``stage`` as an ``overridden`` request:
+        the evaluation it skips is stored with it and audited (``stage.overridden``), and the
+        open request for that stage, now moot, is cancelled. The caller moves the version."""
+        now = self.ctx.clock()
+        evaluation = evaluate_version(self.session, self.ctx, row, stage)
+        override = PromotionRequest(
+            model=row.model,
+            version=row,
+            stage=stage,
+            reason=reason,
+            status=PromotionStatus.OVERRIDDEN.value,
+            required_approvals=evaluation["approvals"]["required"],
+            evaluation=evaluation,
+            requested_by=self.ctx.actor.name,
+            requested_by_token_id=self.ctx.actor.token_id,
+            owner_at_request=row.model.owner,
+            created_at=now,
+            updated_at=now,
+            decided_at=now,
+        )
+        self.session.add(override)
+        self.session.flush()
+        self._keep_evaluation(override, evaluation, "override")
+        moot = self.session.scalars(
+            select(PromotionRequest.id).where(
+                PromotionRequest.version_id == row.id,
+                PromotionRequest.stage == stage,
+                PromotionRequest.status.in_(OPEN_STATUSES),
+            )
+        ).all()
+        for promotion_id in moot:
+            self.cancel(promotion_id, comment=f"overridden by promotion request {override.id}")
+        self.audit.append(
+            "stage.overridden",
+            "promotion",
+            str(override.id),
+            {
+                "model": row.model.name,
+                "version": row.version,
+                "stage": stage,
+                "from": row.stage,
+                "reason": reason,
+                "outcome": evaluation["outcome"],
+                "policies": policy_summary(evaluation),
+                "failing_rules": failing_rule_names(evaluation),
+                "approvals_skipped": evaluation["approvals"]["required"],
+                "passes_gate": overrides_pass(evaluation),
+                "cancelled": list(moot),
+            },
+        )
+        return override
 
     def get(self, promotion_id: int, *, for_update: bool = False) -> PromotionRequest:
         """One request, or :class:`NotFound`; ``for_update`` locks its row until commit."""

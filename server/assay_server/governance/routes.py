@@ -10,8 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from ..access import requires
-from ..registry.models import StageHistory
+from ..registry.models import ModelVersion, StageHistory
 from ..registry.paging import Page
+from ..registry.schemas import VersionSchema
 from ..request_scope import database, db_session, service_context
 from ..roles import Role
 from .decisions import PromotionDecisions, approve_promotion
@@ -43,6 +44,8 @@ from .schemas import (
     RollbackArgs,
     RollbackArgsSchema,
     RollbackResultSchema,
+    StageChangeArgs,
+    StageChangeSchema,
     StageHistoryArgs,
     StageHistoryArgsSchema,
     StageHistoryEntrySchema,
@@ -186,6 +189,16 @@ class CancelPromotion(MethodView):
     def post(self, args: DecisionArgs, promotion_id: int) -> PromotionRequest:
         """Withdraw an open request (its requester, or an admin)"""
         return _promotions().cancel(promotion_id, **args)
+
+
+@blp.route(VERSION_URL + "/stage")
+class VersionStage(MethodView):
+    @requires(Role.ADMIN)
+    @blp.arguments(StageChangeSchema)
+    @blp.response(200, VersionSchema)
+    def post(self, args: StageChangeArgs, name: str, version: int) -> ModelVersion:
+        """Move a version to a stage directly (admin; to staging or production: an override)"""
+        return _stages().set_stage(name, version, **args)
 
 
 @blp.route(VERSION_URL + "/gate")

@@ -246,6 +246,32 @@ class RollbackResultSchema(StrictSchema):
     evaluation = fields.Dict()
 
 
+class StageChangeSchema(StrictSchema):
+    """An admin's direct stage change; to staging or production it overrides the gate."""
+
+    stage = fields.String(required=True, validate=ANY_STAGE)
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=5000),
+        metadata={
+            "description": "Why: required to move to staging or production, which overrides "
+            "the gate (the policies and approvals are skipped, and the override audited)."
+        },
+    )
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    archive_existing = fields.Boolean(load_default=False)
+
+
+class StageChangeArgs(TypedDict):
+    """What :class:`StageChangeSchema` loads."""
+
+    stage: str
+    reason: str | None
+    comment: str | None
+    archive_existing: bool
+
+
 class GateArgsSchema(StrictSchema):
     """The stage the gate guards."""
 

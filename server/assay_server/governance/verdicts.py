@@ -35,21 +35,25 @@ class RuleResult(TypedDict):
 
 
 class Approvals(TypedDict):
-    """How many approvals a promotion needs, from which role, from whom."""
+    """How many approvals a promotion needs, from which role, from whom; and whether an
+    admin's override of the gate passes it (``overrides_pass``)."""
 
     required: int
     role: str
     separation_of_duties: bool
     independent_of_owner: bool
+    overrides_pass: bool
 
 
 #: What a policy that says nothing about approvals asks, and what a promotion no policy
-#: applies to needs.
+#: applies to needs (though with no policy to override, an override passes: see
+#: :func:`~assay_server.governance.evaluation.approvals_needed`).
 DEFAULT_APPROVALS: Final[Approvals] = {
     "required": 1,
     "role": Role.APPROVER.value,
     "separation_of_duties": True,
     "independent_of_owner": False,
+    "overrides_pass": False,
 }
 
 
@@ -115,6 +119,13 @@ def policy_summary(evaluation: Evaluation) -> list[PolicySummary]:
         {"name": p["name"], "version": p["version"], "status": p["status"]}
         for p in evaluation["policies"]
     ]
+
+
+def overrides_pass(evaluation: Evaluation) -> bool:
+    """True when the policies that judged ``evaluation`` let an admin's override pass the
+    gate (an evaluation stored before overrides existed says no)."""
+    approvals = evaluation.get("approvals") or DEFAULT_APPROVALS
+    return bool(approvals.get("overrides_pass", False))
 
 
 def describe(failing: list[FailingRule]) -> str:

@@ -79,7 +79,8 @@ class ModelRules(RegistryQueries):
         return model
 
     def update_model(self, name: str, updates: ModelChanges) -> RegisteredModel:
-        """Change description, owner, tags; the risk tier only as an admin."""
+        """Change description, owner, tags; the risk tier only as an admin. Audited, and
+        published as ``model.updated`` (whose subscribers may refuse it)."""
         model = self._live_model(name)
         if (
             "risk_tier" in updates
@@ -94,6 +95,14 @@ class ModelRules(RegistryQueries):
             model.updated_at = self.ctx.clock()
             self.session.flush()
             self.audit.append("model.updated", "model", name, {"changes": changes})
+            # A subscriber may refuse the change (governance: no new owner while a promotion
+            # of the model is open).
+            self.ctx.events.publish(
+                self.session,
+                self.ctx,
+                "model.updated",
+                {"model": name, "model_id": model.id, "changes": changes},
+            )
         return model
 
     def archive_model(self, name: str) -> RegisteredModel:

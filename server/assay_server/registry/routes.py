@@ -37,8 +37,6 @@ from .schemas import (
     ModelPageSchema,
     ModelSchema,
     ModelUpdateSchema,
-    StageChangeArgs,
-    StageChangeSchema,
     VersionCreateSchema,
     VersionListArgs,
     VersionListArgsSchema,
@@ -230,22 +228,6 @@ class Version(MethodView):
     def patch(self, args: VersionChanges, name: str, version: int) -> ModelVersion:
         """Change a version's description, tags or model card (nothing else changes)"""
         return _registry().update_version(name, version, args)
-
-
-@blp.route(VERSION_URL + "/stage")
-class VersionStage(MethodView):
-    @requires(Role.ADMIN)
-    @blp.arguments(StageChangeSchema)
-    @blp.response(200, VersionSchema)
-    def post(self, args: StageChangeArgs, name: str, version: int) -> ModelVersion:
-        """Move a version to a stage directly (admin; audited)"""
-        return _registry().set_stage(
-            name,
-            version,
-            args["stage"],
-            comment=args["comment"],
-            archive_existing=args["archive_existing"],
-        )
 
 
 @blp.route(VERSION_URL + "/artifact")

@@ -225,22 +225,6 @@ class VersionUpdateSchema(StrictSchema):
         _check_document(value, "model_card")
 
 
-class StageChangeSchema(StrictSchema):
-    """A direct stage change (admin)."""
-
-    stage = fields.String(required=True, validate=_choices(Stage))
-    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    archive_existing = fields.Boolean(load_default=False)
-
-
-class StageChangeArgs(TypedDict):
-    """What :class:`StageChangeSchema` loads."""
-
-    stage: str
-    comment: str | None
-    archive_existing: bool
-
-
 class ArtifactSchema(StrictSchema):
     """A stored artifact."""
 

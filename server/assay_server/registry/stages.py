@@ -2,8 +2,9 @@
 from when to when.
 
 Every stage change goes through :meth:`StageMoves.move_stage` (as
-:meth:`RegistryService.move_stage <assay_server.registry.service.RegistryService.move_stage>`:
-a direct admin change, an approved promotion, a rollback), which records it here.
+:meth:`RegistryService.move_stage <assay_server.registry.service.RegistryService.move_stage>`),
+which records it here. Governance decides every move: an approved promotion, a rollback, an
+admin's direct change (which, to staging or production, is an override of the gate).
 """
 
 from __future__ import annotations
@@ -13,42 +14,12 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ..errors import Conflict, PermissionDenied
-from ..roles import Role
 from .models import ModelVersion, Stage, StageHistory
 from .queries import RegistryQueries
-
-#: The stages a direct change may archive the holders of (``archive_existing``).
-_HELD_BY_ONE = frozenset({Stage.STAGING.value, Stage.PRODUCTION.value})
 
 
 class StageMoves(RegistryQueries):
     """Move versions between stages: the one path, audited, published and kept in history."""
-
-    def set_stage(
-        self,
-        model_name: str,
-        version: int,
-        stage: str,
-        *,
-        comment: str | None = None,
-        archive_existing: bool = False,
-    ) -> ModelVersion:
-        """Move a version to ``stage`` directly (an admin's decision, outside the gate)."""
-        if not self.ctx.actor.role.allows(Role.ADMIN):
-            raise PermissionDenied("Only an admin may change a stage directly.")
-        self._live_model(model_name)
-        row = self.get_version(model_name, version)
-        if row.stage == stage:
-            raise Conflict(f"Version {version} of {model_name!r} is already in {stage}.")
-        replaces = archive_existing and stage in _HELD_BY_ONE
-        self.move_stage(
-            row,
-            stage,
-            comment,
-            archive_holders=f"archived: v{version} moved to {stage}" if replaces else None,
-        )
-        return row
 
     def move_stage(
         self,
@@ -62,7 +33,7 @@ class StageMoves(RegistryQueries):
         audit event and the ``stage.changed`` event. With ``archive_holders`` (the comment to
         record), the versions in ``stage`` now are archived first; they are returned.
 
-        Who may move what is decided by the caller (governance, or an admin's direct change).
+        Who may move what is decided by the caller (governance).
         """
         archived = []
         if archive_holders is not None:
