@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,7 +155,7 @@ def test_the_sdk_distribution_depends_on_requests_and_its_urllib3_alone(tmp_path
         capture_output=True,
         text=True,
     )
-    (wheel,) = tmp_path.glob("assay_sdk-*.whl")
+    (wheel,) = tmp_path.glob("assay_ml-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = next(archive.read(n).decode() for n in names if n.endswith("METADATA"))
@@ -167,3 +168,38 @@ def test_the_sdk_distribution_depends_on_requests_and_its_urllib3_alone(tmp_path
     assert [re.split(r"[<>=!~ ;\[]", r)[0] for r in required] == ["requests", "urllib3"]
     assert "assay/py.typed" in names
     assert not any(name.startswith("assay_server") for name in names)
+
+
+#: Names on the public package index that belong to other projects (checked 2026-11-30).
+_STRANGERS = {"assay", "assay-sdk", "assay-server"}
+_PIP_INSTALL = re.compile(r"pip install ([^\n#`]+)")
+
+
+def _installed_names(line: str) -> list[str]:
+    """The distribution names a ``pip install`` argument list asks the index for."""
+    names = []
+    command = re.split(r"&&|\|\||;|\|", line)[0]
+    for argument in re.findall(r'"[^"]*"|\'[^\']*\'|\S+', command):
+        argument = argument.strip("\"'")
+        if argument.startswith(("-", ".", "/", "$", "file:", "git+", "http")) or " @ " in argument:
+            continue  # an option, a path, a variable, a URL or a direct reference
+        names.append(re.split(r"[\[<>=!~ ;]", argument)[0].lower())
+    return names
+
+
+def test_the_distributions_have_names_no_one_else_owns():
+    server = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    sdk = tomllib.loads((ROOT / "sdk" / "pyproject.toml").read_text())["project"]["name"]
+    assert {server, sdk} == {"assay-ml-server", "assay-ml"}
+
+
+def test_no_document_installs_a_strangers_package():
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    offending = [
+        f"{document.relative_to(ROOT)}: pip install {line.strip()}"
+        for document in documents
+        for line in _PIP_INSTALL.findall(document.read_text())
+        if set(_installed_names(line)) & _STRANGERS
+    ]
+    assert offending == []
+    assert _installed_names('"assay-ml @ ${ASSAY_SDK_SOURCE}" assay-sdk') == ["assay-sdk"]

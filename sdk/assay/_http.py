@@ -25,6 +25,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
+from assay._encoding import encode_json
 from assay._retries import IDEMPOTENCY_HEADER, RetryPolicy, may_replay
 from assay.errors import (
     APIConnectionError,
@@ -193,13 +194,16 @@ class Transport:
             idempotency_key = uuid.uuid4().hex
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
+        body: Mapping[str, str] | bytes | None = data
+        if json is not None:
+            body = encode_json(json)  # refused here, naming the field, if JSON cannot carry it
+            headers["Content-Type"] = "application/json"
         try:
             response = self.session.request(
                 method,
                 url,
                 params=None if params is None else _without_none(params),
-                json=json,
-                data=data,
+                data=body,
                 files=files,
                 headers=headers,
                 stream=stream,

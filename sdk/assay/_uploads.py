@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from assay.errors import ValidationError
 from assay.types import FeatureSpec, Lineage
 
 Features = Sequence[str] | Mapping[str, str] | Sequence[Mapping[str, str]] | Sequence[FeatureSpec]
@@ -135,7 +137,12 @@ def reference_part(reference_data: object) -> tuple[str, bytes, str]:
             csv = frame.to_csv(index=False).encode("utf-8")
             return "reference.csv", csv, "text/csv"
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
+        try:
+            frame.to_parquet(buffer, index=False)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("pyarrow"):
+                raise
+            raise _unconvertible_reference(exc) from None
         return "reference.parquet", buffer.getvalue(), "application/vnd.apache.parquet"
     if isinstance(reference_data, (str, os.PathLike)):
         path = Path(reference_data)
@@ -146,4 +153,19 @@ def reference_part(reference_data: object) -> tuple[str, bytes, str]:
     raise TypeError(
         "reference_data must be a pandas DataFrame or the path of a CSV or Parquet file, "
         f"not {type(reference_data).__name__}"
+    )
+
+
+def _unconvertible_reference(error: Exception) -> ValidationError:
+    """pyarrow's refusal to convert a column (mixed types, say a string in a numeric
+    column) as a :class:`ValidationError` naming the column."""
+    said = [str(part) for part in error.args] or [type(error).__name__]
+    column = re.search(r"column (\S+?)(?: with type|\)|$)", " ".join(said))
+    field = f"reference_data.{column.group(1)}" if column else "reference_data"
+    reason = (
+        f"{said[0]}; make each column hold one type (numbers, or strings), "
+        "with None for a missing value"
+    )
+    return ValidationError(
+        f"Invalid input: {field}", code="validation_error", details={field: [reason]}
     )

@@ -4,7 +4,7 @@ and its signed checkpoints.
 :class:`AuditMethods` is mixed into :class:`assay.Client`; :func:`verify_audit_export` checks an
 export on this machine (:mod:`assay.auditchain`): the hashes with the standard library alone,
 the checkpoints' signatures, when a public key is given, with ``cryptography``
-(``pip install 'assay-sdk[verify]'``).
+(``pip install 'assay-ml[verify]'``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A :class:`Checkpoint` states that the chain's event ``seq`` had ``hash``; the se
 :func:`checkpoint_bytes` with its Ed25519 key (the shape of Certificate Transparency's signed
 tree heads and of C2SP checkpoints, kept to what a hash chain needs). Reading checkpoints and
 key ids needs the standard library alone; checking a signature needs the ``cryptography``
-package (``pip install 'assay-sdk[verify]'``), imported only then.
+package (``pip install 'assay-ml[verify]'``), imported only then.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _PEM_PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KE
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 _NEEDS_CRYPTOGRAPHY = (
     "checking the audit checkpoints' signatures needs the cryptography package: "
-    "pip install 'assay-sdk[verify]'"
+    "pip install 'assay-ml[verify]'"
 )
 
 

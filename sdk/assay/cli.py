@@ -393,7 +393,7 @@ def _describe_signatures(keys: list[str], served_key: bool) -> str:
     if not keys and not _can_check_signatures():
         return (
             "  checkpoint signatures NOT checked: that needs the cryptography package "
-            "(pip install 'assay-sdk[verify]')"
+            "(pip install 'assay-ml[verify]')"
         )
     if not keys:
         return (

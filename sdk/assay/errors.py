@@ -78,7 +78,38 @@ class Conflict(AssayError):
 
 
 class ValidationError(AssayError):
-    """422 or 400: the request was malformed; ``details`` maps each field to its messages."""
+    """422 or 400: the request was malformed; ``details`` maps each field to its messages,
+    and ``str()`` shows the first few of them after the message."""
+
+    SHOWN_FIELDS = 3
+
+    def __str__(self) -> str:
+        reasons = [
+            f"{field}: {message}" if field else message
+            for field, message in _field_messages(self.details, "")
+            if f"{field}: {message}" not in self.message
+        ]
+        if not reasons:
+            return super().__str__()
+        shown = "; ".join(reasons[: self.SHOWN_FIELDS])
+        more = len(reasons) - self.SHOWN_FIELDS
+        if more > 0:
+            shown += f"; and {more} more in .details"
+        return f"{super().__str__()} — {shown}"
+
+
+def _field_messages(details: Any, prefix: str) -> list[tuple[str, str]]:
+    """``(field, message)`` pairs of nested marshmallow-style details, in order."""
+    if isinstance(details, Mapping):
+        pairs = []
+        for key, value in details.items():
+            name = str(key)
+            field = prefix if name.startswith("_") else f"{prefix}.{name}" if prefix else name
+            pairs.extend(_field_messages(value, field))
+        return pairs
+    if isinstance(details, (list, tuple)):
+        return [pair for item in details for pair in _field_messages(item, prefix)]
+    return [(prefix, str(details))]
 
 
 class PayloadTooLarge(AssayError):

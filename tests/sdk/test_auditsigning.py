@@ -103,5 +103,5 @@ def test_checking_signatures_without_cryptography_says_what_to_install(
     )
 
     assert result.returncode == 2, result.stderr
-    assert "pip install 'assay-sdk[verify]'" in result.stderr
+    assert "pip install 'assay-ml[verify]'" in result.stderr
     assert "Traceback" not in result.stderr
