@@ -69,10 +69,18 @@ class Settings:
         return {"ssl": 465, "starttls": 587}.get(self.smtp_security, 25)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        # Every path is made absolute once, here, from the working directory of the process
+        # that loads the settings: a server or a command started elsewhere later, or code that
+        # resolves paths against its package folder (Flask's send_file), sees the same files.
+        object.__setattr__(self, "data_dir", _absolute(self.data_dir))
+        if self.audit_signing_key_file is not None:
+            object.__setattr__(
+                self, "audit_signing_key_file", _absolute(self.audit_signing_key_file)
+            )
         if not self.database_url:
-            url = f"sqlite:///{(self.data_dir / 'assay.db').resolve()}"
+            url = f"sqlite:///{self.data_dir / 'assay.db'}"
             object.__setattr__(self, "database_url", url)
+        object.__setattr__(self, "database_url", _absolute_sqlite_url(self.database_url))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -229,3 +237,18 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.strip().lower() in _FALSE:
         return False
     raise SettingsError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _absolute(path: Path | str) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+def _absolute_sqlite_url(url: str) -> str:
+    """``sqlite:///relative.db`` with its file made absolute; other URLs as they are."""
+    prefix, _, rest = url.partition(":///")
+    if not prefix.startswith("sqlite") or not rest or rest.startswith("/"):
+        return url
+    file, question, query = rest.partition("?")
+    if file == ":memory:" or file.startswith("file:"):
+        return url
+    return f"{prefix}:///{_absolute(file)}{question}{query}"
