@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from assay._dates import iso_utc
 from assay._http import ServerCalls
@@ -162,6 +163,10 @@ class Report:
         )
 
 
+#: The default schedule of a new monitor: every hour from its creation.
+HOURLY: Mapping[str, object] = MappingProxyType({"interval_seconds": 3600})
+
+
 class MonitoringMethods(ServerCalls):
     """Monitors, runs and reports (mixed into Client)."""
 
@@ -172,7 +177,7 @@ class MonitoringMethods(ServerCalls):
         version: int | None = None,
         stage: str | None = None,
         window: Mapping[str, object] | None = None,
-        schedule: Mapping[str, object] | None = None,
+        schedule: Mapping[str, object] | None = HOURLY,
         thresholds: Mapping[str, object] | None = None,
         sensitive_features: Sequence[str] | None = None,
         channels: Sequence[str] | None = None,
@@ -190,8 +195,10 @@ class MonitoringMethods(ServerCalls):
             version: watch this version; or ``stage`` (``staging``/``production``): whichever
                 version is in it when the run starts. Neither: the newest version.
             window: ``{"hours": 24}`` (default) or ``{"predictions": 10000}``.
-            schedule: ``{"interval_seconds": 3600}`` (default) or ``{"cron": "0 * * * *"}``
-                (UTC). Runs happen in the server's scheduler; ``run_monitor`` runs now.
+            schedule: ``{"interval_seconds": 3600}`` (the default, :data:`HOURLY`) or
+                ``{"cron": "0 * * * *"}`` (UTC): runs happen in the server's scheduler.
+                ``None``: manual runs only (``run_monitor``, which also runs a scheduled
+                monitor now).
             thresholds: per check, e.g. ``{"drift": {"warning": 0.3, "alert": 0.5}}``.
             sensitive_features: attributes the bias check compares groups of.
             channels: notification channels by name.
@@ -211,8 +218,7 @@ class MonitoringMethods(ServerCalls):
             "options": dict(options) if options else None,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
-        if schedule is not None:
-            body["schedule"] = dict(schedule)
+        body["schedule"] = None if schedule is None else dict(schedule)
         path = model_path(model) + "/monitors"
         return Monitor.from_json(self._transport.json("POST", path, json=body))
 

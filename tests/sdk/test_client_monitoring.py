@@ -93,3 +93,14 @@ def test_a_viewer_cannot_create_monitors(logged_churn: assay.Client, client_as: 
     with pytest.raises(assay.ValidationError) as refused:
         logged_churn.create_monitor("churn", checks=["bias"])
     assert "sensitive_features" in refused.value.details
+
+
+def test_schedule_none_is_manual_runs_only(logged_churn: assay.Client) -> None:
+    client = logged_churn
+    manual = client.create_monitor("churn", checks=["drift"], name="manual", schedule=None)
+    assert manual.schedule is None
+    assert client.get_monitor("churn", manual.id).schedule is None
+    hourly = client.create_monitor("churn", checks=["drift"], name="default")
+    assert hourly.schedule == {"interval_seconds": 3600}
+    ran = client.run_monitor("churn", manual.id)
+    assert ran.finished and ran.trigger == "manual"
