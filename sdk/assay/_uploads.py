@@ -127,6 +127,59 @@ def _skops_dumps(estimator: object) -> bytes:
     return dumped
 
 
+#: Columns of reference data that are never features (docs/monitoring.md): the model's score
+#: and prediction, besides the declared target and prediction columns.
+RESERVED_COLUMNS = ("score", "prediction")
+
+
+def check_estimator_features(
+    estimator: object,
+    features: list[dict[str, str]] | None,
+    reference_data: object,
+    reserved: Sequence[str | None],
+) -> None:
+    """Refuse (:class:`ValidationError`) an estimator fitted on other features than the
+    version will have: the declared ones, else the reference data's columns but the target,
+    prediction and score. An estimator that names no features (``feature_names_in_``) is
+    checked by their count (``n_features_in_``), when it tells it."""
+    if features is not None:
+        names = [spec["name"] for spec in features]
+    else:
+        frame = _as_dataframe(reference_data)
+        if frame is None:
+            return  # the server infers the features from a file: nothing to compare here
+        skipped = {*RESERVED_COLUMNS, *(name for name in reserved if name)}
+        names = [str(column) for column in frame.columns if str(column) not in skipped]
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is not None:
+        fitted_names = [str(name) for name in fitted]
+        only_version = [name for name in names if name not in fitted_names]
+        only_model = [name for name in fitted_names if name not in names]
+        if only_version or only_model:
+            raise ValidationError(
+                "Invalid input: features",
+                code="validation_error",
+                details={
+                    "features": [
+                        "the estimator was fitted on other features than the version's: "
+                        f"only in the version {only_version[:20]}, only in the estimator "
+                        f"{only_model[:20]}; declare features=, or pass reference data with "
+                        "the columns the estimator was fitted on"
+                    ]
+                },
+            )
+        return
+    count = getattr(estimator, "n_features_in_", None)
+    if isinstance(count, int) and count != len(names):
+        raise ValidationError(
+            "Invalid input: features",
+            code="validation_error",
+            details={
+                "features": [f"the estimator takes {count} features; the version has {len(names)}"]
+            },
+        )
+
+
 def reference_part(reference_data: object) -> tuple[str, bytes, str]:
     """Return the file name, content and media type of the reference dataset."""
     frame = _as_dataframe(reference_data)

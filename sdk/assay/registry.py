@@ -15,7 +15,14 @@ from typing import IO
 
 from assay._http import ServerCalls, present
 from assay._paths import ModelRef, VersionRef, model_path, version_path
-from assay._uploads import Features, artifact_part, feature_specs, merged_lineage, reference_part
+from assay._uploads import (
+    Features,
+    artifact_part,
+    check_estimator_features,
+    feature_specs,
+    merged_lineage,
+    reference_part,
+)
 from assay.types import Lineage, Model, ModelVersion
 
 __all__ = ["RegistryMethods"]
@@ -154,8 +161,11 @@ class RegistryMethods(ServerCalls):
         full_lineage = merged_lineage(lineage, params, metrics)
         if full_lineage:
             metadata["lineage"] = full_lineage
-        if features is not None:
-            metadata["features"] = feature_specs(features, reference_data)
+        declared = None if features is None else feature_specs(features, reference_data)
+        if declared is not None:
+            metadata["features"] = declared
+        if artifact is not None and not _is_file_like(artifact):
+            check_estimator_features(artifact, declared, reference_data, (target, prediction))
         # Every part is read into bytes first, so that a retried upload sends all of it again.
         files: dict[str, tuple[str, bytes, str]] = {}
         if artifact is not None:
@@ -258,3 +268,10 @@ class RegistryMethods(ServerCalls):
     ) -> bytes | Path:
         """Download a version's reference dataset as Parquet: its bytes, or written to ``path``."""
         return self._transport.download(version_path(model, version) + "/reference", path)
+
+
+def _is_file_like(artifact: object) -> bool:
+    """A path, bytes or a binary file, rather than an estimator object."""
+    return isinstance(artifact, (str, os.PathLike, bytes, bytearray, memoryview)) or callable(
+        getattr(artifact, "read", None)
+    )

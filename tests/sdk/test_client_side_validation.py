@@ -66,3 +66,31 @@ def test_many_reasons_show_the_first_three_and_count_the_rest():
     assert str(error).endswith(
         "a: a is wrong; b: b is wrong; c: c is wrong; and 2 more in .details"
     )
+
+
+def test_an_estimator_fitted_on_other_features_than_the_versions_is_refused(offline):
+    from sklearn.linear_model import LogisticRegression
+
+    train = pd.DataFrame({"age": [23, 45, 31, 52], "plan": list("abab"), "churned": [0, 1, 0, 1]})
+    fitted_on_age = LogisticRegression().fit(train[["age"]], train["churned"])
+    with pytest.raises(assay.ValidationError) as raised:
+        offline.register_version("churn", fitted_on_age, reference_data=train, target="churned")
+    assert list(raised.value.details) == ["features"]
+    assert "only in the version ['plan']" in str(raised.value)
+    with pytest.raises(assay.ValidationError, match="takes 1 features; the version has 2"):
+        offline.register_version(
+            "churn",
+            LogisticRegression().fit(train[["age"]].to_numpy(), train["churned"]),
+            features={"age": "numerical", "plan": "categorical"},
+        )
+
+
+def test_the_score_and_prediction_columns_are_not_compared_as_features(offline):
+    from sklearn.linear_model import LogisticRegression
+
+    train = pd.DataFrame(
+        {"age": [23, 45, 31, 52], "score": [0.1, 0.9, 0.2, 0.8], "churned": [0, 1, 0, 1]}
+    )
+    estimator = LogisticRegression().fit(train[["age"]], train["churned"])
+    with pytest.raises(assay.APIConnectionError):  # checked, then sent to a closed port
+        offline.register_version("churn", estimator, reference_data=train, target="churned")

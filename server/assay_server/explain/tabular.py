@@ -43,6 +43,8 @@ class TabularExplainer:
     lime: LimeTabular
     reference: pd.DataFrame
     _class_list: list[object] | None = None
+    #: The estimator's own column order when it differs from the schema's.
+    model_order: list[str] | None = None
 
     @classmethod
     def build(
@@ -57,6 +59,7 @@ class TabularExplainer:
             raise ExplainInputError(
                 "The reference dataset lacks features of the schema.", {"reference": missing}
             )
+        model_order = _fitted_order(model, names)
         frame = reference[names]
         if len(frame) > MAX_BACKGROUND_ROWS:
             frame = frame.sample(MAX_BACKGROUND_ROWS, random_state=0)
@@ -70,7 +73,7 @@ class TabularExplainer:
                 "A classifier is explained through its probabilities; this model has no "
                 "predict_proba."
             )
-        explainer = cls(model, mode, features, categories, None, frame)
+        explainer = cls(model, mode, features, categories, None, frame, model_order=model_order)
         training = explainer.encode(frame)
         explainer.lime = LimeTabularExplainer(
             training,
@@ -117,6 +120,8 @@ class TabularExplainer:
 
     def _predict(self, matrix: np.ndarray) -> np.ndarray:
         frame = self.decode(matrix)
+        if self.model_order is not None:
+            frame = frame[self.model_order]
         if self.mode == "classification":
             return np.asarray(self.model.predict_proba(frame), dtype=float)
         return np.asarray(self.model.predict(frame), dtype=float).reshape(-1)
@@ -276,3 +281,30 @@ def _code(known: list[object], value: object) -> int:
 def _plain(value: object) -> object:
     """A numpy scalar as a plain Python value (JSON-ready)."""
     return value.item() if hasattr(value, "item") else value
+
+
+def _fitted_order(model: Any, names: list[str]) -> list[str] | None:
+    """The columns in the order ``model`` was fitted on when that differs from ``names``
+    (the schema's order); :class:`ExplainInputError` naming the difference when the model
+    was fitted on other features than the schema's. A model that names no features is
+    checked by their count, when it tells it."""
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is not None:
+        fitted_names = [str(name) for name in fitted]
+        if set(fitted_names) != set(names):
+            only_schema = [name for name in names if name not in fitted_names]
+            only_model = [name for name in fitted_names if name not in names]
+            raise ExplainInputError(
+                "The model was fitted on other features than the version's schema: "
+                f"only in the schema {only_schema[:20]}, only in the model {only_model[:20]}. "
+                "Register the version with the features the model was fitted on.",
+                {"schema_mismatch": {"only_in_schema": only_schema, "only_in_model": only_model}},
+            )
+        return None if fitted_names == names else fitted_names
+    count = getattr(model, "n_features_in_", None)
+    if isinstance(count, int) and count != len(names):
+        raise ExplainInputError(
+            f"The model was fitted on {count} features; the version's schema has {len(names)}.",
+            {"schema_mismatch": {"model_features": count, "schema_features": len(names)}},
+        )
+    return None

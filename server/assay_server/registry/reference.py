@@ -17,6 +17,9 @@ from .storage import Blob, ContentStore
 if TYPE_CHECKING:
     import pandas as pd
 
+#: Reference columns that are never features: the model's score (estimated performance
+#: calibrates on it) and its prediction, besides the declared target and prediction columns.
+RESERVED_COLUMNS = ("score", "prediction")  # SCORE_COLUMN is the first
 MAX_COLUMNS = 2000
 
 
@@ -119,7 +122,13 @@ def check_and_complete(frame: pd.DataFrame, schema: FeatureSchema) -> FeatureSch
         problems["reference_data"] = ["The reference dataset has no rows."]
     if schema.target and schema.target["name"] not in columns:
         problems["target"] = [f"Column {schema.target['name']!r} is not in the reference data."]
-    reserved = {s["name"] for s in (schema.target, schema.prediction) if s}
+    reserved = {*RESERVED_COLUMNS, *(s["name"] for s in (schema.target, schema.prediction) if s)}
+    declared_reserved = [f["name"] for f in schema.features if f["name"] in reserved]
+    if declared_reserved:
+        problems["features"] = [
+            f"Reserved, never features: {', '.join(declared_reserved[:20])} (the target, the "
+            "prediction and the score columns; see docs/monitoring.md)."
+        ]
     features = schema.features or [
         {
             "name": name,
@@ -132,7 +141,9 @@ def check_and_complete(frame: pd.DataFrame, schema: FeatureSchema) -> FeatureSch
     ]
     missing = [f["name"] for f in features if f["name"] not in columns]
     if missing:
-        problems["features"] = [f"Not in the reference data: {', '.join(missing[:20])}."]
+        problems.setdefault("features", []).append(
+            f"Not in the reference data: {', '.join(missing[:20])}."
+        )
     wrong_kind = [
         f["name"]
         for f in features
