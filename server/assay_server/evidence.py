@@ -26,6 +26,7 @@ EVIDENCE_KINDS = (
     "explanation_available",
     "max_open_alerts",
     "report",
+    "report_history",
 )
 
 

@@ -82,6 +82,7 @@ def wire() -> Wiring:
             "performance_metric": monitoring_evidence.performance_metric,
             "data_quality": monitoring_evidence.data_quality,
             "report": monitoring_evidence.latest_report,
+            "report_history": monitoring_evidence.report_history,
             "explanation_available": explain_evidence.explanation_available,
             "max_open_alerts": alert_evidence.open_alert_count,
         }

@@ -21,6 +21,7 @@ from assay_server.registry.service import RegistryService, VersionSpec
 from assay_server.roles import Actor, Role
 from assay_server.wiring import wire
 from tests.api.factories import CHURN_FEATURES
+from tests.monitoring.conftest import monitored  # noqa: F401  (a fixture)
 from tests.sdk.conftest import admin_client, client_as  # noqa: F401
 
 API = "/api/v1"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
-from jinja2 import Environment, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,10 @@ from .models import PolicyEvaluationRecord, PromotionDecision, PromotionRequest
 from .verdicts import PolicyVerdict
 
 MONITORING_REPORTS = ("drift", "bias", "performance", "data_quality")
+#: How far back the report's monitoring charts reach.
+HISTORY_DAYS = 30
+#: Audit actions shown as a daily summary rather than one row each: there is one per batch.
+SUMMARISED_ACTIONS = ("predictions.ingested",)
 
 
 class ModelPart(TypedDict):
@@ -105,6 +108,44 @@ class StayPart(TypedDict):
     comment: str | None
 
 
+class IngestDay(TypedDict):
+    """Prediction ingest of one UTC day: its batches and rows, summed from the audit trail."""
+
+    date: str
+    batches: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    first_seq: int
+    last_seq: int
+
+
+def daily_ingest(events: list[dict[str, Any]]) -> list[IngestDay]:
+    """``predictions.ingested`` events summed per UTC day, oldest first."""
+    days: dict[str, IngestDay] = {}
+    for event in events:
+        date = str(event["timestamp"])[:10]
+        payload = event.get("payload") or {}
+        day = days.setdefault(
+            date,
+            {
+                "date": date,
+                "batches": 0,
+                "accepted": 0,
+                "duplicates": 0,
+                "rejected": 0,
+                "first_seq": event["seq"],
+                "last_seq": event["seq"],
+            },
+        )
+        day["batches"] += 1
+        for key in ("accepted", "duplicates", "rejected"):
+            value = payload.get(key)
+            day[key] += int(value) if isinstance(value, int) else 0
+        day["last_seq"] = event["seq"]
+    return list(days.values())
+
+
 class ChainPart(TypedDict):
     """The audit chain's verification when the bundle was made."""
 
@@ -135,6 +176,7 @@ class VersionEvidence(TypedDict):
     promotions: list[PromotionPart]
     stage_history: list[StayPart]
     audit_events: list[dict[str, Any]]
+    ingest_daily: list[IngestDay]
 
 
 class ComplianceBundle(VersionEvidence):
@@ -155,8 +197,17 @@ def _latest_reports(
     reports: dict[str, dict[str, object]] = {}
     for check in MONITORING_REPORTS:
         found = evidence.observe("report", {"check": check})
+        history = evidence.observe("report_history", {"check": check, "days": HISTORY_DAYS})
+        over_time = (
+            {}
+            if isinstance(history, Missing)
+            else {
+                "history": history.value,
+                "figure": history.detail.get("figure"),
+            }
+        )
         if isinstance(found, Missing):
-            reports[check] = {"available": False, "reason": found.reason}
+            reports[check] = {"available": False, "reason": found.reason, **over_time}
         else:
             reports[check] = {
                 "available": True,
@@ -164,6 +215,7 @@ def _latest_reports(
                 "source": found.source,
                 "link": found.link,
                 **found.detail,
+                **over_time,
             }
     return reports
 
@@ -260,7 +312,9 @@ def compliance_bundle(
         if e["payload"].get("to_version") == row.version
         or row.version in e["payload"].get("from_versions", [])
     ]
-    audit = sorted([*trail.events_about(about), *involved], key=lambda e: e["seq"])
+    events = sorted([*trail.events_about(about), *involved], key=lambda e: e["seq"])
+    audit = [e for e in events if e["action"] not in SUMMARISED_ACTIONS]
+    ingest = daily_ingest([e for e in events if e["action"] in SUMMARISED_ACTIONS])
     evidence: VersionEvidence = {
         "generated_at": generated_at,
         "model": {
@@ -288,6 +342,7 @@ def compliance_bundle(
         "promotions": promotions,
         "stage_history": history,
         "audit_events": audit,
+        "ingest_daily": ingest,
     }
     # Last: verifying reads the whole trail in batches and clears the session between them.
     result = AuditTrail(session, ctx).verify()
@@ -301,89 +356,3 @@ def compliance_bundle(
             "head_seq": result.head_seq,
         },
     }
-
-
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Compliance report: {{ b.model.name }} v{{ b.version.version }}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2rem;color:#111;max-width:70rem}
-h1{font-size:1.5rem}h2{font-size:1.15rem;border-bottom:1px solid #ccc;margin-top:2rem}
-table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3}code{font-size:.8rem;word-break:break-all}
-.pass{color:#17692b}.fail,.blocked,.rejected{color:#a4161a}.missing_evidence{color:#9a6700}
-@media print{body{margin:0}h2{break-after:avoid}}
-</style></head><body>
-<h1>Compliance report: {{ b.model.name }}, version {{ b.version.version }}</h1>
-<p>Generated {{ b.generated_at }}. Stage: <strong>{{ b.version.stage }}</strong>.
-Risk tier: {{ b.model.risk_tier }}. Owner: {{ b.model.owner or "—" }}.
-Registered by {{ b.version.created_by }} at {{ b.version.created_at }}.</p>
-
-<h2>Model card</h2>
-{% if b.model_card %}<table>{% for k, v in b.model_card.items() %}
-<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
-{% else %}<p>No model-card fields.</p>{% endif %}
-
-<h2>Lineage and artifact</h2>
-<table>{% for k, v in b.lineage.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}
-<tr><th>artifact</th><td>{% if b.artifact %}{{ b.artifact.format }},
-sha256 <code>{{ b.artifact.sha256 }}</code>{% else %}none{% endif %}</td></tr>
-<tr><th>reference data</th><td>{% if b.reference %}{{ b.reference.rows }} rows,
-sha256 <code>{{ b.reference.sha256 }}</code>{% else %}none{% endif %}</td></tr></table>
-
-<h2>Benchmarks</h2>
-{% if b.benchmarks %}<table><tr><th>#</th><th>name</th><th>dataset</th><th>metrics</th>
-<th>logged</th></tr>{% for x in b.benchmarks %}<tr><td>{{ x.id }}</td><td>{{ x.name }}</td>
-<td>{{ x.dataset_uri or "" }} <code>{{ x.dataset_hash or "" }}</code></td>
-<td>{% for m, v in x.metrics.items() %}{{ m }} = {{ "%.4g"|format(v) }}<br>{% endfor %}</td>
-<td>{{ x.created_by }}, {{ x.created_at }}</td></tr>{% endfor %}</table>
-{% else %}<p>No benchmarks.</p>{% endif %}
-
-<h2>Monitoring (latest reports)</h2>
-<table>{% for check, r in b.monitoring.items() %}<tr><th>{{ check }}</th><td>
-{% if r.available %}{{ r.summary }} ({{ r.source }}){% else %}{{ r.reason }}{% endif %}
-</td></tr>{% endfor %}</table>
-
-<h2>Promotions, policy evaluations and approvals</h2>
-{% for p in b.promotions %}
-<h3>Request {{ p.id }} → {{ p.stage }}: <span class="{{ p.status }}">{{ p.status }}</span></h3>
-<p>Requested by {{ p.requested_by }} at {{ p.created_at }}
-{% if p.reason %}: {{ p.reason }}{% endif %}.
-Approvals required: {{ p.required_approvals }}.</p>
-{% if p.decisions %}<table><tr><th>approver</th><th>decision</th><th>comment</th><th>at</th></tr>
-{% for d in p.decisions %}<tr><td>{{ d.approver }}</td><td>{{ d.decision }}</td>
-<td>{{ d.comment }}</td><td>{{ d.created_at }}</td></tr>{% endfor %}</table>{% endif %}
-{% for e in p.evaluations %}
-<p>Evaluation {{ e.id }} ({{ e.trigger }}, {{ e.created_at }}, by {{ e.created_by }}):
-<span class="{{ e.outcome }}">{{ e.outcome }}</span></p>
-<table><tr><th>policy</th><th>rule</th><th>status</th><th>observed</th><th>threshold</th>
-<th>message</th></tr>{% for pol in e.policies %}{% for r in pol.rules %}
-<tr><td>{{ pol.name }} v{{ pol.version }}</td><td>{{ r.id }} ({{ r.check }})</td>
-<td class="{{ r.status }}">{{ r.status }}</td><td>{{ r.observed }}</td>
-<td>{{ r.threshold }}</td><td>{{ r.message }}</td></tr>{% endfor %}{% endfor %}</table>
-{% endfor %}{% else %}<p>No promotion requests.</p>{% endfor %}
-
-<h2>Stage history</h2>
-{% if b.stage_history %}<table><tr><th>stage</th><th>from</th><th>until</th><th>by</th>
-<th>comment</th></tr>{% for s in b.stage_history %}<tr><td>{{ s.stage }}</td>
-<td>{{ s.entered_at }}</td><td>{{ s.left_at or "now" }}</td><td>{{ s.entered_by }}</td>
-<td>{{ s.comment or "" }}</td></tr>{% endfor %}</table>
-{% else %}<p>Never moved from its first stage.</p>{% endif %}
-
-<h2>Audit events</h2>
-<p>Chain verification: <strong class="{{ 'pass' if b.audit_chain.ok else 'fail' }}">
-{{ b.audit_chain.message }}</strong> ({{ b.audit_chain.checked }} events checked).</p>
-<table><tr><th>seq</th><th>time</th><th>actor</th><th>action</th><th>hash</th></tr>
-{% for e in b.audit_events %}<tr><td>{{ e.seq }}</td><td>{{ e.timestamp }}</td>
-<td>{{ e.actor_name }}</td><td>{{ e.action }} {{ e.target_type }}:{{ e.target_id }}</td>
-<td><code>{{ e.hash }}</code></td></tr>{% endfor %}</table>
-</body></html>
-"""
-
-_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-
-
-def render_html(bundle: ComplianceBundle) -> str:
-    """The bundle as a printable HTML page (every value escaped)."""
-    return _ENV.from_string(_TEMPLATE).render(b=bundle)

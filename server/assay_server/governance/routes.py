@@ -19,7 +19,8 @@ from .decisions import PromotionDecisions, approve_promotion
 from .models import Policy, PolicyEvaluationRecord, PolicyVersion, PromotionRequest
 from .policies import PolicyFile
 from .promotions import PromotionService
-from .report import compliance_bundle, render_html
+from .report import compliance_bundle
+from .report_page import render_html
 from .schemas import (
     ComplianceArgs,
     ComplianceArgsSchema,

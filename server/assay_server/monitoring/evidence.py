@@ -9,12 +9,16 @@ A rule reads the version's latest report of the check with a verdict (an
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from ..evidence import EvidenceQuery, Missing, Observation
 from .models import Report
+
+#: Most reports of one check a history reads (a 5-minute schedule fills 30 days with 8,640).
+MAX_HISTORY = 10_000
 
 
 def _latest(query: EvidenceQuery, check: str) -> Report | None:
@@ -111,4 +115,78 @@ def latest_report(query: EvidenceQuery, params: Mapping[str, Any]) -> Observatio
         created_at=report.created_at.isoformat(),
         window_start=report.window_start.isoformat() if report.window_start else None,
         window_end=report.window_end.isoformat() if report.window_end else None,
+        findings=[_finding_row(finding) for finding in report.findings or []],
+        headline=headline(check, report.summary),
     )
+
+
+#: The figure that stands for each check's report over time, as the compliance report names it.
+HEADLINE_FIGURES = {
+    "drift": "share_drifted",
+    "data_quality": "worst_share",
+    "bias": "worst group disparity (the monitor's metric)",
+    "performance": "first live metric",
+}
+
+
+def report_history(query: EvidenceQuery, params: Mapping[str, Any]) -> Observation | Missing:
+    """The check's reports of the version over the last ``params['days']`` days, oldest
+    first (each: id, time, status, headline figure), and the latest one's findings, for the
+    compliance report."""
+    check = params["check"]
+    since = query.now - timedelta(days=float(params.get("days", 30)))
+    reports = list(
+        query.session.scalars(
+            select(Report)
+            .where(
+                Report.version_id == query.version_id,
+                Report.kind == check,
+                Report.created_at >= since,
+            )
+            .order_by(Report.id)
+            .limit(MAX_HISTORY)
+        )
+    )
+    if not reports:
+        return _missing(check, query)
+    latest = reports[-1]
+    points = [
+        {
+            "report_id": report.id,
+            "created_at": report.created_at.isoformat(),
+            "status": report.status,
+            "value": headline(check, report.summary),
+        }
+        for report in reports
+    ]
+    return _observed(latest, points, figure=HEADLINE_FIGURES.get(check, "value"))
+
+
+def headline(check: str, summary: Mapping[str, Any]) -> float | None:
+    """The one number a check's report is charted by."""
+    if check == "bias":
+        metric = summary.get("metric")
+        values = [
+            float(figures[metric])
+            for figures in (summary.get("features") or {}).values()
+            if isinstance(figures, Mapping) and isinstance(figures.get(metric), (int, float))
+        ]
+        if not values:
+            return None
+        return min(values) if str(metric).endswith("ratio") else max(values)
+    if check == "performance":
+        metrics = summary.get("metrics") or {}
+        first = next((v for v in metrics.values() if isinstance(v, (int, float))), None)
+        return float(first) if first is not None else None
+    value = summary.get({"drift": "share_drifted", "data_quality": "worst_share"}.get(check, ""))
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _finding_row(finding: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "subject": finding.get("subject"),
+        "metric": finding.get("metric") or finding.get("message"),
+        "value": finding.get("value"),
+        "threshold": finding.get("threshold"),
+        "status": finding.get("status"),
+    }
