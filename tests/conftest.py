@@ -36,6 +36,7 @@ from assay_server.db import Base, Database
 from assay_server.explain import routes as explain_routes
 from assay_server.migrate import upgrade
 from assay_server.models import import_all_models
+from assay_server.monitoring.html import BUILD_PAGES_IN_BACKGROUND
 from assay_server.roles import Actor, Role
 from assay_server.settings import Settings
 from assay_server.wiring import wire
@@ -180,12 +181,21 @@ def session_app(session_settings: Settings, migrated_database: Database) -> Any:
 
 
 @pytest.fixture
-def app(session_app: Any, settings: Settings, db: Database, clock: FakeClock) -> Iterator[Any]:
-    """The session's app on this test's store, settings (data directory) and clock."""
+def app(
+    request: pytest.FixtureRequest,
+    session_app: Any,
+    settings: Settings,
+    db: Database,
+    clock: FakeClock,
+) -> Iterator[Any]:
+    """The session's app on this test's store, settings (data directory) and clock. On a
+    rolled-back store no request starts a thread on it (a page build): the thread would
+    share the test's one connection."""
     extensions = session_app.extensions
     saved = {key: extensions[key] for key in ("assay_db", "assay_settings", "assay_clock")}
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     extensions.update(assay_db=db, assay_settings=settings, assay_clock=clock)
+    session_app.config[BUILD_PAGES_IN_BACKGROUND] = _commits(request)
     try:
         yield session_app
     finally:

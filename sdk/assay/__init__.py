@@ -6,7 +6,7 @@ are imported when a call needs them.
 
 from assay import webhooks
 from assay._http import VERSION as __version__
-from assay.alerts import Alert, Channel, Delivery
+from assay.alerts import Alert, AlertChange, Channel, Delivery
 from assay.audit import verify_audit_export
 from assay.client import Client
 from assay.errors import (
@@ -56,6 +56,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "Alert",
+    "AlertChange",
     "AppliedPolicy",
     "Artifact",
     "AssayError",

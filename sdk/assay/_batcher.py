@@ -50,7 +50,7 @@ class Batcher:
         self.labels: deque[Label] = deque(maxlen=settings.max_queue)
         #: Set by log() when a queue holds a full batch, by flush() and by stop().
         self.wake = threading.Event()
-        #: True while rows taken from a queue are being encoded: in neither place.
+        #: True while rows taken from a queue are being encoded or held back: in neither place.
         self.busy = False
         self._flushes = 0
         self._stopping = threading.Event()
@@ -95,24 +95,34 @@ class Batcher:
                 return
 
     def cut(self, force: bool) -> None:
-        """Cut full batches (every queued row when ``force``) and dispatch them."""
-        # Labels go after every prediction queued before them, so that they find it stored.
-        labels_due = len(self.labels) >= self.settings.batch_size or (force and bool(self.labels))
-        self._cut(self.queue, self._encode_predictions, force or labels_due)
-        self._cut(self.labels, self._encode_labels, force)
+        """Cut full batches (every queued row when ``force``) and dispatch them.
+
+        Labels go after their predictions: the labels to send are taken first, then every
+        prediction queued at that moment is cut and dispatched ahead of them. A label is
+        logged after its prediction, so that prediction is in an earlier batch or in one cut
+        now, never behind its label (the sender keeps the order: ``assay._delivery``).
+        """
+        size = self.settings.batch_size
+        due = len(self.labels) if force else len(self.labels) // size * size
+        self.busy = True
+        try:
+            labels = take(self.labels, due) if due else []
+            self._cut(self.queue, self._encode_predictions, force or bool(labels))
+            for start in range(0, len(labels), size):
+                batch = self._encode_labels(labels[start : start + size])
+                if batch is not None:
+                    self._dispatch(batch)
+        finally:
+            self.busy = False
 
     def _cut(
         self, source: deque[_Item], encode: Callable[[list[_Item]], Batch | None], cut_all: bool
     ) -> None:
         while len(source) >= self.settings.batch_size or (cut_all and source):
-            self.busy = True
-            try:
-                rows = take(source, self.settings.batch_size)
-                batch = encode(rows) if rows else None
-                if batch is not None:
-                    self._dispatch(batch)
-            finally:
-                self.busy = False
+            rows = take(source, self.settings.batch_size)
+            batch = encode(rows) if rows else None
+            if batch is not None:
+                self._dispatch(batch)
 
     def _encode_predictions(self, rows: list[Row]) -> Batch | None:
         batch, bad = prediction_batch(rows, self._name)

@@ -3,6 +3,7 @@ the ``on_error`` callback, kept for ``PredictionLogger.stats``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -31,6 +32,7 @@ Counter = Literal[
     "batches_sent",
     "labels_sent",
     "labels_unknown",
+    "labels_pending",
     "labels_rejected",
     "dead_lettered",
     "queued",
@@ -73,9 +75,11 @@ class DeliveryStats:
     dropped: int = 0  #: rows dropped: memory and disk full, logged after close(), no mapping
     retries: int = 0  #: failed attempts that will be retried
     batches_sent: int = 0  #: prediction batches the server answered with 200
-    labels_sent: int = 0
-    labels_unknown: int = 0
-    labels_rejected: int = 0
+    labels_sent: int = 0  #: labels joined to their stored predictions
+    labels_unknown: int = 0  #: labels an older server dropped: their predictions were unknown
+    #: labels the server keeps until their predictions arrive (ASSAY_PENDING_LABEL_DAYS)
+    labels_pending: int = 0
+    labels_rejected: int = 0  #: labels the server refused (not one of the model's classes, …)
     dead_lettered: int = 0  #: batches set aside in ``dead_letter_dir``
     queued: int = 0  #: rows in memory now
     spool_batches: int = 0  #: batches waiting on disk now
@@ -174,22 +178,7 @@ class StatsKeeper:
     def count_answer(self, batch: Batch, answer: Mapping[str, object]) -> None:
         """Count what the server said it did with a batch it answered with 200."""
         if batch.kind == "labels":
-            unknown = _count(answer, "unknown")
-            self.add("labels_sent", _count(answer, "updated"))
-            self.add("labels_unknown", unknown)
-            if unknown:
-                ids = answer.get("unknown_ids")
-                self.report(
-                    DeliveryError(
-                        "labels",
-                        f"{unknown} labels name predictions the server does not know",
-                        unknown,
-                        errors=[
-                            {"prediction_id": each, "message": "unknown"}
-                            for each in (ids if isinstance(ids, list) else [])
-                        ],
-                    )
-                )
+            self._count_labels(batch, answer)
             return
         rejected = _count(answer, "rejected")
         with self._lock:
@@ -204,6 +193,41 @@ class StatsKeeper:
                     f"the server rejected {rejected} rows",
                     rejected,
                     errors=_row_errors(batch, answer.get("errors")),
+                )
+            )
+
+    def _count_labels(self, batch: Batch, answer: Mapping[str, object]) -> None:
+        """Count a label batch's answer: joined, kept waiting, unknown (an older server
+        drops those), refused one by one."""
+        self.add("labels_sent", _count(answer, "updated"))
+        unknown = _count(answer, "unknown")
+        if "pending" in answer:
+            pending = _count(answer, "pending")
+            self.add("labels_pending", pending)
+            unknown = max(0, unknown - pending)
+        self.add("labels_unknown", unknown)
+        if unknown:
+            ids = answer.get("unknown_ids")
+            self.report(
+                DeliveryError(
+                    "labels",
+                    f"{unknown} labels name predictions the server does not know",
+                    unknown,
+                    errors=[
+                        {"prediction_id": each, "message": "unknown"}
+                        for each in (ids if isinstance(ids, list) else [])
+                    ],
+                )
+            )
+        rejected = _count(answer, "rejected")
+        if rejected:
+            self.add("labels_rejected", rejected)
+            self.report(
+                DeliveryError(
+                    "labels",
+                    f"the server rejected {rejected} labels",
+                    rejected,
+                    errors=_label_errors(batch, answer.get("errors")),
                 )
             )
 
@@ -236,6 +260,21 @@ def _dicts(value: object) -> list[dict[str, object]]:
     if not isinstance(value, list):
         return []
     return [dict(each) for each in value if isinstance(each, dict)]
+
+
+def _label_errors(batch: Batch, listed: object) -> list[dict[str, object]]:
+    """The server's errors about single labels, each with the ``prediction_id`` it names."""
+    errors = _dicts(listed)
+    if errors:
+        try:
+            labels = json.loads(batch.body)["labels"]
+        except (ValueError, KeyError, TypeError):
+            labels = []
+        for each in errors:
+            index = each.get("index")
+            if isinstance(index, int) and 0 <= index < len(labels):
+                each["prediction_id"] = labels[index].get("prediction_id")
+    return errors
 
 
 def _row_errors(batch: Batch, listed: object) -> list[dict[str, object]]:

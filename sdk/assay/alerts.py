@@ -16,12 +16,17 @@ from assay._json import FreeForm, JSONObject, json_objects
 from assay._paths import ModelRef, model_name, model_path
 from assay.errors import NotFound
 
-__all__ = ["Alert", "AlertMethods", "Channel", "Delivery", "DeliveryAttempt"]
+__all__ = ["Alert", "AlertChange", "AlertMethods", "Channel", "Delivery", "DeliveryAttempt"]
 
 
 @dataclass(frozen=True)
 class Alert:
-    """A failing (monitor, check, subject): firing, acknowledged, silenced or resolved."""
+    """An incident: a failing (monitor, check) — firing, acknowledged, silenced or resolved.
+
+    ``findings`` lists every failing finding, worst first (``subject``, ``status``,
+    ``severity``, ``metric``, ``value``, ``threshold``); ``subject`` and ``severity`` are the
+    worst one's. ``report_id`` is None for a failed run (check ``monitor_failed``).
+    """
 
     id: int
     monitor_id: int
@@ -33,13 +38,14 @@ class Alert:
     severity: str
     summary: str
     count: int
-    report_id: int
+    report_id: int | None
     first_seen: datetime | None
     last_seen: datetime | None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
     silenced_until: datetime | None = None
     figures: FreeForm = field(default_factory=dict)
+    findings: list[FreeForm] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: object) -> Alert:
@@ -56,13 +62,40 @@ class Alert:
             severity=read.text("severity"),
             summary=read.text_or_empty("summary"),
             count=read.count("count"),
-            report_id=read.integer("report_id"),
+            report_id=read.optional_integer("report_id"),
             first_seen=read.optional_moment("first_seen"),
             last_seen=read.optional_moment("last_seen"),
             acknowledged_by=read.optional_text("acknowledged_by"),
             resolved_by=read.optional_text("resolved_by"),
             silenced_until=read.optional_moment("silenced_until"),
             figures=read.free_form("figures"),
+            findings=read.free_forms("findings"),
+        )
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """What a bulk acknowledge or resolve did to one alert: ``alert`` as changed, or why it
+    was not (``error_code`` such as ``not_found`` or ``conflict``, and ``error_message``)."""
+
+    id: int
+    ok: bool
+    alert: Alert | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> AlertChange:
+        """Build from the server's JSON."""
+        read = JSONObject(data, "a bulk alert result")
+        alert = read.optional_nested("alert")
+        error = read.optional_nested("error")
+        return cls(
+            id=read.integer("id"),
+            ok=read.flag("ok"),
+            alert=Alert.from_json(alert.as_dict()) if alert is not None else None,
+            error_code=error.optional_text("code") if error is not None else None,
+            error_message=error.optional_text("message") if error is not None else None,
         )
 
 
@@ -78,6 +111,8 @@ class Channel:
     recipients: list[str]
     signed: bool
     secret: str | None = None
+    events: list[str] = field(default_factory=lambda: ["alert.*"])
+    models: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: object) -> Channel:
@@ -91,6 +126,8 @@ class Channel:
             recipients=read.strings("recipients"),
             signed=read.flag("signed"),
             secret=read.optional_text("secret"),
+            events=read.strings("events"),
+            models=read.strings("models"),
         )
 
 
@@ -199,6 +236,22 @@ class AlertMethods(ServerCalls):
         path = f"/alerts/{int(alert_id)}/resolve"
         return Alert.from_json(self._transport.json("POST", path, json={"comment": comment}))
 
+    def acknowledge_alerts(self, alert_ids: Sequence[int], comment: str = "") -> list[AlertChange]:
+        """Acknowledge several alerts at once, each audited; one that cannot be (unknown,
+        resolved) comes back with ``ok=False`` and the reason, the others are changed."""
+        return self._bulk_alerts(alert_ids, "acknowledge", comment)
+
+    def resolve_alerts(self, alert_ids: Sequence[int], comment: str = "") -> list[AlertChange]:
+        """Resolve several alerts at once, each audited; refusals are reported per alert."""
+        return self._bulk_alerts(alert_ids, "resolve", comment)
+
+    def _bulk_alerts(
+        self, alert_ids: Sequence[int], action: str, comment: str
+    ) -> list[AlertChange]:
+        body = {"ids": [int(i) for i in alert_ids], "action": action, "comment": comment}
+        answer = JSONObject(self._transport.json("POST", "/alerts/bulk", json=body), "bulk")
+        return [AlertChange.from_json(r.as_dict()) for r in answer.nested_list("results")]
+
     def silence_alert(self, alert_id: int, until: datetime | str, comment: str = "") -> Alert:
         """No notifications about this alert until ``until`` (a datetime or ISO 8601 string;
         without a timezone it is UTC)."""
@@ -214,15 +267,24 @@ class AlertMethods(ServerCalls):
         url: str | None = None,
         secret: str | None = None,
         recipients: Sequence[str] | None = None,
+        events: Sequence[str] | None = None,
+        models: Sequence[str] | None = None,
     ) -> Channel:
         """Create a ``webhook``, ``slack`` or ``email`` channel (admin).
 
         A webhook without ``secret`` gets one generated (``whsec_…``), returned once in
         ``Channel.secret``; give it to the receiver for :func:`assay.webhooks.verify`.
+
+        ``events``: the event types it receives — ``["alert.*"]`` by default; also
+        ``version.registered``, ``stage.changed``, ``promotion.requested``,
+        ``promotion.blocked``, ``promotion.approved``, ``promotion.rejected``,
+        ``promotion.cancelled``, ``monitor.run_failed``, a family as ``promotion.*``, or
+        ``*``. ``models``: only these models' lifecycle events (default: every model).
         """
         body = present(name=name, kind=kind, url=url, secret=secret)
-        if recipients is not None:
-            body["recipients"] = list(recipients)
+        for key, values in (("recipients", recipients), ("events", events), ("models", models)):
+            if values is not None:
+                body[key] = list(values)
         return Channel.from_json(self._transport.json("POST", "/channels", json=body))
 
     def list_channels(self) -> list[Channel]:
@@ -243,6 +305,23 @@ class AlertMethods(ServerCalls):
     def rotate_channel_secret(self, channel: ChannelRef, secret: str | None = None) -> Channel:
         """A new webhook secret (generated unless given); the old one signs too for 24 h."""
         body: dict[str, object] = {"secret": secret} if secret else {"rotate_secret": True}
+        path = f"/channels/{self._channel_id(channel)}"
+        return Channel.from_json(self._transport.json("PATCH", path, json=body))
+
+    def update_channel(
+        self,
+        channel: ChannelRef,
+        *,
+        url: str | None = None,
+        recipients: Sequence[str] | None = None,
+        events: Sequence[str] | None = None,
+        models: Sequence[str] | None = None,
+    ) -> Channel:
+        """Change a channel's URL (sent whole), recipients, events or models (admin)."""
+        body: dict[str, object] = present(url=url)
+        for key, values in (("recipients", recipients), ("events", events), ("models", models)):
+            if values is not None:
+                body[key] = list(values)
         path = f"/channels/{self._channel_id(channel)}"
         return Channel.from_json(self._transport.json("PATCH", path, json=body))
 

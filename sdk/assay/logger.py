@@ -159,7 +159,8 @@ class PredictionLogger:
         Args:
             features: the model's inputs, ``{feature name: value}`` (copied here).
             prediction: what the model answered.
-            score: the positive class's score (binary classification).
+            score: the positive class's score, a probability from 0 to 1 (binary
+                classification).
             probabilities: ``{class: probability}``.
             sensitive: attributes for fairness checks, e.g. ``{"sex": "F"}``.
             label: the ground truth, when already known (else see :meth:`log_label`).
@@ -201,7 +202,16 @@ class PredictionLogger:
         return prediction_id
 
     def log_label(self, prediction_id: str, label: object) -> None:
-        """Queue the ground truth of an earlier prediction; never raises, never blocks."""
+        """Queue the ground truth of a prediction; never raises, never blocks.
+
+        A label travels behind every prediction this logger queued before it, so a
+        ``log()`` followed by ``log_label()`` of its id finds the prediction stored. A label
+        whose prediction the server does not have yet (another process logs it, say) waits
+        there for it, for ``ASSAY_PENDING_LABEL_DAYS``, and counts in
+        ``stats["labels_pending"]``. A classifier's label is one of its classes (a binary
+        model's 0/1 may be booleans); a regressor's a finite number; others are refused
+        (``stats["labels_rejected"]``, with the row in ``DeliveryError.errors``).
+        """
         try:
             worker = self._worker
             if not worker.running:
@@ -219,7 +229,8 @@ class PredictionLogger:
                 self._worker.stats.dropped(1)
 
     def log_labels(self, labels: Mapping[str, object]) -> None:
-        """Queue many labels at once: ``{prediction_id: label}``; never raises."""
+        """Queue many labels at once: ``{prediction_id: label}``; never raises (see
+        :meth:`log_label`)."""
         try:
             items = list(labels.items())
         except Exception:
@@ -275,10 +286,12 @@ class PredictionLogger:
     @property
     def stats(self) -> DeliveryStats:
         """Counters (rows): ``sent`` (stored), ``duplicates``, ``rejected``, ``spooled``,
-        ``dropped``, ``retries`` (failed attempts), ``labels_sent``, ``labels_unknown``,
-        ``dead_lettered`` (batches set aside in ``dead_letter_dir``); and the state:
-        ``queued`` rows in memory, ``spool_batches``/``spool_bytes`` on disk, ``last_error``
-        and the recent ``errors`` (DeliveryError). Read ``stats.sent`` or ``stats["sent"]``."""
+        ``dropped``, ``retries`` (failed attempts), ``labels_sent``, ``labels_pending``
+        (waiting on the server for their predictions), ``labels_rejected``,
+        ``labels_unknown`` (dropped by an older server), ``dead_lettered`` (batches set aside
+        in ``dead_letter_dir``); and the state: ``queued`` rows in memory,
+        ``spool_batches``/``spool_bytes`` on disk, ``last_error`` and the recent ``errors``
+        (DeliveryError). Read ``stats.sent`` or ``stats["sent"]``."""
         worker = self._worker
         pending = self._spool.pending()
         return worker.stats.snapshot(

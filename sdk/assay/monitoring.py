@@ -304,7 +304,30 @@ class MonitoringMethods(ServerCalls):
         """One report with its full detail (per-column drift rows, per-group bias rows…)."""
         return Report.from_json(self._transport.json("GET", f"/reports/{int(report_id)}"))
 
-    def report_html(self, report_id: int) -> str:
-        """Evidently's HTML report for the report's window (built on first request)."""
-        response = self._transport.request("GET", f"/reports/{int(report_id)}/html")
-        return response.text
+    def report_html(self, report_id: int, timeout: float = 300.0) -> str:
+        """Evidently's page of a drift, data-quality or performance report.
+
+        The server builds it in the background after the run; while it is being prepared it
+        answers 202, and this asks again after its ``Retry-After`` until ``timeout`` seconds
+        have passed (then :class:`TimeoutError`). A bias or estimated-performance report has
+        no Evidently page (:class:`~assay.NotFound`).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self._transport.request("GET", f"/reports/{int(report_id)}/html")
+            if response.status_code != 202:
+                return response.text
+            wait = _retry_after(response.headers.get("Retry-After"))
+            if time.monotonic() + wait > deadline:
+                raise TimeoutError(
+                    f"Evidently's page of report {report_id} was not ready within {timeout} s"
+                )
+            time.sleep(wait)
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait from a ``Retry-After`` of seconds (1 when absent or unreadable)."""
+    try:
+        return min(max(float(value or 1), 0.1), 60.0)
+    except ValueError:
+        return 1.0

@@ -13,12 +13,13 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, http_errors, request_scope
+from . import __version__, http_errors, openapi, request_scope
 from .auth import authorization
 from .db import Database, utcnow
 from .models import import_all_models
 from .schemas import ErrorSchema
 from .settings import Settings
+from .web import protection
 from .wiring import Wiring, wire
 
 
@@ -26,6 +27,8 @@ class AssayApi(Api):
     """flask-smorest's Api, answering errors in our one shape."""
 
     ERROR_SCHEMA = ErrorSchema
+    # each operation lists its own error statuses instead (openapi.ErrorResponses)
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         """Every HTTP error in our shape."""
@@ -60,7 +63,7 @@ def create_app(
     import_all_models()
     database = database or Database.from_settings(settings)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder="web/static")  # the UI's stylesheet
     app.config.update(
         SECRET_KEY=_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
@@ -73,9 +76,7 @@ def create_app(
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_JSON_PATH="openapi.json",  # Swagger UI at /api/docs: openapi.init_app
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logging.getLogger("assay_server").setLevel(settings.log_level)
@@ -86,12 +87,14 @@ def create_app(
     )
     authorization.init_app(app)
     request_scope.init_idempotency_keys(app)  # after authorization: a key is its caller's
+    protection.init_app(app, settings)  # CSRF on the pages' forms, security headers
 
     api = AssayApi(
         app,
         spec_kwargs={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
+            "extra_plugins": [openapi.ErrorResponses(app)],
         },
     )
     from .alerts.routes import blp as alerts_blp
@@ -120,5 +123,6 @@ def create_app(
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
     app.register_blueprint(metrics_bp)
+    openapi.init_app(app)
     http_errors.init_app(app)
     return app

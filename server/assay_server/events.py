@@ -37,6 +37,7 @@ EVENT_NAMES = frozenset(
         "promotion.cancelled",
         "monitor.created",
         "monitor.updated",
+        "monitor.deleted",
         "monitor.run_succeeded",
         "monitor.run_failed",
         "monitor.run_skipped",

@@ -42,6 +42,11 @@ RETRY_AFTER_SECONDS = 1
 DATABASE_UNAVAILABLE = "The database is not available right now; try again after Retry-After."
 
 
+def error_code_for(status: int) -> str:
+    """The error code answered with ``status`` (``validation_error`` for 422)."""
+    return "internal_error" if status >= 500 and status != 503 else _HTTP_CODES.get(status, "error")
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one error shape."""
     return {
@@ -75,15 +80,25 @@ def flatten_field_messages(messages: Any) -> dict[str, Any]:
 
 
 def _validation_message(details: dict[str, Any]) -> str:
-    names = [name for name in details if not name.startswith("_")]
+    # a key need not be text: a multipart part can come without a name (None)
+    names = [str(name) for name in details if not str(name).startswith("_")]
     if not names:
         first = next(iter(details.values()), ["Invalid input."])
         return str(first[0] if isinstance(first, list) and first else first)
     return "Invalid input: " + ", ".join(sorted(names))
 
 
-def handle_http_exception(exc: HTTPException) -> ResponseReturnValue:
-    """Werkzeug and flask-smorest errors (404, 405, 413, webargs' 400/422) in our shape."""
+def handle_http_exception(exc: HTTPException) -> Response:
+    """Werkzeug and flask-smorest errors (404, 405, 413, webargs' 400/422) in our shape, with
+    the headers the exception carries (a 405's ``Allow``, RFC 9110 15.5.6)."""
+    response = current_app.make_response(_http_error_answer(exc))
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _http_error_answer(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
     if status >= 500:
         log.error("HTTP %s [request %s]: %s", status, g.get("request_id"), exc.description)
@@ -136,6 +151,10 @@ def handle_assay_error(exc: AssayError) -> ResponseReturnValue:
     if isinstance(exc, ValidationFailed) and exc.details and not message:
         message = _validation_message(exc.details)
     answer = error_response(exc.status, exc.code, message, exc.details)
+    if exc.status == 401:  # RFC 9110 11.6.1: a 401 names the scheme that would get in
+        response = current_app.make_response(answer)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="assay"'
+        return response
     return retry_later(answer) if exc.status == 503 else answer
 
 

@@ -9,6 +9,7 @@ is lost across restarts. A scrape authenticates like any API call: a viewer toke
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response
@@ -18,9 +19,11 @@ from .access import requires
 from .alerts.figures import alert_counts, delivery_counts
 from .alerts.models import ALERT_STATUSES, DELIVERY_STATUSES, SEVERITIES
 from .ingest.figures import ingest_counts
+from .ingest.pending import pending_label_counts
 from .monitoring.figures import run_figures
-from .request_scope import db_session
+from .request_scope import db_session, service_context
 from .roles import Role
+from .settings import Settings
 
 bp = Blueprint("metrics", __name__)
 
@@ -28,8 +31,10 @@ bp = Blueprint("metrics", __name__)
 class StoreCollector:
     """A prometheus-client collector over one session."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
         self.session = session
+        self.settings = settings
+        self.now = now
 
     def collect(self) -> Iterator[Any]:
         """The metric families."""
@@ -84,6 +89,17 @@ class StoreCollector:
             predictions.add_metric([model, "duplicate"], duplicates)
         yield predictions
 
+        pending = GaugeMetricFamily(
+            "assay_pending_labels",
+            "Labels waiting for their predictions (within ASSAY_PENDING_LABEL_DAYS), by model.",
+            labels=["model"],
+        )
+        for model, count in sorted(
+            pending_label_counts(self.session, self.settings, self.now).items()
+        ):
+            pending.add_metric([model], count)
+        yield pending
+
 
 @bp.route("/metrics")
 @requires(Role.VIEWER)
@@ -93,5 +109,6 @@ def metrics() -> Response:
     from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(db_session()))
+    ctx = service_context()
+    registry.register(StoreCollector(db_session(), ctx.settings, ctx.clock()))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from .alerts.outbox import Outbox
 from .alerts.outbox import wake as outbox_wake
 from .db import Database, utcnow
+from .monitoring.html import build_missing_pages
 from .monitoring.models import Monitor
 from .monitoring.runner import SCHEDULER_ACTOR, MonitorRunner, worker_name
 from .monitoring.schedules import latest_slot, trigger_for
@@ -36,6 +37,8 @@ from .wiring import Wiring, wire
 log = logging.getLogger(__name__)
 
 REAP_EVERY_SECONDS = 30.0
+#: How often the Evidently pages of new reports are built (each new report once).
+PAGES_EVERY_SECONDS = 60.0
 _JOB_PREFIX = "monitor:"
 
 
@@ -84,6 +87,7 @@ class MonitorScheduler:
         housekeeping = [
             ("reap-stuck-runs", REAP_EVERY_SECONDS, self.reap),
             ("take-queued-runs", self.settings.scheduler_sync_seconds, self.take_queued),
+            ("build-evidently-pages", PAGES_EVERY_SECONDS, self.build_pages),
         ]
         for name, seconds, job in housekeeping:
             self._scheduler.add_job(
@@ -120,6 +124,10 @@ class MonitorScheduler:
             outbox_wake.clear()
             _logged("deliver-notifications", self.outbox.run_once)()
             outbox_wake.wait(self.settings.outbox_poll_seconds)
+
+    def build_pages(self) -> int:
+        """Build the Evidently pages of recent reports, so they are ready when opened."""
+        return build_missing_pages(self.database, self.settings, now=self.clock())
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking jobs; with ``wait``, let running ones finish."""

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from .db import TIMESTAMP_FORMAT
-from .storable import UNSTORABLE_TEXT, holds_unstorable_text
+from .storable import MAX_STORED_ID, UNSTORABLE_TEXT, holds_unstorable_text
 
 MAX_PAGE_SIZE = 500
 
 
 class Timestamp(fields.DateTime):
-    """A UTC timestamp written the one way the API and the audit chain write it."""
+    """A UTC timestamp written the one way the API and the audit chain write it.
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(format=TIMESTAMP_FORMAT, **kwargs)
+    The field keeps marshmallow's default (ISO 8601) format and writes its own: apispec
+    describes a custom ``format`` as ``"format": null``, which is not valid OpenAPI, and
+    ``2026-11-23T10:00:00.000000Z`` is an RFC 3339 ``date-time`` as OpenAPI means it.
+    """
+
+    def _serialize(
+        self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
+        return None if value is None else value.strftime(TIMESTAMP_FORMAT)
 
 
 class StrictSchema(Schema):
@@ -59,6 +67,12 @@ def _nested_keys(schema: Schema) -> frozenset[str]:
     )
 
 
+def stored_id(*, minimum: int = 1, **kwargs: Any) -> fields.Integer:
+    """An integer naming a stored row (an id, a version number, a sequence number): from
+    ``minimum`` to the largest id the store holds, so no larger one reaches a query."""
+    return fields.Integer(validate=validate.Range(min=minimum, max=MAX_STORED_ID), **kwargs)
+
+
 class PageArgsSchema(StrictSchema):
     """``page`` from 1 and ``limit`` up to 500."""
 
@@ -79,8 +93,8 @@ class ErrorDetailSchema(Schema):
 
     code = fields.String(required=True)
     message = fields.String(required=True)
-    details = fields.Dict()
-    request_id = fields.String(allow_none=True)
+    details = fields.Dict(required=True)
+    request_id = fields.String(required=True, allow_none=True)
 
 
 class ErrorSchema(Schema):

@@ -41,6 +41,7 @@ class Settings:
     explain_memory_mb: int = 4096
     explain_cache_size: int = 8
     explain_max_unpacked_mb: float = 1024.0
+    evidently_max_rows: int = 50_000
     max_batch_rows: int = 10_000
     max_window_rows: int = 200_000
     run_deadline_seconds: float = 900.0
@@ -48,6 +49,8 @@ class Settings:
     scheduler_misfire_grace_seconds: float = 300.0
     scheduler_workers: int = 2
     public_url: str = ""
+    ui_session_idle_minutes: float = 60.0
+    ui_session_hours: float = 12.0
     webhook_allow_private: bool = False
     smtp_host: str = ""
     smtp_port: int = 0
@@ -60,6 +63,7 @@ class Settings:
     audit_checkpoint_every: int = 1000
     audit_signing_key_file: Path | None = None
     owner_lookback_days: float = 30.0
+    pending_label_days: float = 7.0
 
     @property
     def smtp_port_or_default(self) -> int:
@@ -104,6 +108,7 @@ class Settings:
             "explain_memory_mb": _int(env, "ASSAY_EXPLAIN_MEMORY_MB", 4096),
             "explain_cache_size": _int(env, "ASSAY_EXPLAIN_CACHE_SIZE", 8),
             "explain_max_unpacked_mb": _float(env, "ASSAY_EXPLAIN_MAX_UNPACKED_MB", 1024.0),
+            "evidently_max_rows": _int(env, "ASSAY_EVIDENTLY_MAX_ROWS", 50_000),
             "max_batch_rows": _int(env, "ASSAY_MAX_BATCH_ROWS", 10_000),
             "max_window_rows": _int(env, "ASSAY_MAX_WINDOW_ROWS", 200_000),
             "run_deadline_seconds": _float(env, "ASSAY_RUN_DEADLINE_SECONDS", 900.0),
@@ -113,6 +118,8 @@ class Settings:
             ),
             "scheduler_workers": _int(env, "ASSAY_SCHEDULER_WORKERS", 2),
             "public_url": env.get("ASSAY_PUBLIC_URL", "").rstrip("/"),
+            "ui_session_idle_minutes": _float(env, "ASSAY_UI_SESSION_IDLE_MINUTES", 60.0),
+            "ui_session_hours": _float(env, "ASSAY_UI_SESSION_HOURS", 12.0),
             "webhook_allow_private": _bool(env, "ASSAY_WEBHOOK_ALLOW_PRIVATE", False),
             "smtp_host": env.get("ASSAY_SMTP_HOST", ""),
             "smtp_port": _int(env, "ASSAY_SMTP_PORT", 0),
@@ -127,6 +134,7 @@ class Settings:
             "audit_checkpoint_every": _count(env, "ASSAY_AUDIT_CHECKPOINT_EVERY", 1000),
             "audit_signing_key_file": _path(env, "ASSAY_AUDIT_SIGNING_KEY_FILE"),
             "owner_lookback_days": _float(env, "ASSAY_OWNER_LOOKBACK_DAYS", 30.0),
+            "pending_label_days": _float(env, "ASSAY_PENDING_LABEL_DAYS", 7.0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -134,6 +142,11 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_https(self) -> bool:
+        """True when people reach the server over HTTPS (``ASSAY_PUBLIC_URL`` says so)."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 UNSTORABLE_TEXT = "Text cannot contain NUL characters or lone surrogates."
+#: The largest id the store holds: ids are INTEGER columns, 32 bits on PostgreSQL. A larger
+#: one in a path, a query or a body names nothing stored: a 422, never a driver's overflow.
+MAX_STORED_ID = 2**31 - 1
 
 
 def is_storable_text(value: str) -> bool:

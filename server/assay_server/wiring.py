@@ -8,8 +8,13 @@ way everywhere. Nothing here is mutable once built, and no package keeps a regis
 Connected here:
 
 - a stored run's reports → alerts (``monitor.run_succeeded`` → ``alerts.raising``);
+- a monitor without data, a failed run → alerts (``monitor.run_succeeded`` /
+  ``monitor.run_failed`` → ``alerts.silent_failures``);
 - a monitor's channels → checked to exist (``monitor.created``/``updated`` → ``alerts``);
+- a deleted monitor → the alerts it raised go with it (``monitor.deleted`` → ``alerts.raising``);
 - alert changes → the outbox (``alert.*`` → ``alerts.outbox``);
+- a version registered, a stage changed, a promotion's steps, a failed run → the channels
+  subscribed to them (``alerts.subscriptions``);
 - a model's new owner → refused while a promotion of it is open (``model.updated`` →
   ``governance.ownership``);
 - evidence providers → policy rules (monitoring's reports, explanations, open alerts).
@@ -22,12 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .alerts import evidence as alert_evidence
+from .alerts import silent_failures
 from .alerts.monitor_channels import check_monitor_channels
 from .alerts.outbox import on_alert_event
-from .alerts.raising import on_run_succeeded
+from .alerts.raising import on_monitor_deleted, on_run_succeeded
+from .alerts.subscriptions import PUBLISHED_LIFECYCLE_EVENTS, on_lifecycle_event
 from .context import ServiceContext
 from .db import utcnow
-from .events import EVENT_NAMES, EventBus
+from .events import EVENT_NAMES, EventBus, Subscriber
 from .evidence import EvidenceProviders
 from .explain import evidence as explain_evidence
 from .governance.ownership import refuse_owner_change_while_open
@@ -66,15 +73,18 @@ class Wiring:
 
 def wire() -> Wiring:
     """Connect the subscribers and the evidence providers."""
-    events = EventBus(
-        {
-            "monitor.created": [check_monitor_channels],
-            "monitor.updated": [check_monitor_channels],
-            "monitor.run_succeeded": [on_run_succeeded],
-            "model.updated": [refuse_owner_change_while_open],
-            **{name: [on_alert_event] for name in ALERT_CHANGES},
-        }
-    )
+    subscriptions: dict[str, list[Subscriber]] = {
+        "monitor.created": [check_monitor_channels],
+        "monitor.updated": [check_monitor_channels],
+        "monitor.deleted": [on_monitor_deleted],
+        "monitor.run_succeeded": [on_run_succeeded, silent_failures.on_run_succeeded],
+        "monitor.run_failed": [silent_failures.on_run_failed],
+        "model.updated": [refuse_owner_change_while_open],
+        **{name: [on_alert_event] for name in ALERT_CHANGES},
+    }
+    for name in PUBLISHED_LIFECYCLE_EVENTS:
+        subscriptions.setdefault(name, []).append(on_lifecycle_event)
+    events = EventBus(subscriptions)
     evidence = EvidenceProviders(
         {
             "drift_share": monitoring_evidence.drift_share,

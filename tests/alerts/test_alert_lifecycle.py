@@ -52,6 +52,12 @@ def test_a_failing_check_fires_one_alert_and_one_signed_notification(
         "firing",
         "critical",
     )
+    [finding] = alert["findings"]  # the incident of the check, with its one failing column
+    assert (finding["subject"], finding["metric"], finding["severity"]) == (
+        "age",
+        "missing_share",
+        "critical",
+    )
     [(headers, _body, verified)] = webhook.received
     assert verified, webhook.rejections
     [event] = webhook.events
@@ -67,6 +73,7 @@ def test_a_failing_check_fires_one_alert_and_one_signed_notification(
     assert data["severity"] == "critical" and data["report_url"].endswith(
         f"/reports/{alert['report_id']}"
     )
+    assert [t["subject"] for t in data["top"]] == ["age"]
     target = f"churn/alerts/{alert['id']}"
     actions = audit_actions(monitored.client, monitored.headers, "alert", target)
     assert actions == ["alert.fired"]

@@ -142,15 +142,23 @@ def test_the_outbox_row_is_written_with_the_alert_or_not_at_all(
     monitored.log(300, missing_age=0.4)
 
     real_enqueue = outbox.enqueue
+    calls: list[str] = []
 
     def enqueue_then_fail(*args: Any, **kwargs: Any) -> Any:
-        real_enqueue(*args, **kwargs)
-        raise RuntimeError("the transaction dies after the outbox row was added")
+        rows = real_enqueue(*args, **kwargs)
+        calls.append(args[2].check)
+        if len(calls) == 1:  # the data-quality alert's transaction dies
+            raise RuntimeError("the transaction dies after the outbox row was added")
+        return rows
 
     monkeypatch.setattr(outbox, "enqueue", enqueue_then_fail)
     run = monitored.run(monitor["id"])
     assert run["status"] == "failed" and "failed on the server" in run["error"]
+    assert calls == ["data_quality", "monitor_failed"]
+    # the failed run raised its own alert, in the transaction that recorded the failure;
+    # of the data-quality alert and its notification nothing was kept
+    [alert] = monitored.client.get(f"{API}/alerts", headers=monitored.headers).json
+    assert alert["check"] == "monitor_failed" and alert["report_id"] is None
     with db.unit_of_work(write=False) as session:
-        assert session.scalars(select(Delivery)).all() == []
-    assert monitored.client.get(f"{API}/alerts", headers=monitored.headers).json == []
+        assert [d.alert_id for d in session.scalars(select(Delivery))] == [alert["id"]]
     assert monitored.reports() == []

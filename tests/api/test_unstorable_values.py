@@ -9,6 +9,7 @@ import io
 import pytest
 
 from tests.api.factories import API, create_model, declared_version, model_body
+from tests.web.forms import sign_in
 
 NUL = "a\x00b"
 SURROGATE = "a\ud800b"
@@ -91,8 +92,7 @@ def test_an_upload_whose_file_name_holds_a_nul_is_refused(client, contributor_he
 
 
 def test_a_web_form_with_a_nul_is_refused_before_it_reaches_the_store(client, token_for):
-    token = token_for("contributor", "on-call")
-    assert client.post("/login", data={"token": token}).status_code == 302
-    response = client.post("/alerts/1/acknowledge", data={"comment": NUL})
+    browser = sign_in(client, token_for("contributor", "on-call"))
+    response = browser.post("/alerts/1/acknowledge", data={"comment": NUL})
     assert response.status_code == 422
     assert UNSTORABLE in response.get_data(as_text=True)

@@ -138,7 +138,7 @@ def _fresh_postgres(base: str) -> tuple[str, callable]:
     return base.rsplit("/", 1)[0] + "/" + name, drop
 
 
-def _process_tree_cpu_s(pid: int) -> float | None:
+def process_tree_cpu_s(pid: int) -> float | None:
     """User + system CPU seconds used so far by a process and its descendants (Linux only)."""
     try:
         ticks, stack = 0, [pid]
@@ -224,7 +224,7 @@ def ingest_rate(
                         accepted[index] += response.json()["accepted"]
 
             threads_ = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
-            server_cpu_before = _process_tree_cpu_s(server.pid)
+            server_cpu_before = process_tree_cpu_s(server.pid)
             client_cpu_before = time.process_time()
             started = time.perf_counter()
             for thread in threads_:
@@ -233,7 +233,7 @@ def ingest_rate(
                 thread.join()
             elapsed = time.perf_counter() - started
             client_cpu = time.process_time() - client_cpu_before
-            server_cpu_after = _process_tree_cpu_s(server.pid)
+            server_cpu_after = process_tree_cpu_s(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -9,10 +9,16 @@ from typing import Any
 import pytest
 
 from assay_server.ingest.blocks import decode_block, encode_block
-from assay_server.ingest.validation import check_batch, check_category, check_number
+from assay_server.ingest.validation import (
+    check_batch,
+    check_category,
+    check_number,
+    check_probability,
+)
 from assay_server.ingest.wire import MISSING, ColumnBatch
 
 NUMBERS = [1.5, -2, 0, 7, 2**53 + 1, 10**400, True, None, math.nan, math.inf, "3", MISSING]
+SCORES = [0.25, 1, 0, 1.7, -0.1, None]  # a classifier's score is a probability
 TEXTS = ["a", "", "é" * 1000, "x" * 1001, "\ud800", 3, False, None, 1.5, [1], MISSING]
 FEATURES = [{"name": "n", "kind": "numerical"}, {"name": "c", "kind": "categorical"}]
 
@@ -44,7 +50,7 @@ def test_a_column_checked_at_once_has_the_errors_of_its_values(seed):
         timestamp=[1_795_000_000.0 + i for i in range(size)],
         features={"n": numbers, "c": texts},
         prediction=[i % 2 for i in range(size)],
-        score=_column(rng, [*NUMBERS[:4], None], size),
+        score=_column(rng, SCORES, size),
     )
     checked = check_batch(batch, FEATURES, "binary_classification", now_us=0)
     errors = set(checked.errors)
@@ -55,7 +61,7 @@ def test_a_column_checked_at_once_has_the_errors_of_its_values(seed):
         texts, check_category, "features.c"
     )
     assert {e for e in errors if e[1] == "score"} == _value_by_value(
-        batch.score, check_number, "score"
+        batch.score, check_probability, "score"
     )
 
 

@@ -15,12 +15,24 @@ from tests.ingest.conftest import BASE_TS, PREDICTIONS, columns, post, row
 def test_a_column_wise_batch_is_stored_and_counted(client, contributor_headers, churn_v1):
     response = post(client, contributor_headers, columns(250))
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.json == {"accepted": 250, "duplicates": 0, "rejected": 0, "errors": []}
+    assert response.json == {
+        "accepted": 250,
+        "duplicates": 0,
+        "rejected": 0,
+        "errors": [],
+        "labels_joined": 0,
+    }
 
 
 def test_a_row_wise_batch_is_stored_and_counted(client, contributor_headers, churn_v1):
     response = post(client, contributor_headers, {"rows": [row(i) for i in range(5)]})
-    assert response.json == {"accepted": 5, "duplicates": 0, "rejected": 0, "errors": []}
+    assert response.json == {
+        "accepted": 5,
+        "duplicates": 0,
+        "rejected": 0,
+        "errors": [],
+        "labels_joined": 0,
+    }
 
 
 def test_a_gzipped_batch_is_accepted(client, contributor_headers, churn_v1):
@@ -55,7 +67,13 @@ def test_a_gzip_bomb_is_refused_as_too_large(settings, db, clock, contributor_he
 def test_resending_a_batch_stores_nothing_new(client, contributor_headers, churn_v1):
     post(client, contributor_headers, columns(100))
     again = post(client, contributor_headers, columns(100))
-    assert again.json == {"accepted": 0, "duplicates": 100, "rejected": 0, "errors": []}
+    assert again.json == {
+        "accepted": 0,
+        "duplicates": 100,
+        "rejected": 0,
+        "errors": [],
+        "labels_joined": 0,
+    }
     overlapping = post(client, contributor_headers, columns(100, start=50))
     assert (overlapping.json["accepted"], overlapping.json["duplicates"]) == (50, 50)
     listed = client.get(PREDICTIONS, headers=contributor_headers, query_string={"limit": 1000})

@@ -13,7 +13,7 @@ from assay_server.ingest.service import ingest_batch
 from assay_server.ingest.window import read_window
 from assay_server.registry.service import RegistryService
 from assay_server.wiring import wire
-from tests.api.factories import API, audit_events, declared_version
+from tests.api.factories import API, audit_events, create_model, declared_version
 from tests.ingest.conftest import BASE_TS, PREDICTIONS, columns, post, row
 
 LABELS = f"{API}/models/churn/labels"
@@ -49,6 +49,8 @@ def test_labels_join_by_prediction_id_across_versions(client, contributor_header
         "rejected": 0,
         "unknown_ids": ["nobody"],
         "errors": [],
+        "pending": 1,
+        "pending_total": 1,
     }
     v1 = client.get(PREDICTIONS, headers=contributor_headers).json["items"]
     v2 = client.get(f"{API}/models/churn/versions/2/predictions", headers=contributor_headers).json[
@@ -87,7 +89,7 @@ def test_each_label_batch_is_audited(client, contributor_headers, churn_v1):
     )
     events = audit_events(client, contributor_headers, "model", "churn")
     assert events[-1]["action"] == "labels.recorded"
-    assert events[-1]["payload"] == {"updated": 1, "unknown": 0, "rejected": 0}
+    assert events[-1]["payload"] == {"updated": 1, "unknown": 0, "rejected": 0, "pending": 0}
 
 
 def test_predictions_page_in_time_order_by_cursor(client, contributor_headers, churn_v1):
@@ -236,16 +238,26 @@ def test_a_partly_repeated_batch_adds_only_its_new_rows_to_a_window(
 
 
 def test_a_window_carries_each_rows_label_whatever_its_json_type(
-    client, contributor_headers, churn_v1, db, cli_context
+    client, contributor_headers, db, cli_context
 ):
+    # a multiclass model with no reference dataset: any category is one of its classes
+    create_model(client, contributor_headers, "kinds", task="multiclass_classification")
+    declared_version(client, contributor_headers, "kinds")
     labels = [1, "churned", -3, True, None, "é", 'it\'s "quoted", [1]']
     rows = [row(i, label=label) for i, label in enumerate(labels)]
-    stored = post(client, contributor_headers, {"rows": rows})
+    stored = client.post(
+        f"{API}/models/kinds/versions/1/predictions",
+        json={"rows": rows},
+        headers=contributor_headers,
+    )
     assert stored.json["accepted"] == len(labels), stored.json
     corrected = {"labels": [{"prediction_id": "r0", "label": 7}]}
-    assert client.post(LABELS, json=corrected, headers=contributor_headers).status_code == 200
+    response = client.post(
+        f"{API}/models/kinds/labels", json=corrected, headers=contributor_headers
+    )
+    assert response.status_code == 200
     with db.unit_of_work(write=False) as session:
-        version = RegistryService(session, cli_context).get_version("churn", 1)
+        version = RegistryService(session, cli_context).get_version("kinds", 1)
         window = read_window(session, version.id)
     by_id = dict(zip(window.frame["prediction_id"], window.labels, strict=True))
     expected = {f"r{i}": label for i, label in enumerate(labels)} | {"r0": 7}

@@ -139,10 +139,10 @@ def test_the_rows_kept_beside_a_refused_one_read_back_exactly(
 def test_labels_sent_with_predictions_are_stored_with_their_time(
     client, contributor_headers, churn_v1, db, clock
 ):
-    body = columns(4, label=[1, None, "yes", True])
+    body = columns(4, label=[1, None, "0", True])
     assert post(client, contributor_headers, body).json["accepted"] == 4
     items = client.get(PREDICTIONS, headers=contributor_headers).json["items"]
-    assert [i["label"] for i in items] == [1, None, "yes", True]
+    assert [i["label"] for i in items] == [1, None, 0, 1]  # a binary model's classes: 0 and 1
     with db.unit_of_work(write=False) as session:
         stamped = session.execute(
             select(PredictionRow.prediction_id, PredictionRow.label_updated_at).order_by(

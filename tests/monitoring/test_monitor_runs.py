@@ -215,7 +215,8 @@ def test_a_queued_run_waits_for_a_scheduler(monitored: Monitored) -> None:
         headers=monitored.headers,
         query_string={"wait": "false"},
     )
-    assert response.status_code == 201 and response.json["status"] == "queued"
+    assert response.status_code == 202 and response.json["status"] == "queued"
+    assert response.headers["Location"] == f"/api/v1/monitor-runs/{response.json['id']}"
 
 
 def test_reports_are_the_evidence_of_monitoring_policy_rules(

@@ -71,6 +71,29 @@ def test_alerts_from_a_monitor_reach_a_verified_webhook(
     assert admin_client.list_alerts(status="open") == []
 
 
+def test_alerts_are_acknowledged_and_resolved_in_bulk(admin_client: assay.Client) -> None:
+    _failing_window(admin_client)
+    for name in ("first", "second"):
+        monitor = admin_client.create_monitor(
+            "churn", name=name, checks=["data_quality"], schedule=None
+        )
+        admin_client.run_monitor("churn", monitor.id)
+    alerts = admin_client.list_alerts(model="churn", status="open")
+    ids = sorted(alert.id for alert in alerts)
+    assert len(ids) == 2
+    assert [f["subject"] for f in alerts[0].findings] == ["age"]
+    assert alerts[0].findings[0]["severity"] == "critical"
+    changes = admin_client.acknowledge_alerts([*ids, 999_999], "on it")
+    assert [(c.id, c.ok) for c in changes] == [(ids[0], True), (ids[1], True), (999_999, False)]
+    assert changes[0].alert is not None and changes[0].alert.status == "acknowledged"
+    assert (changes[2].alert, changes[2].error_code) == (None, "not_found")
+    resolved = admin_client.resolve_alerts(ids, "fixed upstream")
+    assert all(c.ok and c.alert and c.alert.status == "resolved" for c in resolved)
+    again = admin_client.resolve_alerts(ids[:1])
+    assert (again[0].ok, again[0].error_code) == (False, "conflict")
+    assert admin_client.list_alerts(status="open") == []
+
+
 def test_test_channel_and_redeliver(
     admin_client: assay.Client, receiver: WebhookReceiver, outbox: Outbox
 ) -> None:

@@ -14,6 +14,7 @@ from assay_server.settings import Settings
 from tests.alerts.receivers import WebhookReceiver
 from tests.monitoring.conftest import Monitored, monitored  # noqa: F401  (a fixture)
 
+from .forms import FormClient, sign_in
 from .scenario import Scenario, fail_every_delivery, monitor_and_alert
 
 
@@ -39,12 +40,10 @@ def scenario(monitored: Monitored, receiver: WebhookReceiver, outbox: Outbox) ->
 
 @pytest.fixture
 def signed_in(app: Any, token_for: Callable[..., str]) -> Callable[..., Any]:
-    """A fresh test client signed in through the login form: ``signed_in("viewer", "ann")``."""
+    """A fresh test client signed in through the login form: ``signed_in("viewer", "ann")``;
+    its ``post`` sends the CSRF token of its pages."""
 
-    def sign_in(role: str, name: str | None = None) -> Any:
-        browser = app.test_client()
-        response = browser.post("/login", data={"token": token_for(role, name)})
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return browser
+    def signed_in_as(role: str, name: str | None = None) -> FormClient:
+        return sign_in(app.test_client(), token_for(role, name))
 
-    return sign_in
+    return signed_in_as

@@ -60,15 +60,24 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def page(chromium: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) and page; any JavaScript dialog fails the test."""
+    """A fresh browser context (no cookies) and page; any JavaScript dialog, or anything the
+    Content-Security-Policy of our pages refused (an inline style, a script), fails the test."""
     context = chromium.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     dialogs: list[str] = []
+    refused: list[str] = []
     tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    tab.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield tab
     context.close()
     assert dialogs == [], f"a page ran script: {dialogs}"
+    assert refused == [], f"the Content-Security-Policy refused: {refused}"
 
 
 def _sign_in(page: Page, live_server: LiveServer, path: str, token: str) -> None:
@@ -100,6 +109,8 @@ def test_on_call_signs_in_acknowledges_an_alert_and_finds_the_failed_delivery(
 
     _sign_in(page, live_server, "/alerts", token_factory("contributor", "on-call"))
     expect(page.locator("#signed-in-as")).to_have_text("on-call")
+    [cookie] = page.context.cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("session", True, "Lax")
     row = page.locator(f"#alert-{alert['id']}")
     expect(row.locator("td").nth(1)).to_have_text("firing")
     expect(row).to_contain_text(alert["summary"])

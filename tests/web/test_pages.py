@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
+from assay_server.monitoring.html import build_page
 from tests.alerts.receivers import SlackReceiver
 from tests.api.factories import API
 from tests.monitoring.conftest import Monitored
 
+from .forms import FormClient
 from .html_tables import cells_by_first, table_rows
 from .scenario import HOSTILE, Scenario, hostile_alert
 
@@ -44,6 +46,7 @@ def _flashes(page: str) -> list[str]:
 
 
 def test_signing_in_from_a_page_comes_back_to_it(client, token_for):
+    client = FormClient(client)
     bounced = client.get("/alerts?status=all")
     assert bounced.status_code == 302
     login = bounced.headers["Location"]
@@ -61,7 +64,7 @@ def test_signing_in_from_a_page_comes_back_to_it(client, token_for):
     ["/\\evil.example/", "//evil.example/", "/\t/evil.example", "/\n/x", "https://evil.example"],
 )
 def test_login_never_redirects_off_site(client, token_for, target):
-    response = client.post(
+    response = FormClient(client).post(
         "/login", query_string={"next": target}, data={"token": token_for("viewer")}
     )
     assert response.headers["Location"] == "/"
@@ -197,9 +200,10 @@ def test_a_report_without_enough_rows_says_why(monitored: Monitored, signed_in):
 
 
 def test_the_evidently_link_frames_evidentlys_report_of_the_window_in_a_sandbox(
-    scenario: Scenario, signed_in
+    scenario: Scenario, signed_in, db, settings
 ):
     report_id = scenario.reports["drift"]
+    build_page(db, settings, report_id)  # what the scheduler does after the run
     viewer = signed_in("viewer")
     page = viewer.get(f"/reports/{report_id}/evidently").get_data(as_text=True)
     assert f"<title>churn v1: drift report #{report_id}</title>" in page
@@ -216,8 +220,11 @@ def test_the_evidently_link_frames_evidentlys_report_of_the_window_in_a_sandbox(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_the_api_serves_evidentlys_page_sandboxed_too(scenario: Scenario, monitored: Monitored):
+def test_the_api_serves_evidentlys_page_sandboxed_too(
+    scenario: Scenario, monitored: Monitored, db, settings
+):
     report_id = scenario.reports["drift"]
+    build_page(db, settings, report_id)
     response = monitored.client.get(f"{API}/reports/{report_id}/html", headers=monitored.headers)
     assert response.status_code == 200
     assert response.headers["Content-Security-Policy"].startswith("sandbox allow-scripts;")

@@ -30,6 +30,8 @@ OPEN_ALERT_STATUSES = (
     AlertStatus.SILENCED.value,
 )
 SEVERITIES = ("warning", "critical")
+#: What ``POST /alerts/bulk`` may do to several alerts at once.
+BULK_ACTIONS = ("acknowledge", "resolve")
 
 
 class ChannelKind(str, enum.Enum):
@@ -69,9 +71,22 @@ class Channel(Base):
     # webhook signing secrets, newest first; a second one is kept while a rotation completes
     secrets: Mapped[list[str]]
     previous_secret_expires_at: Mapped[datetime | None]
+    # the event types it receives (exact, or a family as "promotion.*"); alert events only
+    # reach it from the monitors that name it, or as a default channel of their model
+    events: Mapped[list[str]]
+    # the models whose lifecycle events it receives (empty: every model)
+    models: Mapped[list[str]]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime]
+
+    def receives(self, event_type: str) -> bool:
+        """True when the channel subscribed to ``event_type`` (``*``, its family as
+        ``alert.*``, or the type itself); a test notification reaches every channel."""
+        if event_type == "test":
+            return True
+        family = event_type.split(".", 1)[0]
+        return any(p in ("*", event_type, f"{family}.*") for p in self.events or ())
 
     @property
     def has_secret(self) -> bool:
@@ -94,7 +109,10 @@ class ModelDefaultChannel(Base):
 
 
 class Alert(Base):
-    """A failing (monitor, check, subject), deduplicated: repeats update it."""
+    """An incident: a failing (monitor, check), one open at a time, carrying every failing
+    finding (``figures["findings"]``, worst first); ``subject`` and ``severity`` are the worst
+    finding's. Repeats and new findings update it. ``report_id`` is the latest report; a
+    failed run (check ``monitor_failed``) has none."""
 
     __tablename__ = "alerts"
     __table_args__ = (
@@ -120,7 +138,7 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str] = mapped_column(Text)
     figures: Mapped[dict[str, Any]]
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
     count: Mapped[int]
     ok_streak: Mapped[int]
     first_seen: Mapped[datetime]
@@ -152,6 +170,16 @@ class Alert(Base):
     def audit_id(self) -> str:
         """How audit events name this alert."""
         return f"{self.model.name}/alerts/{self.id}"
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """Every failing finding of the incident, worst first (an alert raised before
+        incidents existed has its one finding)."""
+        figures = self.figures or {}
+        if "findings" in figures:
+            return list(figures["findings"] or [])
+        finding = figures.get("finding")
+        return [dict(finding, severity=self.severity)] if finding else []
 
     def event_payload(self, **extra: Any) -> dict[str, Any]:
         """What an ``alert.*`` domain event says about this alert, with ``extra``."""

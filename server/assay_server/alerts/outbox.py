@@ -82,12 +82,11 @@ def notification_for(
     ctx: ServiceContext,
     alert: Alert,
     event_type: str,
-    report: Report,
+    report: Report | None,
     finding: dict[str, Any] | None,
 ) -> Notification:
-    """What an alert transition says, on every channel."""
+    """What an alert transition says, on every channel (a failed run's alert has no report)."""
     base = ctx.settings.public_url
-    top = list((finding or {}).get("columns") or (finding or {}).get("groups") or [])[:5]
     return Notification(
         event_id=new_event_id(),
         type=event_type,
@@ -100,12 +99,25 @@ def notification_for(
         status=alert.status,
         summary=alert.summary,
         figures=dict(alert.figures or {}),
-        top=top,
-        report_url=f"{base}/reports/{report.id}",
+        top=top_of(alert, finding),
+        report_url=f"{base}/reports/{report.id}" if report is not None else None,
         alert_url=f"{base}/alerts?status=all#alert-{alert.id}",
         alert_id=alert.id,
-        report_id=report.id,
+        report_id=report.id if report is not None else None,
     )
+
+
+def top_of(alert: Alert, finding: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What a notification lists: the incident's findings, worst first — or, when its one
+    finding carries them, that finding's top drifted columns or worst groups. A resolution
+    (no finding) lists nothing."""
+    if finding is None:
+        return []
+    nested = list(finding.get("columns") or finding.get("groups") or [])
+    findings = alert.findings
+    if nested and len(findings) <= 1:
+        return nested[:5]
+    return findings
 
 
 def on_alert_event(session: Session, ctx: ServiceContext, event: DomainEvent) -> None:
@@ -115,8 +127,9 @@ def on_alert_event(session: Session, ctx: ServiceContext, event: DomainEvent) ->
     if not notify:
         return
     alert = session.get(Alert, event.payload["alert_id"])
-    report = session.get(Report, event.payload["report_id"])
-    if alert is None or report is None:
+    report_id = event.payload.get("report_id")
+    report = session.get(Report, report_id) if report_id is not None else None
+    if alert is None or (report_id is not None and report is None):
         return
     monitor = session.get(Monitor, alert.monitor_id)
     if monitor is None:
@@ -130,7 +143,7 @@ def enqueue(
     alert: Alert,
     event_type: str,
     monitor: Monitor,
-    report: Report,
+    report: Report | None,
     finding: dict[str, Any] | None,
 ) -> list[Delivery]:
     """Queue ``event_type`` about ``alert`` to each of the monitor's channels."""
@@ -138,6 +151,8 @@ def enqueue(
     session.refresh(alert, ["model", "version"])
     rows = []
     for channel in channels_of(session, monitor):
+        if not channel.receives(event_type):
+            continue
         notification = notification_for(ctx, alert, event_type, report, finding)
         rows.append(queue_notification(session, ctx, channel, notification, alert_id=alert.id))
     return rows

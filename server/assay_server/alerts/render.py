@@ -30,6 +30,14 @@ _HEADLINES = {
     "alert.escalated": "Escalated",
     "alert.resolved": "Resolved",
     "test": "Test notification",
+    "version.registered": "New version",
+    "stage.changed": "Stage changed",
+    "promotion.requested": "Promotion requested",
+    "promotion.blocked": "Promotion blocked",
+    "promotion.approved": "Promotion approved",
+    "promotion.rejected": "Promotion rejected",
+    "promotion.cancelled": "Promotion cancelled",
+    "monitor.run_failed": "Monitor run failed",
 }
 _SLACK_ICONS = {"alert.resolved": ":white_check_mark:", "test": ":information_source:"}
 _SEVERITY_ICONS = {"critical": ":red_circle:", "warning": ":large_orange_circle:"}

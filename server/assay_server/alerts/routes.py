@@ -15,6 +15,8 @@ from .models import Alert, Channel, Delivery
 from .schemas import (
     AlertListArgsSchema,
     AlertSchema,
+    BulkAlertsSchema,
+    BulkResultSchema,
     ChannelCreateSchema,
     ChannelSchema,
     ChannelUpdateSchema,
@@ -25,7 +27,14 @@ from .schemas import (
     ModelChannelsSchema,
     SilenceSchema,
 )
-from .service import AlertFilters, AlertService, ChannelService, CreatedChannel, DeliveryService
+from .service import (
+    AlertFilters,
+    AlertService,
+    BulkOutcome,
+    ChannelService,
+    CreatedChannel,
+    DeliveryService,
+)
 
 blp = Blueprint(
     "alerts",
@@ -67,10 +76,23 @@ class Alerts(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(AlertListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, AlertSchema(many=True))
+    @blp.alt_response(404, response="not_found")  # a model filter naming no model
     def get(self, args: dict[str, Any]) -> list[Alert]:
         """List alerts, newest first (filter by model, status, severity, time)"""
         limit = args.pop("limit")
         return _alerts().list(AlertFilters(**args), limit=limit)
+
+
+@blp.route("/alerts/bulk")
+class AlertsBulk(MethodView):
+    @requires(Role.CONTRIBUTOR)
+    @blp.arguments(BulkAlertsSchema)
+    @blp.response(200, BulkResultSchema)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Acknowledge or resolve several alerts; each change audited, each refusal reported"""
+        outcomes: list[BulkOutcome] = _alerts().bulk(args["ids"], args["action"], args["comment"])
+        changed = sum(outcome.ok for outcome in outcomes)
+        return {"changed": changed, "refused": len(outcomes) - changed, "results": outcomes}
 
 
 @blp.route("/alerts/<int:alert_id>")

@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..schemas import StrictSchema, Timestamp
-from .models import ALERT_STATUSES, CHANNEL_KINDS, DELIVERY_STATUSES, SEVERITIES
+from ..schemas import StrictSchema, Timestamp, stored_id
+from .models import ALERT_STATUSES, BULK_ACTIONS, CHANNEL_KINDS, DELIVERY_STATUSES, SEVERITIES
 
 CHANNEL_NAME = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z",
@@ -41,7 +41,14 @@ class AlertSchema(StrictSchema):
     severity = fields.String(metadata={"enum": list(SEVERITIES)})
     summary = fields.String()
     figures = fields.Dict()
-    report_id = fields.Integer()
+    findings = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Every failing finding of the incident, worst first: subject, "
+            "status, severity, metric, value, threshold"
+        },
+    )
+    report_id = fields.Integer(allow_none=True)
     count = fields.Integer()
     first_seen = Timestamp()
     last_seen = Timestamp()
@@ -67,6 +74,56 @@ class SilenceSchema(CommentSchema):
     until = fields.AwareDateTime(required=True, default_timezone=None)
 
 
+class BulkAlertsSchema(CommentSchema):
+    """Acknowledge or resolve several alerts at once."""
+
+    ids = fields.List(
+        stored_id(),
+        required=True,
+        validate=validate.Length(min=1, max=500),
+    )
+    action = fields.String(required=True, validate=validate.OneOf(BULK_ACTIONS))
+
+
+class BulkErrorSchema(StrictSchema):
+    """Why one alert was not changed."""
+
+    code = fields.String(metadata={"example": "conflict"})
+    message = fields.String()
+
+
+class BulkOutcomeSchema(StrictSchema):
+    """One alert of a bulk change: the alert as changed, or the error."""
+
+    id = fields.Integer()
+    ok = fields.Boolean()
+    alert = fields.Nested(AlertSchema, allow_none=True)
+    error = fields.Nested(BulkErrorSchema, allow_none=True)
+
+
+class BulkResultSchema(StrictSchema):
+    """What a bulk change did, per alert, in the order asked."""
+
+    changed = fields.Integer()
+    refused = fields.Integer()
+    results = fields.List(fields.Nested(BulkOutcomeSchema))
+
+
+EVENT_PATTERNS = fields.List(
+    fields.String(validate=validate.Length(min=1, max=40)),
+    validate=validate.Length(min=1, max=20),
+    metadata={
+        "description": "Event types it receives: exact (stage.changed), a family (promotion.*) "
+        'or *; default ["alert.*"]'
+    },
+)
+MODEL_FILTER = fields.List(
+    fields.String(validate=validate.Length(min=1, max=128)),
+    validate=validate.Length(max=100),
+    metadata={"description": "Only these models' lifecycle events (empty: every model)"},
+)
+
+
 class ChannelCreateSchema(StrictSchema):
     """A new channel; ``secret`` (webhooks) is write-only and generated when left out."""
 
@@ -80,6 +137,8 @@ class ChannelCreateSchema(StrictSchema):
     )
     secret = fields.String(load_only=True, validate=validate.Length(min=10, max=200))
     recipients = fields.List(EMAIL, validate=validate.Length(max=50))
+    events = EVENT_PATTERNS
+    models = MODEL_FILTER
 
     @validates_schema
     def _secret_for_webhooks(self, data: dict[str, Any], **_: Any) -> None:
@@ -98,6 +157,8 @@ class ChannelUpdateSchema(StrictSchema):
     secret = fields.String(load_only=True, validate=validate.Length(min=10, max=200))
     rotate_secret = fields.Boolean(load_only=True)
     recipients = fields.List(EMAIL, validate=validate.Length(max=50))
+    events = EVENT_PATTERNS
+    models = MODEL_FILTER
 
 
 class ChannelSchema(StrictSchema):
@@ -113,6 +174,8 @@ class ChannelSchema(StrictSchema):
         metadata={"example": "https://hooks.slack.com/services/T…/…"},
     )
     recipients = fields.List(fields.String())
+    events = fields.List(fields.String())
+    models = fields.List(fields.String())
     signed = fields.Boolean(attribute="has_secret")
     created_by = fields.String()
     created_at = Timestamp()
@@ -136,7 +199,7 @@ class DeliveryListArgsSchema(StrictSchema):
 
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
     channel = fields.String(validate=CHANNEL_NAME)
-    alert_id = fields.Integer(validate=validate.Range(min=1))
+    alert_id = stored_id()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

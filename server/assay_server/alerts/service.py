@@ -9,6 +9,7 @@ URL by sending a whole new one; a masked URL sent back is refused.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from .models import (
 from .outbox import new_event_id, queue_notification, wake
 from .render import Notification
 from .signing import decode_secret, generate_secret
+from .subscriptions import DEFAULT_EVENTS, DELIVERED_EVENTS, invalid_patterns
 from .targets import check_webhook_target
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -51,6 +53,20 @@ class AlertFilters:
     severity: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk change did to one alert: changed (``alert``), or why not (``error``)."""
+
+    id: int
+    alert: Alert | None = None
+    error: dict[str, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the alert was changed."""
+        return self.error is None
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,22 @@ class AlertService:
         self._audit(alert, "alert.silenced", {"until": until.isoformat(), "comment": comment})
         return alert
 
+    def bulk(self, ids: Iterable[int], action: str, comment: str) -> builtins.list[BulkOutcome]:
+        """Acknowledge or resolve several alerts, each as its own audited change; an alert
+        that cannot be changed (unknown, resolved) is reported, the others still change."""
+        changes = {"acknowledge": self.acknowledge, "resolve": self.resolve}
+        if action not in changes:
+            raise ValidationFailed("", details={"action": [f"One of {', '.join(changes)}."]})
+        change = changes[action]
+        outcomes = []
+        for alert_id in dict.fromkeys(ids):
+            try:
+                outcomes.append(BulkOutcome(alert_id, alert=change(alert_id, comment)))
+            except (NotFound, Conflict) as exc:  # refused before anything changed
+                error = {"code": exc.code, "message": exc.message}
+                outcomes.append(BulkOutcome(alert_id, error=error))
+        return outcomes
+
     def _open(self, alert_id: int) -> Alert:
         alert = self.get(alert_id)
         if alert.status == AlertStatus.RESOLVED.value:
@@ -163,6 +195,8 @@ class ChannelService:
             kind=kind,
             url=spec.get("url"),
             recipients=list(spec.get("recipients") or []),
+            events=list(spec.get("events") or DEFAULT_EVENTS),
+            models=list(spec.get("models") or []),
             secrets=[secret] if secret else [],
             created_at=now,
             created_by=self.ctx.actor.name,
@@ -318,6 +352,12 @@ class ChannelService:
                     problems["url"] = [str(exc)]
         if channel.kind == ChannelKind.EMAIL.value and not channel.recipients:
             problems["recipients"] = ["An email channel needs recipients."]
+        unknown = invalid_patterns(channel.events)
+        if unknown or not channel.events:
+            problems["events"] = [
+                f"No event type is named {', '.join(map(repr, unknown))}; the types are "
+                f"{', '.join(DELIVERED_EVENTS)} (or a family as 'promotion.*', or '*')."
+            ]
         for secret in channel.secrets[:1]:
             try:
                 decode_secret(secret)
@@ -340,6 +380,8 @@ def describe(channel: Channel) -> dict[str, Any]:
         "url": masked_url(channel.kind, channel.url),
         "url_host": _host(channel.url),
         "recipients": list(channel.recipients or []),
+        "events": list(channel.events or []),
+        "models": list(channel.models or []),
         "signed": channel.has_secret,
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from ..schemas import StrictSchema, Timestamp
+from ..schemas import StrictSchema, Timestamp, stored_id
 
 
 class AuditListArgsSchema(StrictSchema):
@@ -16,7 +16,7 @@ class AuditListArgsSchema(StrictSchema):
     action = fields.String(validate=validate.Length(max=64))
     since = fields.AwareDateTime(default_timezone=None)
     until = fields.AwareDateTime(default_timezone=None)
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after_seq = stored_id(minimum=0, load_default=0)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -59,7 +59,7 @@ class AuditVerificationSchema(StrictSchema):
 class CheckpointListArgsSchema(StrictSchema):
     """The cursor: checkpoints after ``after_seq``."""
 
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after_seq = stored_id(minimum=0, load_default=0)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

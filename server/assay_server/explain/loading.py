@@ -184,7 +184,8 @@ class OnnxModel:
         except ImportError:
             raise LoadRefused(
                 "onnx_unavailable",
-                "ONNX artifacts need onnxruntime on the server: pip install 'assay-ml-server[onnx]'.",
+                "ONNX artifacts need onnxruntime on the server: "
+                "pip install 'assay-ml-server[onnx]'.",
             ) from None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1

@@ -187,6 +187,8 @@ def validate_policy(file: PolicyFile) -> tuple[ParsedPolicy | None, list[PolicyE
         raw = yaml.safe_load(file.source)
     except yaml.YAMLError as exc:
         return None, [_error(name, None, "_file", [f"Not valid YAML: {exc}".splitlines()[0]])]
+    except RecursionError:  # PyYAML recurses once per level: a thousand levels end here
+        return None, [_error(name, None, "_file", ["Not valid YAML: nested too deeply."])]
     if not isinstance(raw, dict):
         return None, [_error(name, None, "_file", ["A policy file is a YAML mapping."])]
     errors: list[PolicyError] = []

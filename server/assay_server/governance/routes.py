@@ -127,6 +127,7 @@ class Promotions(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(PromotionListArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, PromotionPageSchema)
+    @blp.alt_response(404, response="not_found")  # a model filter naming no model
     def get(self, args: PromotionListArgs) -> Page[PromotionRequest]:
         """List promotion requests, newest first"""
         return _promotions().list(**args)

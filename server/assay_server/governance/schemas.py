@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypedDict
 from marshmallow import ValidationError, fields, validate, validates
 
 from ..registry.models import Stage
-from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
+from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp, stored_id
 from .models import PromotionStatus
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class PromotionListArgsSchema(PageArgsSchema):
     """Filters of the promotion list."""
 
     model = fields.String(validate=validate.Length(min=1, max=100))
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = stored_id()
     stage = fields.String(validate=TARGET_STAGE)
     status = fields.String(validate=validate.OneOf([s.value for s in PromotionStatus]))
 
@@ -218,7 +218,7 @@ class RollbackArgsSchema(StrictSchema):
     """Move a stage back to a version that held it."""
 
     stage = fields.String(required=True, validate=TARGET_STAGE)
-    to_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    to_version = stored_id(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
     @validates("reason")

@@ -1,13 +1,15 @@
-"""Ground truth that arrives after its predictions: checked label by label, joined to the
-predictions by id across the model's versions (the last label sent for an id wins), audited
-once per batch."""
+"""Ground truth, by prediction id: checked label by label against the model's task (its
+classes, or finite numbers), joined to the predictions by id across the model's versions (the
+last label sent for an id wins), audited once per batch. A label whose prediction is not
+stored yet waits for it in ``pending_labels`` (``pending.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..audit.service import AuditTrail
@@ -16,8 +18,17 @@ from ..errors import Conflict, PayloadTooLarge
 from ..registry.models import ModelVersion
 from ..registry.service import RegistryService
 from ..storable import UNSTORABLE_TEXT, is_storable_text
-from .models import PredictionRow
-from .schemas import Label
+from .classes import ClassSet, class_set, union
+from .models import PendingLabel, PredictionRow
+from .pending import (
+    PendingLabels,
+    cutoff,
+    forget_expired,
+    hold_for_labels,
+    keep_pending,
+    pending_labels,
+)
+from .schemas import Label, PendingLabelArgs
 from .service import RowError, row_errors
 from .validation import MAX_PREDICTION_ID, check_category, check_number
 from .wire import RowProblem
@@ -31,10 +42,12 @@ class LabelResult:
     """What became of a batch of labels."""
 
     updated: int
-    unknown: int
+    unknown: int  # labels whose prediction is not stored yet: all of them are ``pending``
     rejected: int
     unknown_ids: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    pending: int = 0  # labels of this batch kept until their predictions arrive
+    pending_total: int = 0  # the model's labels waiting now (this batch's included)
 
 
 class LabelService:
@@ -47,29 +60,71 @@ class LabelService:
         self.audit = AuditTrail(session, ctx)
 
     def record(self, model_name: str, labels: Sequence[Label]) -> LabelResult:
-        """Join late ground truth to predictions by id, across the model's versions."""
+        """Join ground truth to predictions by id, across the model's versions; keep the
+        labels whose predictions are not stored yet until they are (or expire)."""
         model = self.registry.get_model(model_name)
         if model.archived_at is not None:
             raise Conflict(f"Model {model_name!r} is archived.")
         if len(labels) > self.ctx.settings.max_batch_rows:
             raise PayloadTooLarge(f"More than {self.ctx.settings.max_batch_rows} labels.")
-        check = check_number if model.task == "regression" else check_category
-        latest: dict[str, object] = {}
-        errors: list[RowProblem] = []
-        for index, item in enumerate(labels):
-            pid, label = item["prediction_id"], item["label"]
-            problem = check(label) if label is not None else None
-            if len(pid) > MAX_PREDICTION_ID:
-                problem = f"prediction_id is longer than {MAX_PREDICTION_ID} characters."
-            elif not is_storable_text(pid):
-                problem = "prediction_id: " + UNSTORABLE_TEXT
-            if problem:
-                errors.append((index, "label", problem))
-            else:
-                latest[pid] = label  # last write wins, within a batch too
-        version_ids = list(
-            self.session.scalars(select(ModelVersion.id).where(ModelVersion.model_id == model.id))
+        versions = list(
+            self.session.execute(
+                select(
+                    ModelVersion.id, ModelVersion.feature_schema, ModelVersion.reference_sha256
+                ).where(ModelVersion.model_id == model.id)
+            )
         )
+        classes = self._classes(model.task, versions)
+        latest, errors = _checked(labels, model.task, classes)
+        version_ids = [version_id for version_id, _schema, _sha in versions]
+        now = self.ctx.clock()
+        connection = self.session.connection()
+        expired_before = cutoff(self.ctx.settings, now)
+        forget_expired(connection, model.id, expired_before)
+        found = self._join(version_ids, latest, now)
+        unknown = [pid for pid in latest if pid not in found]
+        if unknown:
+            # Their predictions may be committing now: look again once no batch of the
+            # model's predictions is (PostgreSQL; SQLite has one writer anyway).
+            hold_for_labels(connection, model.id)
+            found |= self._join(version_ids, {pid: latest[pid] for pid in unknown}, now)
+            unknown = [pid for pid in unknown if pid not in found]
+            # an explicit null (no label) for an unknown prediction leaves nothing to keep
+            unknown = [pid for pid in unknown if latest[pid] is not None]
+            keep_pending(connection, model.id, {pid: latest[pid] for pid in unknown}, now)
+        waiting = self._pending_count(model.id, expired_before)
+        result = LabelResult(
+            updated=len(found),
+            unknown=len(unknown),
+            rejected=len(errors),
+            unknown_ids=unknown[:MAX_REPORTED_UNKNOWN],
+            errors=row_errors(errors),
+            pending=len(unknown),
+            pending_total=waiting,
+        )
+        self.audit.append(
+            "labels.recorded",
+            "model",
+            model.name,
+            {
+                "updated": result.updated,
+                "unknown": result.unknown,
+                "rejected": result.rejected,
+                "pending": result.pending,
+            },
+        )
+        return result
+
+    def _classes(self, task: str, versions: list[Any]) -> ClassSet | None:
+        """The classes a label of the model may be: those of any of its versions."""
+        if task == "regression":
+            return None
+        directory = self.ctx.settings.reference_dir
+        found = [class_set(task, schema, sha, directory) for _id, schema, sha in versions]
+        return union(found)
+
+    def _join(self, version_ids: list[int], latest: dict[str, object], now: Any) -> set[str]:
+        """Label the stored predictions among ``latest``; return the ids found."""
         ids = list(latest)
         matches: list[tuple[int, str]] = []
         for start in range(0, len(ids), _LOOKUP_CHUNK):
@@ -82,29 +137,61 @@ class LabelService:
                     )
                 )
             )
-        now = self.ctx.clock()
         if matches:
             self.session.execute(
                 update(PredictionRow),
                 [{"id": pk, "label": latest[pid], "label_updated_at": now} for pk, pid in matches],
             )
-        found = {pid for _pk, pid in matches}
-        unknown = [pid for pid in ids if pid not in found]
-        result = LabelResult(
-            updated=len(found),
-            unknown=len(unknown),
-            rejected=len(errors),
-            unknown_ids=unknown[:MAX_REPORTED_UNKNOWN],
-            errors=row_errors(errors),
+        return {pid for _pk, pid in matches}
+
+    def _pending_count(self, model_id: int, expired_before: Any) -> int:
+        return (
+            self.session.scalar(
+                select(func.count())
+                .select_from(PendingLabel)
+                .where(
+                    PendingLabel.model_id == model_id, PendingLabel.received_at >= expired_before
+                )
+            )
+            or 0
         )
-        self.audit.append(
-            "labels.recorded",
-            "model",
+
+    def pending(self, model_name: str, args: PendingLabelArgs) -> PendingLabels:
+        """The model's labels waiting for their predictions: how many, and a page of them."""
+        model = self.registry.get_model(model_name)
+        return pending_labels(
+            self.session,
+            model.id,
             model.name,
-            {
-                "updated": result.updated,
-                "unknown": result.unknown,
-                "rejected": result.rejected,
-            },
+            self.ctx.settings,
+            self.ctx.clock(),
+            limit=args["limit"],
+            after=args.get("after"),
         )
-        return result
+
+
+def _checked(
+    labels: Sequence[Label], task: str, classes: ClassSet | None
+) -> tuple[dict[str, object], list[RowProblem]]:
+    """The valid labels by id (the last one sent for an id wins; spelled as their class) and
+    the problems of the others."""
+    check = check_number if task == "regression" else check_category
+    latest: dict[str, object] = {}
+    errors: list[RowProblem] = []
+    for index, item in enumerate(labels):
+        pid, label = item["prediction_id"], item["label"]
+        problem = check(label) if label is not None else None
+        field_name = "label"
+        if len(pid) > MAX_PREDICTION_ID:
+            problem = f"prediction_id is longer than {MAX_PREDICTION_ID} characters."
+            field_name = "prediction_id"
+        elif not is_storable_text(pid):
+            problem = "prediction_id: " + UNSTORABLE_TEXT
+            field_name = "prediction_id"
+        elif problem is None and label is not None and classes is not None:
+            label, problem = classes.normalise(label)
+        if problem:
+            errors.append((index, field_name, problem))
+        else:
+            latest[pid] = label  # last write wins, within a batch too
+    return latest, errors

@@ -5,6 +5,7 @@ ingest idempotent, the timestamp windows are cut by, the ground-truth label that
 later — and points at the row's place in its batch's block. The block holds everything else
 (features, prediction, scores, sensitive attributes) as one Arrow IPC stream, so a monitoring
 job reads a million rows by decoding a few hundred blocks rather than a million JSON texts.
+Ground truth that arrives before its prediction waits in ``pending_labels`` (``labels.py``).
 """
 
 from __future__ import annotations
@@ -52,3 +53,21 @@ class PredictionRow(Base):
     row: Mapped[int]
     label: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     label_updated_at: Mapped[datetime | None]
+
+
+class PendingLabel(Base):
+    """Ground truth whose prediction the server does not know yet: kept for
+    ``ASSAY_PENDING_LABEL_DAYS`` and joined when the prediction arrives (one per model and
+    prediction id; the last label sent wins)."""
+
+    __tablename__ = "pending_labels"
+    __table_args__ = (
+        Index("uq_pending_labels_model_prediction_id", "model_id", "prediction_id", unique=True),
+        Index("ix_pending_labels_model_received_at", "model_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    prediction_id: Mapped[str] = mapped_column(String(128))
+    label: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    received_at: Mapped[datetime]

@@ -14,6 +14,7 @@ from ..roles import Role
 from .export import export_predictions
 from .labels import LabelResult, LabelService
 from .pages import PredictionPage
+from .pending import PendingLabels
 from .schemas import (
     ExportArgs,
     ExportArgsSchema,
@@ -23,6 +24,9 @@ from .schemas import (
     LabelBatch,
     LabelBatchSchema,
     LabelResultSchema,
+    PendingLabelArgs,
+    PendingLabelArgsSchema,
+    PendingLabelsSchema,
     PredictionBatchSchema,
     PredictionListArgs,
     PredictionListArgsSchema,
@@ -97,3 +101,13 @@ class Labels(MethodView):
     def post(self, args: LabelBatch, name: str) -> LabelResult:
         """Record ground truth for earlier predictions, by prediction id"""
         return LabelService(db_session(), service_context()).record(name, args["labels"])
+
+
+@blp.route("/models/<string:name>/labels/pending")
+class PendingLabelList(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(PendingLabelArgsSchema, location="query", unknown=RAISE)
+    @blp.response(200, PendingLabelsSchema)
+    def get(self, args: PendingLabelArgs, name: str) -> PendingLabels:
+        """Count and list the labels waiting for their predictions, by prediction id"""
+        return LabelService(db_session(), service_context()).pending(name, args)

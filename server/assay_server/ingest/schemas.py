@@ -74,6 +74,9 @@ class IngestResultSchema(StrictSchema):
     duplicates = fields.Integer()
     rejected = fields.Integer()
     errors = fields.List(fields.Nested(RowErrorSchema))
+    labels_joined = fields.Integer(
+        metadata={"description": "Labels sent before these predictions, joined to them now."}
+    )
 
 
 class LabelSchema(StrictSchema):
@@ -113,6 +116,53 @@ class LabelResultSchema(StrictSchema):
     rejected = fields.Integer()
     unknown_ids = fields.List(fields.String())
     errors = fields.List(fields.Nested(RowErrorSchema))
+    pending = fields.Integer(
+        metadata={
+            "description": "Labels of this batch whose predictions are not stored yet: kept "
+            "and joined when they arrive (ASSAY_PENDING_LABEL_DAYS)."
+        }
+    )
+    pending_total = fields.Integer(
+        metadata={"description": "The model's labels waiting for their predictions now."}
+    )
+
+
+class PendingLabelArgsSchema(StrictSchema):
+    """A page of pending labels, by prediction id."""
+
+    after = fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "The next_cursor of the previous page."},
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class _PendingAfter(TypedDict, total=False):
+    after: str
+
+
+class PendingLabelArgs(_PendingAfter):
+    """:class:`PendingLabelArgsSchema` loaded."""
+
+    limit: int
+
+
+class PendingLabelSchema(StrictSchema):
+    """A label waiting for its prediction."""
+
+    prediction_id = fields.String()
+    label = fields.Raw(allow_none=True)
+    received_at = Timestamp()
+
+
+class PendingLabelsSchema(StrictSchema):
+    """A model's labels waiting for their predictions."""
+
+    model = fields.String()
+    count = fields.Integer()
+    retention_days = fields.Float()
+    items = fields.List(fields.Nested(PendingLabelSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class WindowArgsSchema(StrictSchema):
@@ -133,7 +183,7 @@ class PredictionListArgsSchema(WindowArgsSchema):
     """A window, paged by cursor in time order."""
 
     cursor = fields.String(
-        validate=validate.Regexp(r"^\d{1,19}:\d{1,19}\Z", error="Not a cursor from next_cursor.")
+        validate=validate.Regexp(r"^\d{1,18}:\d{1,18}\Z", error="Not a cursor from next_cursor.")
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 

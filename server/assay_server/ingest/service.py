@@ -3,8 +3,9 @@
 A batch is handled in two steps. :meth:`IngestService.prepare` reads it, checks it against
 its version and encodes its block; it writes nothing, so it runs in a read session, before
 SQLite's write lock is taken. :meth:`IngestService.store` then writes, inside the write
-transaction, only what must be there: the batch, its new rows, one audit event.
-:func:`ingest_batch` runs the two as the API does. Labels that arrive later: ``labels.py``.
+transaction, only what must be there: the batch, its new rows, one audit event, and the
+labels that were waiting for those rows (``pending.py``). :func:`ingest_batch` runs the
+two as the API does. Labels that arrive later: ``labels.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from ..errors import Conflict, NotFound, ValidationFailed
 from ..registry.models import ModelVersion, RegisteredModel
 from ..registry.service import RegistryService
 from .blocks import encode_block
+from .classes import class_set
 from .pages import PredictionPage, page, read_cursor
+from .pending import cutoff, hold_for_predictions, join_pending
 from .schemas import PredictionListArgs
 from .statements import NewRows, correct_batch, insert_batch, insert_rows
 from .validation import CheckedBatch, check_batch
@@ -50,6 +53,7 @@ class IngestResult:
     rejected: int
     errors: list[RowError]
     batch_id: int | None = None
+    labels_joined: int = 0  # pending labels (sent before their predictions) joined now
 
 
 class _Version(NamedTuple):
@@ -62,6 +66,7 @@ class _Version(NamedTuple):
     feature_schema: dict[str, Any]  # the registry's JSON column
     task: str
     archived_at: datetime | None
+    reference_sha256: str | None
 
 
 _VERSION_QUERY = (
@@ -73,6 +78,7 @@ _VERSION_QUERY = (
         ModelVersion.feature_schema,
         RegisteredModel.task,
         RegisteredModel.archived_at,
+        ModelVersion.reference_sha256,
     )
     .join_from(ModelVersion, RegisteredModel, ModelVersion.model_id == RegisteredModel.id)
     .where(RegisteredModel.name == bindparam("name"), ModelVersion.version == bindparam("version"))
@@ -168,7 +174,10 @@ class IngestService:
         batch = read_batch(
             document, [f["name"] for f in features], self.ctx.settings.max_batch_rows
         )
-        checked = check_batch(batch, features, row.task, now_us(self.ctx))
+        classes = class_set(
+            row.task, row.feature_schema, row.reference_sha256, self.ctx.settings.reference_dir
+        )
+        checked = check_batch(batch, features, row.task, now_us(self.ctx), classes)
         if strict and checked.errors:
             raise ValidationFailed(
                 f"{checked.rejected} of {batch.size} rows are invalid; strict mode stored none.",
@@ -217,7 +226,16 @@ class IngestService:
             raise Conflict(
                 f"Model {prepared.model_name!r} is archived; it takes no new predictions."
             )
+        hold_for_predictions(connection, prepared.model_id)
         stored = insert_rows(connection, prepared.version_id, batch_id, rows, now)
+        joined = join_pending(
+            connection,
+            model_id=prepared.model_id,
+            version_id=prepared.version_id,
+            prediction_ids=rows.prediction_id,
+            now=now,
+            expired_before=cutoff(self.ctx.settings, now),
+        )
         ts_range = rows.ts_min_us, rows.ts_max_us
         if len(stored) < len(prepared.order):
             ts_range = self._keep_only(prepared, batch_id, stored)
@@ -227,6 +245,7 @@ class IngestService:
             rejected=prepared.checked.rejected,
             errors=row_errors(prepared.checked.errors),
             batch_id=batch_id,
+            labels_joined=joined,
         )
         self.audit.append(
             "predictions.ingested",
@@ -239,6 +258,7 @@ class IngestService:
                 "rejected": result.rejected,
                 "ts_min_us": ts_range[0],
                 "ts_max_us": ts_range[1],
+                "labels_joined": joined,
             },
         )
         return result

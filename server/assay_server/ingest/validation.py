@@ -3,7 +3,10 @@
 A row with any problem is rejected whole and reported as ``(index, field, message)``; the
 others are kept. Numbers must be finite, categories are strings, integers or booleans of at
 most ``MAX_STRING`` characters, and a feature the schema names must be sent (``null`` is a
-missing value, which data-quality checks count, not an error).
+missing value, which data-quality checks count, not an error). The prediction and the label
+keep the task's contract (``classes.py``): a classifier's are among its classes (and are
+stored as the class is spelled), a regressor's are finite numbers; a classifier's score is a
+probability, from 0 to 1.
 
 Most columns are fine as a whole, and that is decided first without a Python loop over
 values (converting them to the Arrow arrays the block is made of); only a column that fails
@@ -20,11 +23,13 @@ from typing import cast
 
 from ..storable import UNSTORABLE_TEXT, is_storable_text
 from .blocks import ArrowArray, valid_numbers, valid_texts
+from .classes import ClassSet
 from .wire import MISSING, ColumnBatch, RowProblem
 
 MAX_STRING = 1000
 MAX_PREDICTION_ID = 128
 MAX_CLASSES = 1000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # an integer category is stored as a 64-bit int
 _EPOCH_MIN_US = 0
 _EPOCH_MAX_US = int(datetime(2200, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
 
@@ -60,15 +65,29 @@ def check_number(value: object) -> str | None:
     return None
 
 
+def check_probability(value: object) -> str | None:
+    """None for a finite number from 0 to 1, else the problem."""
+    problem = check_number(value)
+    if problem is None and not 0.0 <= value <= 1.0:  # type: ignore[operator]  # a number
+        return "A score is a probability: from 0 to 1."
+    return problem
+
+
 def check_category(value: object) -> str | None:
     """None for a string (not too long), an integer or a boolean, else the problem."""
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             return f"Longer than {MAX_STRING} characters."
         return None if is_storable_text(value) else UNSTORABLE_TEXT
-    if isinstance(value, (bool, int)):
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return None if _fits_64_bits(value) else "Too large: an integer category must fit 64 bits."
     return "Expected a category: a string, an integer or a boolean."
+
+
+def _fits_64_bits(value: object) -> bool:
+    return not isinstance(value, int) or INT64_MIN <= value <= INT64_MAX
 
 
 def _probabilities(value: object) -> str | None:
@@ -128,10 +147,19 @@ def _passes_whole(
     fine, and the column as an Arrow array when that is how it was decided."""
     if check is check_number:
         array = valid_numbers(values)
+    elif check is check_probability:
+        array = valid_numbers(values)
+        if array is not None and len(array) - array.null_count:
+            import pyarrow.compute as pc
+
+            bounds = pc.min_max(array)
+            if bounds["min"].as_py() < 0.0 or bounds["max"].as_py() > 1.0:
+                array = None
     elif check is check_category:
         array = valid_texts(values, min_chars=0, max_chars=MAX_STRING)
         if array is None:  # integers or booleans, or values to look at one by one
-            return set(map(type, values)) <= {int, bool}, None
+            whole = set(map(type, values)) <= {int, bool} and all(map(_fits_64_bits, values))
+            return whole, None
     elif check is _prediction_id:
         array = valid_texts(values, min_chars=1, max_chars=MAX_PREDICTION_ID)
     else:
@@ -164,6 +192,49 @@ def _check_column(
     return None
 
 
+def check_classes(
+    values: list[object], classes: ClassSet, field: str, errors: list[RowProblem]
+) -> list[object] | None:
+    """Add a row error for each value (not null, not already refused) that is none of
+    ``classes``; return the column with each value spelled as its class, or None when every
+    value already is."""
+    refused = {index for index, name, _message in errors if name == field}
+    try:
+        distinct = set(values)
+    except TypeError:  # an unhashable value (a list, an object): refused by its category check
+        distinct = {v for i, v in enumerate(values) if i not in refused}
+    distinct.discard(None)
+    distinct.discard(MISSING)
+    spelled: dict[object, object] = {}
+    problems: dict[object, str] = {}
+    for value in distinct:
+        try:
+            hash(value)
+        except TypeError:
+            continue
+        normal, problem = classes.normalise(value)
+        if problem:
+            problems[value] = problem
+        else:
+            spelled[value] = normal
+    changed = any(type(spelled[v]) is not type(v) or spelled[v] != v for v in spelled)
+    if not problems and not changed:
+        return None
+    column = list(values)
+    for index, value in enumerate(values):
+        if value is None or value is MISSING or index in refused:
+            continue
+        try:
+            problem = problems.get(value)
+        except TypeError:
+            continue
+        if problem:
+            errors.append((index, field, problem))
+        elif value in spelled:
+            column[index] = spelled[value]
+    return column
+
+
 def _timestamps_us(values: list[object], now_us: int, errors: list[RowProblem]) -> list[int]:
     if set(map(type, values)) <= {float, int}:
         seconds = cast("list[float]", values)  # every value is an int or a float, as checked
@@ -182,9 +253,15 @@ def _timestamps_us(values: list[object], now_us: int, errors: list[RowProblem]) 
 
 
 def check_batch(
-    batch: ColumnBatch, features: list[dict[str, str]], task: str, now_us: int
+    batch: ColumnBatch,
+    features: list[dict[str, str]],
+    task: str,
+    now_us: int,
+    classes: ClassSet | None = None,
 ) -> CheckedBatch:
-    """Validate every column of ``batch`` against the schema; nothing is changed."""
+    """Validate every column of ``batch`` against the schema and the task's contract; the
+    prediction and label columns are respelled as their classes (``classes``), nothing else
+    is changed."""
     errors = list(batch.row_errors)
     converted: dict[str, ArrowArray] = {}
 
@@ -200,11 +277,20 @@ def check_batch(
         column(f"features.{spec['name']}", batch.features[spec["name"]], check)
     column("prediction", batch.prediction, output_check, required=True)
     if batch.score is not None:
-        column("score", batch.score, check_number)
+        column("score", batch.score, check_number if task == "regression" else check_probability)
     if batch.probabilities is not None:
         column("probabilities", batch.probabilities, _probabilities)
     if batch.label is not None:
         column("label", batch.label, output_check)
+    if classes is not None:
+        respelled = check_classes(batch.prediction, classes, "prediction", errors)
+        if respelled is not None:
+            batch.prediction = respelled
+            converted.pop("prediction", None)
+        if batch.label is not None:
+            respelled = check_classes(batch.label, classes, "label", errors)
+            if respelled is not None:
+                batch.label = respelled
     for name, values in batch.sensitive.items():
         problem = _sensitive_name(name)
         if problem:

@@ -79,6 +79,7 @@ def _drift_snapshot(
     )
     metrics: list[Any] = [preset, DataSummaryPreset(columns=names)] if with_summary else [preset]
     report = Report(metrics, include_tests=True)
+    # (with_summary is the page of Evidently's drift report before pages per check existed)
     return report.run(
         Dataset.from_pandas(current_frame[names], data_definition=definition),
         Dataset.from_pandas(reference_frame[names], data_definition=definition),
@@ -207,7 +208,7 @@ def evidently_html(
     drift_share: float = 0.5,
     title: str | None = None,
 ) -> bytes:
-    """Evidently's standalone HTML report (DataDriftPreset + DataSummaryPreset) as UTF-8 bytes."""
+    """Evidently's drift report (DataDriftPreset) as standalone UTF-8 HTML."""
     snapshot = _drift_snapshot(
         reference,
         current,
@@ -215,8 +216,96 @@ def evidently_html(
         methods=methods,
         thresholds=thresholds,
         drift_share=drift_share,
-        with_summary=True,
+        with_summary=False,
     )
+    return _page(snapshot, title)
+
+
+def evidently_summary_html(
+    current: pd.DataFrame,
+    kinds: Mapping[str, str],
+    *,
+    reference: pd.DataFrame | None = None,
+    title: str | None = None,
+) -> bytes:
+    """Evidently's data summary (DataSummaryPreset) of the window, beside the reference's."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataSummaryPreset
+
+    reference_side = reference if reference is not None else current
+    reference_frame, current_frame, _ = evidently_frames(reference_side, current, kinds)
+    names = [n for n in kinds if current_frame[n].notna().any()]
+    if not names:
+        raise ValueError("no column of the window has values; Evidently has nothing to summarise")
+    definition = DataDefinition(
+        numerical_columns=[n for n in names if kinds[n] == NUMERICAL],
+        categorical_columns=[n for n in names if kinds[n] == CATEGORICAL],
+    )
+    snapshot = Report([DataSummaryPreset(columns=names)], include_tests=True).run(
+        Dataset.from_pandas(current_frame[names], data_definition=definition),
+        Dataset.from_pandas(reference_frame[names], data_definition=definition)
+        if reference is not None
+        else None,
+    )
+    return _page(snapshot, title)
+
+
+def evidently_performance_html(
+    labelled: pd.DataFrame, task: str, *, title: str | None = None
+) -> bytes:
+    """Evidently's ClassificationPreset or RegressionPreset of the window's labelled rows:
+    ``labelled`` has ``target`` and ``prediction`` (and ``score`` for a binary classifier)."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently.presets import ClassificationPreset, RegressionPreset
+
+    if labelled.empty:
+        raise ValueError("the window has no labelled predictions; Evidently has nothing to judge")
+    frame = labelled.copy()
+    if task == "regression":
+        definition = DataDefinition(
+            numerical_columns=["target", "prediction"],
+            regression=[Regression(target="target", prediction="prediction")],
+        )
+        preset: Any = RegressionPreset()
+    else:
+        frame["target"] = category_labels(frame["target"])
+        frame["prediction"] = category_labels(frame["prediction"])
+        classes = set(frame["target"].dropna()) | set(frame["prediction"].dropna())
+        binary = task == "binary_classification" and classes <= {"0", "1"}
+        with_scores = binary and "score" in frame and frame["score"].notna().all()
+        definition = DataDefinition(
+            categorical_columns=["target", "prediction"],
+            numerical_columns=["score"] if with_scores else [],
+            classification=[
+                BinaryClassification(
+                    target="target",
+                    prediction_labels="prediction",
+                    prediction_probas="score" if with_scores else None,
+                    pos_label="1",
+                )
+                if binary
+                else _multiclass()
+            ],
+        )
+        preset = ClassificationPreset()
+    columns = [
+        "target",
+        "prediction",
+        *(["score"] if "score" in definition.numerical_columns else []),
+    ]
+    snapshot = Report([preset], include_tests=True).run(
+        Dataset.from_pandas(frame[columns], data_definition=definition), None
+    )
+    return _page(snapshot, title)
+
+
+def _multiclass() -> Any:
+    from evidently import MulticlassClassification
+
+    return MulticlassClassification(target="target", prediction_labels="prediction")
+
+
+def _page(snapshot: Any, title: str | None) -> bytes:
     document = script_safe_data(snapshot.get_html_str(as_iframe=False))
     if title:
         document = document.replace(

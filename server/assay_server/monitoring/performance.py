@@ -11,7 +11,12 @@ from .thresholds import resolved
 
 
 def check_performance(inputs: RunInputs) -> ReportDraft:
-    """Realised metrics on the labelled rows, against the version's baseline."""
+    """Realised metrics on the labelled rows, against the version's baseline.
+
+    Fewer labelled rows than ``options.min_labelled`` (default: the monitor's ``min_rows``)
+    give ``insufficient_data``, never ``ok``; every report states ``n_labelled`` and
+    ``label_coverage``.
+    """
     from ..checks.performance import (
         classification_metrics,
         compare_with_baseline,
@@ -20,12 +25,15 @@ def check_performance(inputs: RunInputs) -> ReportDraft:
 
     window = inputs.window
     labelled = int(window.labels.notna().sum()) if len(window) else 0
-    if labelled < inputs.min_rows:
+    coverage = (labelled / len(window)) if len(window) else 0.0
+    needed = int(inputs.options.get("min_labelled") or inputs.min_rows)
+    if labelled < needed:
         return insufficient(
             "performance",
-            f"{labelled} labelled rows in the window; the monitor needs {inputs.min_rows}.",
+            f"{labelled} labelled rows in the window; the monitor needs {needed}.",
             n_labelled=labelled,
-            label_coverage=(labelled / len(window)) if len(window) else 0.0,
+            label_coverage=coverage,
+            min_labelled=needed,
         )
     if inputs.is_classifier:
         metrics = classification_metrics(
@@ -36,7 +44,9 @@ def check_performance(inputs: RunInputs) -> ReportDraft:
         )
     else:
         metrics = regression_metrics(window.labels.astype(float), window.predictions.astype(float))
-    return _against_baseline("performance", inputs, metrics, compare_with_baseline)
+    draft = _against_baseline("performance", inputs, metrics, compare_with_baseline)
+    draft.summary.update(n_labelled=labelled, label_coverage=coverage, min_labelled=needed)
+    return draft
 
 
 def check_estimated_performance(inputs: RunInputs) -> ReportDraft:

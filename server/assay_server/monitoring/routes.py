@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app, jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -13,7 +13,12 @@ from ..access import requires
 from ..request_scope import current_actor, database, db_session, service_context, settings
 from ..roles import Role
 from ..sandboxed import sandboxed_html
-from .html import report_html_path
+from .html import (
+    BUILD_PAGES_IN_BACKGROUND,
+    RETRY_SECONDS,
+    PagePreparing,
+    evidently_page_path,
+)
 from .models import Monitor, MonitorRun, Report
 from .runner import SCHEDULER_ACTOR, MonitorRunner
 from .schemas import (
@@ -90,9 +95,16 @@ class MonitorRunNow(MethodView):
     @requires(Role.CONTRIBUTOR)
     @blp.arguments(RunArgsSchema, location="query", unknown=RAISE)
     @blp.response(201, MonitorRunSchema)
-    def post(self, args: dict[str, Any], name: str, monitor_id: int) -> MonitorRun:
-        """Run a monitor now; with wait=false, queue it for the scheduler (audited)"""
-        return _runner().run_now(name, monitor_id, actor=current_actor(), wait=args["wait"])
+    @blp.alt_response(202, schema=MonitorRunSchema, description="Queued for the scheduler")
+    def post(
+        self, args: dict[str, Any], name: str, monitor_id: int
+    ) -> MonitorRun | tuple[MonitorRun, int, dict[str, str]]:
+        """Run a monitor now: 201, the finished run; with wait=false, 202, the run queued for
+        the scheduler (poll its Location) (audited)"""
+        run = _runner().run_now(name, monitor_id, actor=current_actor(), wait=args["wait"])
+        if args["wait"]:
+            return run
+        return run, 202, {"Location": url_for("monitoring.MonitorRunItem", run_id=run.id)}
 
 
 @blp.route(MONITOR_URL + "/runs")
@@ -139,6 +151,23 @@ class ReportItem(MethodView):
 class ReportHtml(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, content_type="text/html")
+    @blp.alt_response(202, description="The page is being prepared: ask again after Retry-After")
     def get(self, report_id: int) -> Response:
-        """Evidently's HTML report for the report's window (built on first request, cached)"""
-        return sandboxed_html(report_html_path(database(), settings(), report_id), max_age=3600)
+        """Evidently's page of the report (drift, data quality, performance), built in the
+        background after the run and cached; 202 while it is being prepared"""
+        try:
+            path = evidently_page_path(
+                database(), settings(), report_id, build_in_background=_builds_in_background()
+            )
+        except PagePreparing as preparing:
+            answer = jsonify({"status": "preparing", "message": str(preparing)})
+            answer.status_code = 202
+            answer.headers["Retry-After"] = str(RETRY_SECONDS)
+            return answer
+        return sandboxed_html(path, max_age=3600)
+
+
+def _builds_in_background() -> bool:
+    """Whether a request may start a page build in a thread (tests on a rolled-back store
+    turn it off in the app's config)."""
+    return bool(current_app.config.get(BUILD_PAGES_IN_BACKGROUND, True))

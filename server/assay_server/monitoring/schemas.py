@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..registry.models import Stage
-from ..schemas import StrictSchema, Timestamp
+from ..schemas import StrictSchema, Timestamp, stored_id
 from .models import CHECKS, REPORT_STATUSES, RUN_STATUSES
 from .schedules import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 from .thresholds import BIAS_METRICS
@@ -103,17 +103,19 @@ class OptionsSchema(StrictSchema):
     favourable_label = fields.String(validate=validate.Length(min=1, max=200))
     positive_label = fields.String(validate=validate.Length(min=1, max=200))
     min_group_count = fields.Integer(validate=validate.Range(min=1, max=10_000_000))
+    min_labelled = fields.Integer(validate=validate.Range(min=1, max=100_000_000))
     benchmark = fields.String(validate=NAME)
     classification_threshold = fields.Float(allow_nan=False, validate=SHARE)
     cooldown_minutes = fields.Float(allow_nan=False, validate=validate.Range(min=0, max=10_080))
     resolve_after_ok_runs = fields.Integer(validate=validate.Range(min=1, max=1000))
+    no_data_after_runs = fields.Integer(validate=validate.Range(min=1, max=1000))
 
 
 class MonitorFieldsSchema(StrictSchema):
     """What may be set on a monitor."""
 
     name = fields.String(validate=NAME)
-    version = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    version = stored_id(allow_none=True)
     stage = fields.String(
         allow_none=True, validate=validate.OneOf([Stage.STAGING.value, Stage.PRODUCTION.value])
     )
@@ -136,6 +138,7 @@ class MonitorCreateSchema(MonitorFieldsSchema):
         fields.String(validate=validate.OneOf(CHECKS)),
         required=True,
         validate=validate.Length(min=1, max=len(CHECKS)),
+        metadata={"uniqueItems": True},
     )
 
     @validates_schema
@@ -151,6 +154,7 @@ class MonitorUpdateSchema(MonitorCreateSchema):
     checks = fields.List(
         fields.String(validate=validate.OneOf(CHECKS)),
         validate=validate.Length(min=1, max=len(CHECKS)),
+        metadata={"uniqueItems": True},
     )
 
 
@@ -218,11 +222,11 @@ class ReportListArgsSchema(StrictSchema):
 
     kind = fields.String(validate=validate.OneOf(CHECKS))
     status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
-    monitor_id = fields.Integer(validate=validate.Range(min=1))
-    version = fields.Integer(validate=validate.Range(min=1))
+    monitor_id = stored_id()
+    version = stored_id()
     since = fields.AwareDateTime(default_timezone=None)
     until = fields.AwareDateTime(default_timezone=None)
-    before = fields.Integer(validate=validate.Range(min=1))
+    before = stored_id()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

@@ -102,10 +102,17 @@ class MonitorService:
         return monitor
 
     def delete(self, model_name: str, monitor_id: int) -> None:
-        """Delete a monitor with its runs and reports (audited)."""
+        """Delete a monitor with its runs and reports (audited). ``monitor.deleted`` is
+        published first: what refers to them (the alerts they raised) goes with them."""
         monitor = self.get(model_name, monitor_id)
         description = self.describe(monitor)
         audit_id = monitor.audit_id
+        self.ctx.events.publish(
+            self.session,
+            self.ctx,
+            "monitor.deleted",
+            {"monitor_id": monitor.id, "model": model_name, "audit_id": audit_id},
+        )
         runs = select(MonitorRun.id).where(MonitorRun.monitor_id == monitor.id)
         self.session.execute(delete(Report).where(Report.run_id.in_(runs)))
         self.session.execute(delete(MonitorRun).where(MonitorRun.monitor_id == monitor.id))

@@ -64,11 +64,10 @@ _REGISTER_DOC = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
+                    "additionalProperties": False,
                     "properties": {
-                        "metadata": {
-                            "type": "string",
-                            "description": "The JSON version description",
-                        },
+                        # the JSON version description, as in a JSON body
+                        "metadata": {"$ref": "#/components/schemas/VersionCreate"},
                         "artifact": {"type": "string", "format": "binary"},
                         "reference_data": {
                             "type": "string",
@@ -76,7 +75,8 @@ _REGISTER_DOC = {
                             "description": "CSV or Parquet",
                         },
                     },
-                }
+                },
+                "encoding": {"metadata": {"contentType": "application/json"}},
             },
         },
     }
@@ -150,7 +150,7 @@ def _json_body() -> object:
         )
     try:
         return json.loads(raw)
-    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8/16/32
+    except (ValueError, RecursionError):  # JSONDecodeError, not UTF-8/16/32, nested too deep
         raise BadRequest("The request body is not valid JSON.") from None
 
 
@@ -160,7 +160,7 @@ def _version_request() -> tuple[VersionSpec, Upload | None, Upload | None]:
         raw = request.form.get("metadata", "{}")
         try:
             body = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested a thousand deep
             raise BadRequest("The 'metadata' part is not valid JSON.") from None
         files = {key: request.files[key] for key in _FILE_PARTS if key in request.files}
         problems = {key: ["Unknown file part."] for key in set(request.files) - set(files)}

@@ -1,9 +1,9 @@
 """Pages of alerts (acknowledge, resolve) and of the delivery log (redeliver).
 
-The forms here POST with the session cookie. Cross-site requests are refused by the cookie
-itself: it is ``SameSite=Lax`` (app.py), so a browser sends it on a cross-site top-level GET
-but never on a cross-site POST, and no GET route here changes anything. That is the CSRF
-defence of these forms; keep every state change behind POST.
+The forms here POST with the session cookie, and each carries the CSRF token of the page it
+was rendered in (``protection.py`` refuses a POST without it); the cookie is also
+``SameSite=Lax``, so a browser never sends it on a cross-site POST. No GET route here changes
+anything: keep every state change behind POST.
 """
 
 from __future__ import annotations

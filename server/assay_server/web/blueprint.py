@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from flask import Blueprint, g, render_template, url_for
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AssayError
@@ -29,6 +30,11 @@ _HTTP_MESSAGES = {
     405: "This page does not accept that method.",
     413: "The form is too large.",
 }
+FORGED_FORM = (
+    "This form was refused: it did not carry the security (CSRF) token of a page Assay showed "
+    "you, so it may come from an old page or from another site. Nothing was changed. Reload "
+    "the page and try again."
+)
 
 
 @bp.context_processor
@@ -83,6 +89,9 @@ def _page_error(exc: Exception) -> tuple[str, int]:
         if exc.status >= 500:
             log.error("%s [request %s]: %s", exc.code, g.get("request_id"), exc.message)
         return _error_page(exc.status, exc.code.replace("_", " ").capitalize(), error_message(exc))
+    if isinstance(exc, CSRFError):
+        log.info("form refused [request %s]: %s", g.get("request_id"), exc.description)
+        return _error_page(400, "Form refused", FORGED_FORM)
     if isinstance(exc, HTTPException) and (exc.code or 500) < 500:
         status = exc.code or 500
         return _error_page(status, exc.name, _HTTP_MESSAGES.get(status, exc.name))

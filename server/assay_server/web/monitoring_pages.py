@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import render_template
+from flask import current_app, render_template
 from werkzeug.wrappers import Response
 
 from ..access import browser_page, requires
-from ..monitoring.html import report_html_path
+from ..monitoring.html import (
+    BUILD_PAGES_IN_BACKGROUND,
+    RETRY_SECONDS,
+    PagePreparing,
+    evidently_page_path,
+)
 from ..monitoring.models import Monitor, MonitorRun
 from ..monitoring.service import MonitorService, ReportFilters
 from ..registry.service import RegistryService
@@ -16,10 +21,17 @@ from ..request_scope import database, db_session, service_context, settings
 from ..roles import Role
 from ..sandboxed import sandboxed_html
 from .blueprint import bp
+from .protection import frameable_by_this_site
 from .report_tables import detail_tables, findings_table, summary_table
 
 LATEST_REPORTS = 25
 EVIDENTLY_CACHE_SECONDS = 3600
+#: What Evidently's page of each kind of report is called (the kinds that have one).
+EVIDENTLY_PAGE_NAMES = {
+    "drift": "data drift",
+    "data_quality": "data summary",
+    "performance": "model performance",
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ def report_page(report_id: int) -> str:
         summary=summary_table(report.kind, report.summary),
         findings=findings_table(report.findings or []),
         tables=detail_tables(report.kind, report.summary, report.detail, report.findings or []),
+        evidently_kinds=EVIDENTLY_PAGE_NAMES,
     )
 
 
@@ -74,13 +87,35 @@ def report_page(report_id: int) -> str:
 def evidently_page(report_id: int) -> str:
     """Evidently's report for the report's window, framed in a sandbox under our header."""
     report = MonitorService(db_session(), service_context()).get_report(report_id)
-    return render_template("evidently.html", report=report)
+    try:
+        evidently_page_path(
+            database(), settings(), report_id, build_in_background=builds_in_background()
+        )
+    except PagePreparing:
+        # waited for here, at the top: a reload inside the sandboxed frame would carry no cookie
+        return render_template("evidently.html", report=report, preparing=RETRY_SECONDS)
+    return render_template("evidently.html", report=report, preparing=None)
 
 
 @bp.get("/reports/<int:report_id>/evidently/page")
+@frameable_by_this_site
 @requires(Role.VIEWER)
 @browser_page
 def evidently_document(report_id: int) -> Response:
-    """Evidently's own HTML (built on first request, cached), served to run only sandboxed."""
-    path = report_html_path(database(), settings(), report_id)
+    """Evidently's own HTML (built after the run, cached), served to run only sandboxed; a
+    page that reloads itself while it is being prepared."""
+    try:
+        path = evidently_page_path(
+            database(), settings(), report_id, build_in_background=builds_in_background()
+        )
+    except PagePreparing:
+        waiting = render_template("evidently_preparing.html", seconds=RETRY_SECONDS)
+        response = Response(waiting, status=202, mimetype="text/html")
+        response.headers["Retry-After"] = str(RETRY_SECONDS)
+        return response
     return sandboxed_html(path, max_age=EVIDENTLY_CACHE_SECONDS)
+
+
+def builds_in_background() -> bool:
+    """Whether a page request may start Evidently's build in a thread (see monitoring.html)."""
+    return bool(current_app.config.get(BUILD_PAGES_IN_BACKGROUND, True))

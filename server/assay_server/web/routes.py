@@ -6,18 +6,21 @@ registers their routes on it, so app.py registers the whole UI with ``routes.bp`
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ..access import browser_page, public, requires
+from ..auth.authorization import SESSION_KEY
 from ..auth.service import authenticate
+from ..auth.sessions import UiSessionService, resume
 from ..errors import AuthenticationRequired
 from ..registry.service import RegistryService
-from ..request_scope import db_session, service_context
+from ..request_scope import db_session, service_context, settings
 from ..roles import Role
-from . import alert_pages, monitoring_pages  # noqa: F401  (registers their routes on bp)
+from . import alert_pages, monitoring_pages, protection  # noqa: F401  (register on bp)
 from .blueprint import bp, safe_next
 
 __all__ = ["bp"]
@@ -43,17 +46,20 @@ def index() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login() -> Any:
-    """Sign in by pasting an API token; it is kept in a signed, HTTP-only cookie."""
+    """Sign in by pasting an API token: it starts a UI session; the cookie holds only its id."""
     error = None
     if request.method == "POST":
         token = (request.form.get("token") or "").strip()
         try:
-            authenticate(db_session(), token, current_app.extensions["assay_clock"]())
+            actor = authenticate(db_session(), token, _now())
         except AuthenticationRequired as exc:
             error = exc.message
         else:
-            session.clear()
-            session["token"] = token
+            _end_session(session.get(SESSION_KEY))  # signing in again ends the one before
+            g.actor = actor
+            started = UiSessionService(db_session(), service_context()).start()
+            session.clear()  # a fresh cookie: nothing before it (nor its CSRF secret) carries over
+            session[SESSION_KEY] = started.session_id
             return redirect(safe_next(request.args.get("next")))
     return render_template("login.html", error=error)
 
@@ -61,6 +67,23 @@ def login() -> Any:
 @bp.post("/logout")
 @public
 def logout() -> Response:
-    """Forget the token."""
+    """Sign out: the session ends in the store, so a copy of the cookie signs nobody in."""
+    _end_session(session.get(SESSION_KEY))
     session.clear()
     return redirect(url_for("web.login"))
+
+
+def _end_session(session_id: str | None) -> None:
+    """End the UI session ``session_id`` as its own actor, if it is still live."""
+    if not session_id:
+        return
+    try:
+        resumed = resume(db_session(), session_id, _now(), settings())
+    except AuthenticationRequired:
+        return  # over already: signed out, expired, idle, or its token revoked
+    g.actor = resumed.actor
+    UiSessionService(db_session(), service_context()).end(session_id)
+
+
+def _now() -> datetime:
+    return current_app.extensions["assay_clock"]()
