@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -42,6 +42,10 @@ from assay_server.settings import Settings
 from assay_server.wiring import wire
 
 POSTGRES_URL_VAR = "ASSAY_TEST_DATABASE_URL"
+#: Debian's Chromium, which the browser tests drive through Playwright (no browser download).
+CHROMIUM = Path("/usr/bin/chromium")
+#: Set to 1 (``.ci/run`` does) to make a missing Chromium fail the browser tests, not skip them.
+REQUIRE_BROWSER_VAR = "ASSAY_REQUIRE_BROWSER"
 
 
 class FakeClock:
@@ -305,3 +309,36 @@ def token_factory(db: Database, session_settings: Settings) -> Callable[..., str
 def admin_token(token_factory: Callable[..., str]) -> str:
     """An admin token for the live server."""
     return token_factory("admin", "live-admin")
+
+
+def missing_browser(chromium: Path, environ: Mapping[str, str]) -> tuple[str, bool] | None:
+    """Why the browser tests cannot run here, and whether that fails them (``True``, when
+    ``ASSAY_REQUIRE_BROWSER=1``) or skips them; None when Chromium is there."""
+    if chromium.exists():
+        return None
+    required = environ.get(REQUIRE_BROWSER_VAR, "") == "1"
+    reason = (
+        f"{chromium} is missing: the browser tests need Debian's chromium "
+        "(apt-get install chromium)"
+    )
+    if required:
+        reason += f"; {REQUIRE_BROWSER_VAR}=1 requires it"
+    return reason, required
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium: skipped with the reason when it is missing, failed instead
+    under ``ASSAY_REQUIRE_BROWSER=1``."""
+    missing = missing_browser(CHROMIUM, os.environ)
+    if missing is not None:
+        reason, required = missing
+        if required:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()

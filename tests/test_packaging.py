@@ -203,3 +203,20 @@ def test_no_document_installs_a_strangers_package():
     ]
     assert offending == []
     assert _installed_names('"assay-ml @ ${ASSAY_SDK_SOURCE}" assay-sdk') == ["assay-sdk"]
+
+
+def test_browser_tests_skip_without_chromium_unless_ci_requires_it(tmp_path):
+    from tests.conftest import missing_browser
+
+    absent = tmp_path / "chromium"
+    reason, required = missing_browser(absent, {})
+    assert not required and "apt-get install chromium" in reason
+    reason, required = missing_browser(absent, {"ASSAY_REQUIRE_BROWSER": "1"})
+    assert required and "ASSAY_REQUIRE_BROWSER=1 requires it" in reason
+    absent.touch()
+    assert missing_browser(absent, {"ASSAY_REQUIRE_BROWSER": "1"}) is None
+
+
+def test_ci_requires_the_browser():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "export ASSAY_REQUIRE_BROWSER=1" in script

@@ -73,6 +73,39 @@ def _upgrade(state: _State) -> None:
     _fail_cleanly(lambda: upgrade(state.database.engine))
 
 
+def _existing_store(state: _State) -> None:
+    """For a command that works on a server's store (tokens, policies): refuse, saying
+    where it looked, when there is no store there or it is not migrated — never create an
+    empty one beside the server's (run from another directory, a relative ``./.assay`` is
+    another store). ``run`` and ``db upgrade`` are what create a store."""
+    from sqlalchemy.engine import make_url
+
+    from .migrate import pending_migrations
+
+    settings = state.settings
+    where = f"(ASSAY_DATA_DIR is {settings.data_dir})"
+    if settings.is_sqlite:
+        file = make_url(settings.database_url).database
+        if file and file != ":memory:" and not Path(file).exists():
+            raise click.ClickException(
+                f"No Assay store at {file} {where}. Run this where the server runs, or with "
+                "the server's ASSAY_DATA_DIR / ASSAY_DATABASE_URL; 'assay-server db upgrade' "
+                "creates a new store."
+            )
+
+    def pending() -> list[str]:
+        with state.database.engine.connect() as connection:
+            return pending_migrations(connection)
+
+    missing = _fail_cleanly(pending)
+    if missing:
+        raise click.ClickException(
+            f"The store at {make_url(settings.database_url).render_as_string()} {where} is not "
+            f"migrated ({len(missing)} migration(s) pending): run 'assay-server db upgrade' "
+            "(the server does at its start)."
+        )
+
+
 def _print_first_admin_token(state: _State) -> None:
     """On the very first start, make an admin token and print it, once."""
     with state.database.unit_of_work() as session:
@@ -369,7 +402,7 @@ def tokens_create(state: _State, role: str, name: str, expires_days: float | Non
         TOKEN_NAME(name)
     except ValidationError as exc:
         raise click.BadParameter(" ".join(exc.messages), param_hint="--name") from None
-    _upgrade(state)
+    _existing_store(state)
 
     def create() -> str:
         with state.database.unit_of_work() as session:
@@ -386,7 +419,7 @@ def tokens_create(state: _State, role: str, name: str, expires_days: float | Non
 @pass_state
 def tokens_revoke(state: _State, token: str) -> None:
     """Revoke a token by id or name."""
-    _upgrade(state)
+    _existing_store(state)
 
     def revoke() -> str:
         with state.database.unit_of_work() as session:
@@ -401,7 +434,7 @@ def tokens_revoke(state: _State, token: str) -> None:
 @pass_state
 def tokens_list(state: _State) -> None:
     """List tokens (never their secrets)."""
-    _upgrade(state)
+    _existing_store(state)
 
     def listing() -> list[str]:
         with state.database.unit_of_work(write=False) as session:
@@ -446,7 +479,7 @@ def policies_apply(state: _State, directory: Path) -> None:
     files = read_directory(directory)
     if not files:
         raise click.ClickException(f"No *.yaml or *.yml files in {directory}.")
-    _upgrade(state)
+    _existing_store(state)
 
     def apply() -> list[str]:
         with state.database.unit_of_work() as session:

@@ -91,3 +91,30 @@ def test_a_bad_setting_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
     assert result.exit_code == 1
     assert "ASSAY_PORT must be a whole number" in result.output
+
+
+def test_tokens_create_where_no_store_is_refuses_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # another directory than the server's: ./.assay is not there
+    result = CliRunner().invoke(
+        main,
+        ["tokens", "create", "--role", "viewer", "--name", "me"],
+        env={"ASSAY_DATA_DIR": None, "ASSAY_DATABASE_URL": None},
+    )
+    assert result.exit_code == 1
+    assert f"No Assay store at {tmp_path / '.assay' / 'assay.db'}" in result.output
+    assert "ASSAY_DATA_DIR" in result.output and "asy_" not in result.output
+    assert not (tmp_path / ".assay" / "assay.db").exists()
+
+
+def test_tokens_commands_refuse_an_unmigrated_store(tmp_path):
+    import sqlite3
+
+    store = tmp_path / "assay.db"
+    sqlite3.connect(store).close()  # a file, but no Assay schema in it
+    env = {"ASSAY_DATA_DIR": str(tmp_path), "ASSAY_DATABASE_URL": f"sqlite:///{store}"}
+    for args in (["tokens", "list"], ["tokens", "create", "--role", "viewer", "--name", "me"]):
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 1, result.output
+        assert "is not migrated" in result.output and "assay-server db upgrade" in result.output
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    assert CliRunner().invoke(main, ["tokens", "list"], env=env).exit_code == 0
