@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import assay
-from assay import cli
+from assay import _cli_gate, cli
 
 from .test_policies import EVERY_FIELD_WRONG
 from .test_promotions_api import GATE
@@ -144,7 +144,7 @@ def test_gate_check_exit_codes_against_a_live_server(
     churn["dev"].log_benchmark("churn", 1, "holdout", {"accuracy": 0.95})
     person("ci", "contributor").evaluate_promotion(request.id)
     person("alice", "approver").approve(request.id)
-    monkeypatch.setattr(cli, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(_cli_gate, "POLL_SECONDS", 0.01)
     assert run(live_server, ci, *check, "--wait", "0.05s") == 1  # pending: 1 of 2 approvals
     assert "approvals: 1 of 2" in capsys.readouterr().out
     person("bob", "approver").approve(request.id)
@@ -199,7 +199,7 @@ def test_gate_check_wait_re_evaluates_a_blocked_request_as_evidence_arrives(
     request = ci.request_promotion("churn", 1, "production")
     assert request.status == "blocked"
     churn["dev"].log_benchmark("churn", 1, "holdout", {"accuracy": 0.95})
-    monkeypatch.setattr(cli, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(_cli_gate, "POLL_SECONDS", 0.01)
     check = ("gate", "check", "churn", "--version", "1", "--stage", "production")
     assert run(live_server, person.token("ci"), *check, "--wait", "0.2s") == 1
     assert "PENDING APPROVAL" in capsys.readouterr().out
@@ -210,7 +210,7 @@ def test_gate_check_says_override_and_stops_waiting_on_it(
     churn: dict[str, Any], person: Any, live_server: Any, capsys: Any, monkeypatch: Any
 ) -> None:
     churn["root"].set_stage("churn", 1, "production", reason="hotfix for the outage")
-    monkeypatch.setattr(cli, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(_cli_gate, "POLL_SECONDS", 0.01)
     check = ("gate", "check", "churn", "--version", "1", "--stage", "production")
     started = time.monotonic()
     assert run(live_server, person.token("root"), *check, "--wait", "30s") == 1

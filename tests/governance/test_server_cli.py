@@ -57,7 +57,7 @@ def test_an_empty_directory_is_refused(run_cli: Any, tmp_path: Path) -> None:
 def test_the_first_start_loads_the_bundled_packs_once(
     run_cli: Any, monkeypatch: Any, client: Any, admin_headers: dict[str, str]
 ) -> None:
-    monkeypatch.setattr(cli, "_serve", lambda *args: None)
+    monkeypatch.setattr(cli.serving, "_serve", lambda *args: None)
     first = run_cli("run", "--no-scheduler")
     assert first.exit_code == 0, first.output
     assert "Loaded the bundled policy packs: baseline v1, high-risk v1" in first.output
@@ -115,7 +115,7 @@ def test_run_starts_the_scheduler_as_a_child_that_follows_the_server(
         def poll(self) -> int:
             return 0
 
-    monkeypatch.setattr(cli, "_serve", lambda *args: None)
+    monkeypatch.setattr(cli.serving, "_serve", lambda *args: None)
     monkeypatch.setattr(subprocess, "Popen", FakeChild)
     assert run_cli("run").exit_code == 0
     [command] = started

@@ -29,14 +29,20 @@ from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..events import DomainEvent
 from ..monitoring.models import Monitor, MonitorRun, Report
+from .findings import (
+    NESTED,
+    RANK,
+    SEVERITY,
+    listing,
+    subjects,
+    summarize,  # noqa: F401  (re-exported: it was defined here)
+    summarize_all,
+    worst_first,
+)
 from .models import OPEN_ALERT_STATUSES, Alert, AlertStatus, Delivery
 
 DEFAULT_COOLDOWN_MINUTES = 60.0
 DEFAULT_RESOLVE_AFTER_OK_RUNS = 1
-#: A finding's status → the alert severity it gives.
-SEVERITY = {"warning": "warning", "alert": "critical"}
-RANK = {"warning": 1, "critical": 2}
-_NESTED = ("columns", "groups")
 
 
 @dataclass(frozen=True)
@@ -122,19 +128,6 @@ def raise_alerts(
             )
 
 
-def worst_first(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Findings ordered worst first: by severity, then by how far past its level."""
-    return sorted(findings, key=lambda f: (-RANK[SEVERITY[f["status"]]], -_excess(f)))
-
-
-def _excess(finding: dict[str, Any]) -> float:
-    figure = finding.get("drop", finding.get("value"))
-    threshold = finding.get("threshold")
-    if isinstance(figure, (int, float)) and isinstance(threshold, (int, float)):
-        return abs(float(figure) - float(threshold))
-    return 0.0
-
-
 def open_incident(
     session: Session, ctx: ServiceContext, monitor: Monitor, check: str, now: datetime
 ) -> Alert | None:
@@ -213,7 +206,7 @@ def _fire(
         ctx,
         alert,
         "alert.fired",
-        {"severity": alert.severity, "findings": _subjects(occurrence.findings)},
+        {"severity": alert.severity, "findings": subjects(occurrence.findings)},
     )
     _publish(
         session,
@@ -236,8 +229,8 @@ def _update(
     now: datetime,
 ) -> None:
     severity = occurrence.severity
-    known = set(_subjects(alert.findings))
-    joined = [s for s in _subjects(occurrence.findings) if s not in known]
+    known = set(subjects(alert.findings))
+    joined = [s for s in subjects(occurrence.findings) if s not in known]
     alert.count += 1
     alert.last_seen = now
     alert.ok_streak = 0
@@ -312,57 +305,8 @@ def record_ok(
     _publish(session, ctx, "alert.resolved", alert, alert.report_id, None, notify="alert.resolved")
 
 
-def summarize(check: str, finding: dict[str, Any]) -> str:
-    """One sentence saying what failed."""
-    value = finding.get("value")
-    threshold = finding.get("threshold")
-    figure = f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
-    limit = f"{threshold:.4g}" if isinstance(threshold, (int, float)) else str(threshold)
-    subject = finding.get("subject")
-    if check == "drift":
-        return f"{finding.get('message', 'drift')} (share {figure}, level {limit})"
-    if check == "performance" or check == "estimated_performance":
-        return (
-            f"{subject} is {figure} against a baseline of {finding.get('baseline')} "
-            f"(drop {finding.get('drop')}, level {limit})"
-        )
-    metric = finding.get("metric", check)
-    return f"{subject}: {metric} {figure} (level {limit})"
-
-
-def summarize_all(check: str, findings: list[dict[str, Any]]) -> str:
-    """One sentence about an incident: its worst finding, and which others fail."""
-    worst = summarize(check, findings[0])
-    if len(findings) == 1:
-        return worst
-    others = _subjects(findings[1:])
-    shown = ", ".join(others[:5])
-    if len(others) > 5:
-        shown += f" and {len(others) - 5} more"
-    return f"{len(findings)} findings; worst {worst}; also {shown}"
-
-
-def listing(finding: dict[str, Any]) -> dict[str, Any]:
-    """A finding as an incident lists it: subject, status, severity, metric, value,
-    threshold and its other plain figures (nested columns and groups stay in the report)."""
-    first = {
-        "subject": finding.get("subject"),
-        "status": finding.get("status"),
-        "severity": SEVERITY.get(finding.get("status", ""), finding.get("status")),
-        "metric": finding.get("metric"),
-        "value": finding.get("value"),
-        "threshold": finding.get("threshold"),
-    }
-    rest = {k: v for k, v in finding.items() if k not in first and k not in _NESTED}
-    return {**first, **rest}
-
-
-def _subjects(findings: list[dict[str, Any]]) -> list[str]:
-    return [str(f.get("subject")) for f in findings]
-
-
 def _figures(occurrence: Occurrence) -> dict[str, Any]:
-    worst = {k: v for k, v in occurrence.worst.items() if k not in _NESTED}
+    worst = {k: v for k, v in occurrence.worst.items() if k not in NESTED}
     return {
         "finding": worst,
         "findings": [listing(f) for f in occurrence.findings],

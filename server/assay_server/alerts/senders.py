@@ -13,26 +13,23 @@ channel's secrets before it leaves :func:`deliver`, as is what it logs.
 
 from __future__ import annotations
 
-import email.policy
 import json
 import logging
-import smtplib
-import ssl
 import time
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 import requests
 
+from .attempts import Attempt, Channel, SmtpConfig, elapsed_ms, failed
 from .masking import scrub, secrets_of_url
-from .render import Notification, email_content, slack_message, webhook_body
+from .render import Notification, slack_message, webhook_body
 from .signing import signature_header
+from .smtp import send_email
 from .targets import UnresolvableTarget, UnsafeTarget, check_webhook_target, guarded_session
 
 __all__ = [
@@ -55,49 +52,6 @@ _EXCERPT_BYTES = 2048
 # delivery is made, its records are scrubbed of the channel's secrets
 _LIBRARY_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry")
 _delivering: ContextVar[tuple[str, ...]] = ContextVar("assay_delivery_secrets", default=())
-# headers unfolded up to SMTP's line limit: Python's folding next to an encoded word (a
-# non-ASCII character) doubles a space in the subject the recipient sees
-_EMAIL_POLICY = email.policy.default.clone(max_line_length=998)
-
-
-@dataclass(frozen=True)
-class Channel:
-    """Where notifications go: a webhook URL, a Slack incoming webhook, or e-mail recipients."""
-
-    id: int
-    name: str
-    kind: str
-    url: str | None = None
-    secrets: list[str] = field(default_factory=list)
-    recipients: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """The SMTP relay e-mail goes through (from the ``ASSAY_SMTP_*`` settings)."""
-
-    host: str
-    port: int
-    security: str  # "plain" | "starttls" | "ssl"
-    username: str
-    password: str
-    sender: str
-    timeout: float
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """The outcome of one delivery attempt, as the delivery log records it.
-
-    ``status_code`` is the HTTP status for webhook and Slack, the SMTP reply code for e-mail
-    (250 when accepted), None when no answer came.
-    """
-
-    ok: bool
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-    response_excerpt: str | None = None
 
 
 def deliver(
@@ -141,8 +95,8 @@ def _attempt(
         if channel.kind == "slack":
             return _send_slack(channel, notification, allow_private, timeout, started)
         if channel.kind == "email":
-            return _send_email(channel, notification, smtp, clock, started)
-        return _failed(started, f"unknown channel kind {channel.kind!r}")
+            return send_email(channel, notification, smtp, clock, started)
+        return failed(started, f"unknown channel kind {channel.kind!r}")
     except Exception as error:  # the contract: the outbox gets an Attempt, never an exception
         # the exception's text may quote the URL: log it scrubbed, with the frames alone
         logger.error(
@@ -152,7 +106,7 @@ def _attempt(
             scrub(str(error), secrets),
             "".join(traceback.format_tb(error.__traceback__)),
         )
-        return _failed(started, f"unexpected {type(error).__name__} while delivering")
+        return failed(started, f"unexpected {type(error).__name__} while delivering")
 
 
 class _ScrubDeliverySecrets(logging.Filter):
@@ -191,15 +145,15 @@ def _send_webhook(
 ) -> Attempt:
     """POST the signed JSON body with the Standard Webhooks headers."""
     if not channel.url:
-        return _failed(started, "the webhook channel has no URL")
+        return failed(started, "the webhook channel has no URL")
     if not channel.secrets:
-        return _failed(started, "the webhook channel has no secret to sign with")
+        return failed(started, "the webhook channel has no secret to sign with")
     body = webhook_body(notification)
     timestamp = int(clock().timestamp())
     try:
         signature = signature_header(channel.secrets, notification.event_id, timestamp, body)
     except ValueError as error:
-        return _failed(started, f"cannot sign the webhook: {error}")
+        return failed(started, f"cannot sign the webhook: {error}")
     headers = {
         "webhook-id": notification.event_id,
         "webhook-timestamp": str(timestamp),
@@ -219,7 +173,7 @@ def _send_slack(
 ) -> Attempt:
     """POST the blocks message to a Slack incoming webhook."""
     if not channel.url:
-        return _failed(started, "the Slack channel has no incoming-webhook URL")
+        return failed(started, "the Slack channel has no incoming-webhook URL")
     body = json.dumps(slack_message(notification), ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
     return _post(channel.url, body, headers, allow_private, timeout, started)
@@ -238,9 +192,9 @@ def _post(
     try:
         check_webhook_target(url, allow_private=allow_private)
     except UnsafeTarget as refusal:
-        return _failed(started, f"target refused: {refusal}")
+        return failed(started, f"target refused: {refusal}")
     except UnresolvableTarget as error:
-        return _failed(started, str(error))
+        return failed(started, str(error))
     session = guarded_session(allow_private)
     try:
         response = session.post(
@@ -254,20 +208,20 @@ def _post(
         with response:
             excerpt = _excerpt(response)
     except UnsafeTarget as refusal:
-        return _failed(started, f"target refused at connection: {refusal}")
+        return failed(started, f"target refused at connection: {refusal}")
     except requests.exceptions.ConnectTimeout:
-        return _failed(started, f"could not connect to {where} within {timeout:g} s")
+        return failed(started, f"could not connect to {where} within {timeout:g} s")
     except requests.exceptions.Timeout:
-        return _failed(started, f"no response from {where} within {timeout:g} s")
+        return failed(started, f"no response from {where} within {timeout:g} s")
     except requests.exceptions.SSLError as error:
-        return _failed(started, f"TLS error with {where}: {_root_cause(error)}")
+        return failed(started, f"TLS error with {where}: {_root_cause(error)}")
     except requests.exceptions.ConnectionError as error:
-        return _failed(started, f"connection to {where} failed: {_root_cause(error)}")
+        return failed(started, f"connection to {where} failed: {_root_cause(error)}")
     except requests.exceptions.RequestException as error:
-        return _failed(started, f"request to {where} failed: {_root_cause(error)}")
+        return failed(started, f"request to {where} failed: {_root_cause(error)}")
     finally:
         session.close()
-    duration_ms = _elapsed_ms(started)
+    duration_ms = elapsed_ms(started)
     status = response.status_code
     if 200 <= status < 300:
         if duration_ms > timeout * 1000:
@@ -285,98 +239,6 @@ def _post(
         return Attempt(False, status, redirected, duration_ms, excerpt)
     refused = f"HTTP {status} from {where}" + (f": {excerpt[:200]}" if excerpt else "")
     return Attempt(False, status, refused, duration_ms, excerpt)
-
-
-def _send_email(
-    channel: Channel,
-    notification: Notification,
-    smtp: SmtpConfig | None,
-    clock: Callable[[], datetime],
-    started: float,
-) -> Attempt:
-    """Send one multipart (text + HTML) message to all the channel's recipients."""
-    if smtp is None or not smtp.host:
-        return _failed(
-            started, "e-mail is not configured: set ASSAY_SMTP_HOST (and the other ASSAY_SMTP_*)"
-        )
-    if not channel.recipients:
-        return _failed(started, "the e-mail channel has no recipients")
-    message = _email_message(channel, notification, smtp, clock())
-    where = f"SMTP server {smtp.host}:{smtp.port}"
-    try:
-        refused = _smtp_send(smtp, message, channel.recipients)
-    except smtplib.SMTPRecipientsRefused as error:
-        refusals = "; ".join(
-            f"{rcpt} ({_smtp_reply(*reply)})" for rcpt, reply in error.recipients.items()
-        )
-        return _failed(started, f"{where} refused every recipient: {refusals}")
-    except smtplib.SMTPAuthenticationError as error:
-        return _failed(
-            started,
-            f"{where} refused the login: {_smtp_reply(error.smtp_code, error.smtp_error)}",
-            status_code=error.smtp_code,
-        )
-    except smtplib.SMTPResponseException as error:
-        return _failed(
-            started,
-            f"{where} answered {_smtp_reply(error.smtp_code, error.smtp_error)}",
-            status_code=error.smtp_code,
-        )
-    except smtplib.SMTPNotSupportedError as error:
-        return _failed(started, f"{where}: {error}")
-    except ssl.SSLError as error:
-        return _failed(started, f"TLS error with {where}: {error}")
-    except TimeoutError:
-        return _failed(started, f"{where} did not answer within {smtp.timeout:g} s")
-    except (smtplib.SMTPException, OSError) as error:
-        return _failed(started, f"{where} failed: {type(error).__name__}: {error}")
-    accepted = len(channel.recipients) - len(refused)
-    excerpt = f"accepted for {accepted} recipient(s)"
-    if refused:
-        excerpt += "; refused: " + "; ".join(
-            f"{rcpt} ({_smtp_reply(*reply)})" for rcpt, reply in refused.items()
-        )
-    return Attempt(True, 250, None, _elapsed_ms(started), excerpt)
-
-
-def _email_message(
-    channel: Channel, notification: Notification, smtp: SmtpConfig, sent_at: datetime
-) -> EmailMessage:
-    """The multipart/alternative message: plain text first, HTML second."""
-    content = email_content(notification)
-    message = EmailMessage(policy=_EMAIL_POLICY)
-    message["Subject"] = content.subject
-    message["From"] = smtp.sender
-    message["To"] = ", ".join(channel.recipients)
-    message["Date"] = format_datetime(sent_at.astimezone(timezone.utc))
-    # the same id on every attempt, so a mail client can drop a retry's duplicate
-    domain = smtp.sender.rpartition("@")[2].strip("<> ") or "assay.invalid"
-    message["Message-ID"] = f"<{notification.event_id}.{channel.id}@{domain}>"
-    message["X-Assay-Event-Id"] = notification.event_id
-    message["X-Assay-Event-Type"] = notification.type
-    message.set_content(content.text)
-    message.add_alternative(content.html, subtype="html")
-    return message
-
-
-def _smtp_send(
-    smtp: SmtpConfig, message: EmailMessage, recipients: list[str]
-) -> dict[str, tuple[int, bytes]]:
-    """Connect as configured, log in if a username is set, send; return refused recipients."""
-    context = ssl.create_default_context()
-    client: smtplib.SMTP
-    if smtp.security == "ssl":
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
-    else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-    with client:
-        client.ehlo()
-        if smtp.security == "starttls":
-            client.starttls(context=context)
-            client.ehlo()
-        if smtp.username:
-            client.login(smtp.username, smtp.password)
-        return client.send_message(message, from_addr=smtp.sender, to_addrs=recipients)
 
 
 def _excerpt(response: requests.Response) -> str | None:
@@ -416,17 +278,3 @@ def _root_cause(error: BaseException) -> str:
     text = str(reason)
     # urllib3 prefixes messages with the connection object's repr
     return text.split(": ", 1)[1] if text.startswith("<") and ": " in text else text
-
-
-def _smtp_reply(code: int, message: bytes | str) -> str:
-    """An SMTP reply as ``550 no such user``."""
-    text = message.decode("utf-8", errors="replace") if isinstance(message, bytes) else message
-    return f"{code} {text}".strip()
-
-
-def _failed(started: float, error: str, *, status_code: int | None = None) -> Attempt:
-    return Attempt(False, status_code, error, _elapsed_ms(started), None)
-
-
-def _elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
