@@ -342,3 +342,15 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the PostgreSQL run, skip the modules marked ``store_independent``: they touch no
+    store (pure computation, the SDK offline, packaging), so the SQLite run already says all
+    they can."""
+    if not os.environ.get(POSTGRES_URL_VAR):
+        return
+    skip = pytest.mark.skip(reason="touches no store: the SQLite run of the suite runs it")
+    for item in items:
+        if item.get_closest_marker("store_independent"):
+            item.add_marker(skip)

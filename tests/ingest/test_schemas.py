@@ -7,6 +7,8 @@ from marshmallow import missing
 
 from assay_server.ingest import schemas
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 
 @pytest.mark.parametrize(
     ("schema", "loaded"),

@@ -26,6 +26,8 @@ from assay_server.checks.bias import MISSING_GROUP, SensitiveFeatureBias, measur
 
 from .labelled_data import LabelledWindow, as_dtype, classifier_window
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 TOLERANCE = 1e-9
 DISPARITIES = (
     "demographic_parity_difference",

@@ -26,6 +26,8 @@ from assay_server.checks.profile import profile_reference
 
 from .drift_data import KINDS, as_window, mixed_frame, with_missing
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 
 def _one_numerical(reference, current, method=None):
     profile = profile_reference({"x": np.asarray(reference, dtype=float)}, {"x": "numerical"})

@@ -19,6 +19,8 @@ from assay_server.monitoring.evidently_report import evidently_drift_summary
 
 from .drift_data import KINDS, as_window, mixed_frame, with_missing
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 TOLERANCE = 1e-6
 NUMERICAL = [name for name, kind in KINDS.items() if kind == "numerical"]
 CATEGORICAL = [name for name, kind in KINDS.items() if kind == "categorical"]

@@ -25,6 +25,8 @@ from assay_server.checks.estimated import (
 
 from .labelled_data import ScoredSample, calibrated_sample, overconfident
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 TOLERANCE = 0.02
 FIGURES = ("accuracy", "precision", "recall", "f1")
 IDENTITY = Calibration(score_knots=(0.0, 1.0), probability_knots=(0.0, 1.0), n_reference=0)

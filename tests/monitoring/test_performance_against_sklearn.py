@@ -19,6 +19,8 @@ from assay_server.checks.performance import (
 
 from .labelled_data import as_dtype, calibrated_sample, classifier_window
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 TOLERANCE = 1e-9
 
 

@@ -24,6 +24,8 @@ from assay_server.checks.profile import (
 
 from .drift_data import KINDS, mixed_frame, with_missing
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 
 def _counts(counts: CategoryCounts) -> dict[str, int]:
     return dict(zip(counts.labels.tolist(), counts.counts.tolist(), strict=True))

@@ -13,6 +13,8 @@ from assay_server.checks.quality import MAX_NEW_CATEGORIES, check_quality
 
 from .drift_data import KINDS, as_window, mixed_frame, with_missing
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 
 def _by_feature(result):
     return {column.feature: column for column in result.columns}

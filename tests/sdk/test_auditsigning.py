@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from assay.auditchain import GENESIS_HASH, verify_export_lines
 from assay.auditsigning import Checkpoint, checkpoint_bytes, public_key_id
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 HASH, KEY_ID = "ab" * 32, "cd" * 32
 TIMESTAMP = "2026-11-30T12:00:00.123456Z"
 

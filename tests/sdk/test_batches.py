@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from assay._batches import encode_labels, encode_predictions, prediction_ids, split_batch
 from tests.sdk.logger_support import decoded
+
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
 
 
 def _row(pid: str, features: dict, **extra) -> tuple:

@@ -7,6 +7,8 @@ import pytest
 import assay
 from assay.errors import error_from_response
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 
 @pytest.mark.parametrize(
     ("status", "code", "expected"),

@@ -13,6 +13,8 @@ import pytest
 from assay._batches import Batch
 from assay._spool import Spool, default_spool_root, rows_of
 
+pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
+
 
 def _batch(spool: Spool, rows: int = 10, size: int = 100) -> Batch:
     return Batch("predictions", spool.new_name("predictions", rows), b"x" * size, rows)
