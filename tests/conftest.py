@@ -345,9 +345,12 @@ def chromium() -> Iterator[Any]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In the PostgreSQL run, skip the modules marked ``store_independent``: they touch no
-    store (pure computation, the SDK offline, packaging), so the SQLite run already says all
-    they can."""
+    """Run the ``slow`` tests first; in the PostgreSQL run, skip the modules marked
+    ``store_independent``: they touch no store (pure computation, the SDK offline,
+    packaging), so the SQLite run already says all they can."""
+    # The longest tests first, so that pytest-xdist's workers finish together rather than one
+    # of them starting a 20-second test when the others are done (the sort is stable).
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if not os.environ.get(POSTGRES_URL_VAR):
         return
     skip = pytest.mark.skip(reason="touches no store: the SQLite run of the suite runs it")

@@ -30,6 +30,7 @@ def test_the_readme_has_a_tour_to_run():
     assert any(name.startswith("README.md") for name, _ in EXAMPLES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [code for _, code in EXAMPLES], ids=[name for name, _ in EXAMPLES])
 def test_documented_example_runs(code, live_server, admin_token, tmp_path):
     env = {**os.environ, "ASSAY_URL": live_server.url, "ASSAY_TOKEN": admin_token}

@@ -32,6 +32,7 @@ from tests.conftest import POSTGRES_URL_VAR
 from tests.faults.conftest import free_port
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.commits,
     pytest.mark.skipif(
         bool(os.environ.get(POSTGRES_URL_VAR)),

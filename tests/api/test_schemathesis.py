@@ -50,6 +50,7 @@ RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
         "metric names are 1 to 100 characters"
     ),
     ("GET", "/api/v1/promotions"): "a version filter needs a model filter",
+    ("GET", "/api/v1/models/{name}/leaderboard"): "sort names a metric the versions have",
     ("POST", "/api/v1/policies"): "each file's content is a YAML policy",
     ("POST", "/api/v1/models/{name}/monitors"): (
         "a window and a schedule each give exactly one of their two fields"

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from assay import PredictionLogger
 from tests.faults.conftest import (
     Feeder,
@@ -17,6 +19,7 @@ from tests.faults.conftest import (
 from tests.sdk.logger_support import wait_for
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_ingest_and_restarted_stores_every_prediction_once(
     server_process: ServerProcess,
     fresh_database_url: str,

@@ -166,6 +166,7 @@ def test_only_one_process_leads_on_sqlite(tmp_path: Path) -> None:
     second.release()
 
 
+@pytest.mark.slow
 def test_two_scheduler_processes_run_each_one_second_slot_exactly_once(
     db: Database, settings: Settings, database_url: str, tmp_path: Path
 ) -> None:

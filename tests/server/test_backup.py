@@ -242,6 +242,7 @@ def restored_blobs(data_dir: Path) -> dict[str, set[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_a_backup_under_ingest_restores_exactly_its_snapshot(
     source: Source, new_database: Callable[[str], str], tmp_path: Path
 ) -> None:

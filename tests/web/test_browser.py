@@ -145,6 +145,7 @@ def test_hostile_text_never_runs_in_the_browser(
     expect(page).to_have_url(f"{live_server.url}/login")
 
 
+@pytest.mark.slow
 def test_logged_values_that_close_a_script_element_stay_text_in_evidentlys_report(
     live_server: LiveServer, monitored: Monitored, clock: FakeClock, token_factory: Any, page: Page
 ):

@@ -114,7 +114,14 @@ class DecisionArgsSchema(StrictSchema):
 class RejectArgsSchema(StrictSchema):
     """A rejection and why."""
 
-    comment = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    comment = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=5000),
+            # one character that is not white space, as the service's strip() judges it
+            validate.Regexp(r"\s*\S", error="Say why the promotion is rejected."),
+        ],
+    )
 
 
 class DecisionArgs(TypedDict):

@@ -86,6 +86,14 @@ def check_category(value: object) -> str | None:
     return "Expected a category: a string, an integer or a boolean."
 
 
+def _whole_integers(values: list[object]) -> bool:
+    """Every value is an int or a bool, and the ints fit 64 bits (min and max run in C)."""
+    if not set(map(type, values)) <= {int, bool}:
+        return False
+    numbers = cast("list[int]", values)  # bools compare as ints
+    return not numbers or (min(numbers) >= INT64_MIN and max(numbers) <= INT64_MAX)
+
+
 def _fits_64_bits(value: object) -> bool:
     return not isinstance(value, int) or INT64_MIN <= value <= INT64_MAX
 
@@ -158,8 +166,7 @@ def _passes_whole(
     elif check is check_category:
         array = valid_texts(values, min_chars=0, max_chars=MAX_STRING)
         if array is None:  # integers or booleans, or values to look at one by one
-            whole = set(map(type, values)) <= {int, bool} and all(map(_fits_64_bits, values))
-            return whole, None
+            return _whole_integers(values), None
     elif check is _prediction_id:
         array = valid_texts(values, min_chars=1, max_chars=MAX_PREDICTION_ID)
     else:
