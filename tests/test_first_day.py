@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,21 +60,23 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         text=True,
         start_new_session=True,
     )
-    token, lines = None, []
-    deadline = time.monotonic() + 120
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        token = token or next(iter(re.findall(r"\basy_[0-9A-Za-z]{43}\b", line)), None)
-        if "Listening at" in line or "Running on" in line or (f":{port}" in line and token):
-            break
-    assert token, "".join(lines)
-    url = f"http://127.0.0.1:{port}"
-    _wait_until_ready(url)
     try:
+        token, lines = None, []
+        deadline = time.monotonic() + 120
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            token = token or next(iter(re.findall(r"\basy_[0-9A-Za-z]{43}\b", line)), None)
+            if token and f":{port}" in line:
+                break
+        assert token, "".join(lines)
+        # keep reading what it prints, so a full pipe never blocks the server
+        threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True).start()
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_ready(url)
         yield url, token, home
-    finally:
+    finally:  # also when it never became ready: no server outlives its test
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
 
