@@ -15,6 +15,7 @@ from assay._dates import iso_utc
 from assay._http import ServerCalls
 from assay._json import FreeForm, JSONObject, json_objects
 from assay._paths import ModelRef, model_path
+from assay._retries import retry_after_seconds
 
 __all__ = ["Monitor", "MonitorRun", "MonitoringMethods", "Report"]
 
@@ -317,17 +318,9 @@ class MonitoringMethods(ServerCalls):
             response = self._transport.request("GET", f"/reports/{int(report_id)}/html")
             if response.status_code != 202:
                 return response.text
-            wait = _retry_after(response.headers.get("Retry-After"))
+            wait = retry_after_seconds(response.headers.get("Retry-After")) or 1.0
             if time.monotonic() + wait > deadline:
                 raise TimeoutError(
                     f"Evidently's page of report {report_id} was not ready within {timeout} s"
                 )
             time.sleep(wait)
-
-
-def _retry_after(value: str | None) -> float:
-    """Seconds to wait from a ``Retry-After`` of seconds (1 when absent or unreadable)."""
-    try:
-        return min(max(float(value or 1), 0.1), 60.0)
-    except ValueError:
-        return 1.0

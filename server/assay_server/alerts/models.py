@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +58,13 @@ class DeliveryStatus(str, enum.Enum):
 DELIVERY_STATUSES = tuple(s.value for s in DeliveryStatus)
 
 
+def subscribes(patterns: Iterable[str], event_type: str) -> bool:
+    """True when one of ``patterns`` (``*``, a family as ``alert.*``, or the type itself)
+    names ``event_type``."""
+    family = event_type.split(".", 1)[0]
+    return any(p in ("*", event_type, f"{family}.*") for p in patterns)
+
+
 class Channel(Base):
     """A named destination for notifications; its secrets are never read back: the URL is
     shown masked (:mod:`.masking`), signing secrets not at all."""
@@ -81,12 +89,8 @@ class Channel(Base):
     updated_at: Mapped[datetime]
 
     def receives(self, event_type: str) -> bool:
-        """True when the channel subscribed to ``event_type`` (``*``, its family as
-        ``alert.*``, or the type itself); a test notification reaches every channel."""
-        if event_type == "test":
-            return True
-        family = event_type.split(".", 1)[0]
-        return any(p in ("*", event_type, f"{family}.*") for p in self.events or ())
+        """True when the channel subscribed to ``event_type``; a test reaches every channel."""
+        return event_type == "test" or subscribes(self.events or (), event_type)
 
     @property
     def has_secret(self) -> bool:

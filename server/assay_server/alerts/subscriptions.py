@@ -23,7 +23,7 @@ from ..context import ServiceContext
 from ..events import DomainEvent
 from ..monitoring.models import Monitor
 from ..registry.models import RegisteredModel
-from .models import Channel
+from .models import Channel, subscribes
 from .outbox import new_event_id, queue_notification
 from .render import Notification
 
@@ -55,11 +55,7 @@ PUBLISHED_LIFECYCLE_EVENTS = (
 
 def invalid_patterns(patterns: Iterable[str]) -> list[str]:
     """The patterns that match no deliverable event type."""
-    return [
-        pattern
-        for pattern in patterns
-        if not any(Channel(events=[pattern]).receives(kind) for kind in DELIVERED_EVENTS)
-    ]
+    return [p for p in patterns if not any(subscribes([p], kind) for kind in DELIVERED_EVENTS)]
 
 
 def on_lifecycle_event(session: Session, ctx: ServiceContext, event: DomainEvent) -> None:

@@ -157,7 +157,7 @@ class ReportHtml(MethodView):
         background after the run and cached; 202 while it is being prepared"""
         try:
             path = evidently_page_path(
-                database(), settings(), report_id, build_in_background=_builds_in_background()
+                database(), settings(), report_id, build_in_background=builds_pages_in_background()
             )
         except PagePreparing as preparing:
             answer = jsonify({"status": "preparing", "message": str(preparing)})
@@ -167,7 +167,7 @@ class ReportHtml(MethodView):
         return sandboxed_html(path, max_age=3600)
 
 
-def _builds_in_background() -> bool:
+def builds_pages_in_background() -> bool:
     """Whether a request may start a page build in a thread (tests on a rolled-back store
     turn it off in the app's config)."""
     return bool(current_app.config.get(BUILD_PAGES_IN_BACKGROUND, True))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, render_template
+from flask import render_template
 from werkzeug.wrappers import Response
 
 from ..access import browser_page, requires
 from ..monitoring.html import (
-    BUILD_PAGES_IN_BACKGROUND,
     RETRY_SECONDS,
     PagePreparing,
     evidently_page_path,
 )
 from ..monitoring.models import Monitor, MonitorRun
+from ..monitoring.routes import builds_pages_in_background
 from ..monitoring.service import MonitorService, ReportFilters
 from ..registry.service import RegistryService
 from ..request_scope import database, db_session, service_context, settings
@@ -89,7 +89,7 @@ def evidently_page(report_id: int) -> str:
     report = MonitorService(db_session(), service_context()).get_report(report_id)
     try:
         evidently_page_path(
-            database(), settings(), report_id, build_in_background=builds_in_background()
+            database(), settings(), report_id, build_in_background=builds_pages_in_background()
         )
     except PagePreparing:
         # waited for here, at the top: a reload inside the sandboxed frame would carry no cookie
@@ -106,7 +106,7 @@ def evidently_document(report_id: int) -> Response:
     page that reloads itself while it is being prepared."""
     try:
         path = evidently_page_path(
-            database(), settings(), report_id, build_in_background=builds_in_background()
+            database(), settings(), report_id, build_in_background=builds_pages_in_background()
         )
     except PagePreparing:
         waiting = render_template("evidently_preparing.html", seconds=RETRY_SECONDS)
@@ -114,8 +114,3 @@ def evidently_document(report_id: int) -> Response:
         response.headers["Retry-After"] = str(RETRY_SECONDS)
         return response
     return sandboxed_html(path, max_age=EVIDENTLY_CACHE_SECONDS)
-
-
-def builds_in_background() -> bool:
-    """Whether a page request may start Evidently's build in a thread (see monitoring.html)."""
-    return bool(current_app.config.get(BUILD_PAGES_IN_BACKGROUND, True))
