@@ -198,7 +198,9 @@ class WorkerProcess:
         remove its directory."""
         process = self.process
         if process is not None:
-            if not force and self.conn is not None and process.poll() is None:
+            # a worker that never answered (still importing, or a spare) has nothing to finish
+            graceful = not force and self.ready and self.conn is not None
+            if graceful and process.poll() is None:
                 try:
                     self.conn.send_bytes(b'{"op": "stop"}')
                     process.wait(5)
