@@ -125,11 +125,17 @@ def _assert_page_headers(response: Any, where: str) -> None:
     policy = _policy(response)
     assert policy["default-src"] == "'self'", where
     assert policy["script-src"] == "'self'", where
-    assert policy["style-src"] == "'self'", where
+    # no inline style but plotly.js's three, each allowed by the hash of its exact text
+    style_sources = policy["style-src"].split()
+    assert style_sources[:2] == ["'self'", "'unsafe-hashes'"], where
+    assert all(s.startswith("'sha256-") for s in style_sources[2:]), where
+    assert len(style_sources) == 5, where
+    assert policy["img-src"] == "'self' data:", where
     assert policy["frame-ancestors"] == "'none'", where
     assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'", where
     assert policy["form-action"] == "'self'", where
-    assert "unsafe" not in response.headers["Content-Security-Policy"], where
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"], where
+    assert "unsafe-eval" not in response.headers["Content-Security-Policy"], where
     assert response.headers["X-Frame-Options"] == "DENY", where
     assert response.headers["X-Content-Type-Options"] == "nosniff", where
     assert response.headers["Referrer-Policy"] == "same-origin", where

@@ -20,7 +20,7 @@ from ..errors import AuthenticationRequired
 from ..registry.service import RegistryService
 from ..request_scope import db_session, service_context, settings
 from ..roles import Role
-from . import alert_pages, monitoring_pages, protection  # noqa: F401  (register on bp)
+from . import alert_pages, charts, monitoring_pages, protection  # noqa: F401  (register on bp)
 from .blueprint import bp, safe_next
 
 __all__ = ["bp"]
