@@ -1,8 +1,6 @@
-"""Pages of a model (versions, monitors, latest reports) and of a report (findings, detail)."""
+"""Pages of a report: its findings and detail, and Evidently's own page of it."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from flask import render_template
 from werkzeug.wrappers import Response
@@ -13,10 +11,8 @@ from ..monitoring.html import (
     PagePreparing,
     evidently_page_path,
 )
-from ..monitoring.models import Monitor, MonitorRun
 from ..monitoring.routes import builds_pages_in_background
-from ..monitoring.service import MonitorService, ReportFilters
-from ..registry.service import RegistryService
+from ..monitoring.service import MonitorService
 from ..request_scope import database, db_session, service_context, settings
 from ..roles import Role
 from ..sandboxed import sandboxed_html
@@ -24,7 +20,6 @@ from .blueprint import bp
 from .protection import frameable_by_this_site
 from .report_tables import detail_tables, findings_table, summary_table
 
-LATEST_REPORTS = 25
 EVIDENTLY_CACHE_SECONDS = 3600
 #: What Evidently's page of each kind of report is called (the kinds that have one).
 EVIDENTLY_PAGE_NAMES = {
@@ -32,36 +27,6 @@ EVIDENTLY_PAGE_NAMES = {
     "data_quality": "data summary",
     "performance": "model performance",
 }
-
-
-@dataclass(frozen=True)
-class MonitorLine:
-    """A monitor and its newest run (None before its first)."""
-
-    monitor: Monitor
-    last_run: MonitorRun | None
-
-
-@bp.get("/models/<name>")
-@requires(Role.VIEWER)
-@browser_page
-def model_page(name: str) -> str:
-    """A model: its versions, its monitors with their last run, its latest reports."""
-    session, ctx = db_session(), service_context()
-    registry = RegistryService(session, ctx)
-    monitors = MonitorService(session, ctx)
-    model = registry.get_model(name)
-    lines = [
-        MonitorLine(monitor, next(iter(monitors.runs(name, monitor.id, limit=1)), None))
-        for monitor in monitors.list(name)
-    ]
-    return render_template(
-        "model.html",
-        model=model,
-        versions=registry.list_versions(name, limit=100).items,
-        monitors=lines,
-        reports=monitors.reports(name, ReportFilters(), limit=LATEST_REPORTS),
-    )
 
 
 @bp.get("/reports/<int:report_id>")

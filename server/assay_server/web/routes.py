@@ -1,4 +1,4 @@
-"""Pages for people: sign in with a token, the model list; the other pages' modules join here.
+"""Pages for people: sign in with a token; the other pages' modules join here.
 
 ``bp`` (from :mod:`.blueprint`) carries every page; importing the page modules below
 registers their routes on it, so app.py registers the whole UI with ``routes.bp``.
@@ -12,35 +12,27 @@ from typing import Any
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from ..access import browser_page, public, requires
+from ..access import public
 from ..auth.authorization import SESSION_KEY
 from ..auth.service import authenticate
 from ..auth.sessions import UiSessionService, resume
 from ..errors import AuthenticationRequired
-from ..registry.service import RegistryService
 from ..request_scope import db_session, service_context, settings
-from ..roles import Role
-from . import alert_pages, charts, monitoring_pages, protection  # noqa: F401  (register on bp)
+from . import (  # noqa: F401  (each registers its pages on bp)
+    admin_pages,
+    alert_pages,
+    approval_pages,
+    audit_pages,
+    charts,
+    model_pages,
+    monitoring_pages,
+    policy_pages,
+    protection,
+    version_pages,
+)
 from .blueprint import bp, safe_next
 
 __all__ = ["bp"]
-
-
-@bp.get("/")
-@requires(Role.VIEWER)
-@browser_page
-def index() -> str:
-    """The model list."""
-    include_archived = request.args.get("archived") == "1"
-    page = RegistryService(db_session(), service_context()).list_models(
-        include_archived=include_archived, limit=500
-    )
-    return render_template(
-        "index.html",
-        models=page.items,
-        total=page.total,
-        include_archived=include_archived,
-    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
