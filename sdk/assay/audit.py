@@ -51,9 +51,12 @@ class AuditMethods(ServerCalls):
         """Return the audit events matching the filters, oldest first, walking the cursor.
 
         Args:
-            target_type: e.g. ``model`` or ``model_version``. target_id: e.g. ``churn/2``.
-            actor: the name of the token that acted. action: e.g. ``version.registered``.
-            since, until: datetimes or ISO 8601 strings; without a timezone they are UTC.
+            target_type: e.g. ``model`` or ``model_version``.
+            target_id: e.g. ``churn/2``.
+            actor: the name of the token that acted.
+            action: e.g. ``version.registered``.
+            since: a datetime or ISO 8601 string; without a timezone it is UTC.
+            until: the same, for the end.
         """
         params: dict[str, str | int | None] = {
             "target_type": target_type,
@@ -154,8 +157,9 @@ def verify_audit_export(
 
     Raises:
         ValueError: a line is not a JSON object, or a key or checkpoint is malformed.
-        OSError: a file cannot be read. ImportError: ``public_key`` was given and the
-        ``cryptography`` package is not installed.
+        OSError: a file cannot be read.
+        ImportError: ``public_key`` was given and the ``cryptography`` package is not
+            installed.
     """
     if isinstance(since, (str, os.PathLike)):
         since = load_checkpoint(since)

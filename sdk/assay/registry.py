@@ -135,7 +135,8 @@ class RegistryMethods(ServerCalls):
                 a scikit-learn estimator (saved with ``skops.io.dumps``; needs skops).
             reference_data: the drift baseline, features plus target: a pandas DataFrame
                 (sent as Parquet when pyarrow is installed, else CSV) or a CSV/Parquet path.
-            target, prediction: the names of the target and prediction columns.
+            target: the name of the target column.
+            prediction: the name of the prediction column.
             features: a dict ``name -> kind``, a list of ``{"name", "kind"}`` dicts, or a list
                 of names whose kinds are read from a DataFrame ``reference_data`` (numbers are
                 ``numerical``, everything else ``categorical``). Omit it to let the server
