@@ -1,10 +1,13 @@
 """The prediction logger's worker: memory queues → batches → the server, the spool behind.
 
 The *batcher* thread cuts the queues into batches (by size, or every ``flush_interval``) and
-hands each to the sender, or writes it to the spool when the sender is busy or the server
-failing, so rows reach the disk while a request hangs. The *sender* thread posts batches,
-spools and backs off on a retryable answer, replays the spool oldest first, and sets aside a
-batch the server calls permanently bad. Every time read and timed wait goes through the clock.
+hands each to the senders in memory, up to ``max_memory_mb`` of encoded batches waiting; only
+past that bound, or while the server is failing, does a batch go to the spool: the healthy
+path never touches the disk. ``senders`` threads post batches at once (one connection each);
+a label batch waits for the prediction batches cut before it, so labels travel behind their
+predictions. The first sender alone replays the spool, oldest first. A retryable answer
+spools the batch and backs every sender off; a batch the server calls permanently bad is set
+aside. Every time read and timed wait goes through the clock.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ class DeliverySettings(BatchSettings, Protocol):
     initial_backoff: float
     max_backoff: float
     request_timeout: tuple[float, float]
-    handoff_batches: int
+    max_memory_mb: float
+    senders: int
     poison_after: int
 
 
@@ -77,11 +81,12 @@ class DeliveryWorker:
         self._stopping = threading.Event()
         self._start_lock = threading.Lock()
         self._batcher_thread: threading.Thread | None = None
-        self._sender_thread: threading.Thread | None = None
-        # Guarded by _cond: what moves between the threads, and the sender's backoff.
+        self._sender_threads: list[threading.Thread] = []
+        # Guarded by _cond: what moves between the threads, and the senders' backoff.
         self._cond = threading.Condition()
         self._handoff: deque[Batch] = deque()
-        self._inflight: Batch | None = None
+        self._handoff_bytes = 0
+        self._inflight: dict[int, Batch] = {}  # by sender
         self._own_spooled: set[str] = set()
         self._retry_at = 0.0
         self._failures = 0
@@ -97,11 +102,19 @@ class DeliveryWorker:
             if self.running:
                 return
             self._batcher_thread = self.batcher.thread()
-            self._sender_thread = threading.Thread(
-                target=self._run_sender, name="assay-logger-sender", daemon=True
-            )
+            self._sender_threads = [
+                threading.Thread(
+                    target=self._run_sender,
+                    args=(number,),
+                    # the first sender (the spool's replayer) is "assay-logger-sender"
+                    name="assay-logger-sender" + (f"-{number}" if number else ""),
+                    daemon=True,
+                )
+                for number in range(max(1, self.settings.senders))
+            ]
             self._batcher_thread.start()
-            self._sender_thread.start()
+            for thread in self._sender_threads:
+                thread.start()
             self.running = True
 
     def stop(self) -> None:
@@ -114,8 +127,8 @@ class DeliveryWorker:
         if self._batcher_thread is not None:
             self._batcher_thread.join(timeout=1.0)
         self._spool_leftovers()
-        if self._sender_thread is not None:
-            self._sender_thread.join(timeout=0.5)
+        for thread in self._sender_threads:
+            thread.join(timeout=0.5)
         self.spool.release_replay_lock()
         self.endpoint.close()
 
@@ -167,18 +180,39 @@ class DeliveryWorker:
     # -- between the threads ------------------------------------------------------------------
 
     def _dispatch(self, batch: Batch) -> None:
-        """Hand a new batch to the sender, or spool it behind the batches already waiting."""
+        """Hand a new batch to the senders, or spool it behind the batches already waiting."""
+        bound = self.settings.max_memory_mb * 1024 * 1024
         with self._cond:
             if (
                 not self.closed
                 and not self._own_spooled
                 and self._retry_at <= self.clock.monotonic()
-                and len(self._handoff) < self.settings.handoff_batches
+                and (not self._handoff or self._handoff_bytes + len(batch.body) <= bound)
             ):
-                self._handoff.append(batch)
-                self._cond.notify_all()
+                self._hand_over(batch)
                 return
         self._to_spool(batch)
+
+    def _hand_over(self, batch: Batch) -> None:
+        """Queue ``batch`` for the senders (the caller holds ``_cond``)."""
+        self._handoff.append(batch)
+        self._handoff_bytes += len(batch.body)
+        self._cond.notify_all()
+
+    def _take(self, sender: int) -> Batch | None:
+        """The next batch for ``sender`` (the caller holds ``_cond``): a label batch only once
+        no prediction batch cut before it is still on its way."""
+        if not self._handoff:
+            return None
+        head = self._handoff[0]
+        if head.kind != "predictions" and any(
+            each.kind == "predictions" for each in self._inflight.values()
+        ):
+            return None
+        self._handoff.popleft()
+        self._handoff_bytes -= len(head.body)
+        self._inflight[sender] = head  # never out of flush()'s sight while moved
+        return head
 
     def _to_spool(self, batch: Batch) -> bool:
         """Write ``batch`` to disk (True); when the disk refuses, keep it in memory (bounded)."""
@@ -187,13 +221,13 @@ class DeliveryWorker:
         except OSError as exc:
             self.stats.note_error(f"cannot write to the spool {self.spool.directory}: {exc}")
             with self._cond:
-                self._handoff.append(batch)
+                self._hand_over(batch)
                 overflow = sum(each.rows for each in self._handoff) - self.settings.max_queue
                 while overflow > 0 and len(self._handoff) > 1:
                     oldest = self._handoff.popleft()
+                    self._handoff_bytes -= len(oldest.body)
                     overflow -= oldest.rows
                     self.stats.dropped(oldest.rows)
-                self._cond.notify_all()
             return False
         with self._cond:
             self._own_spooled.add(batch.name)
@@ -209,9 +243,10 @@ class DeliveryWorker:
         with self._cond:
             leftovers = list(self._handoff)
             self._handoff.clear()
-            inflight = self._inflight
-        if inflight is not None and inflight.path is None:
-            leftovers.insert(0, inflight)  # maybe it arrives too: then it counts as duplicates
+            self._handoff_bytes = 0
+            inflight = [batch for batch in self._inflight.values() if batch.path is None]
+        # maybe they arrive too: then they count as duplicates
+        leftovers[:0] = sorted(inflight, key=lambda batch: batch.name)
         for batch in leftovers:
             try:
                 dropped = self.spool.write(batch)
@@ -225,44 +260,59 @@ class DeliveryWorker:
 
     # -- the sender thread --------------------------------------------------------------------
 
-    def _run_sender(self) -> None:
+    def _run_sender(self, sender: int) -> None:
         while True:
             try:
-                if not self._send_one():
+                if not self._send_one(sender):
                     return
             except Exception:
                 _log.exception("assay: the prediction logger's sender failed")
                 self._back_off(None)
 
-    def _send_one(self) -> bool:
+    def _send_one(self, sender: int) -> bool:
         """Deliver one batch, or wait for one; False when the worker has stopped."""
         with self._cond:
             if self._stopping.is_set():
                 return False
             delay = self._retry_at - self.clock.monotonic()
-            batch = self._handoff.popleft() if self._handoff else None
-            self._inflight = batch  # never out of flush()'s sight while moved
+            batch = self._take(sender)
         if delay > 0:
             # Backing off: whatever arrives meanwhile goes to disk, in order; when the disk
             # refuses it, it stays in memory and the wait keeps that from spinning.
             if batch is not None:
                 on_disk = self._to_spool(batch)
-                self._inflight = None
+                self._done_with(sender)
                 if on_disk:
                     return True
             with self._cond:
                 if self._retry_at > self.clock.monotonic():
                     self.clock.wait(self._cond, min(delay, _IDLE_WAIT))
             return True
-        if batch is None:
+        if batch is None and sender == 0:  # one replayer keeps the spool's order
             batch = self._spool_head()
+            if batch is not None:
+                with self._cond:
+                    self._inflight[sender] = batch
         if batch is None:
             with self._cond:
-                if not self._handoff and not self._stopping.is_set():
+                if not self._stopping.is_set() and self._take_would_wait():
                     self.clock.wait(self._cond, _IDLE_WAIT)
             return True
-        self._deliver(batch)
+        self._deliver(sender, batch)
         return True
+
+    def _take_would_wait(self) -> bool:
+        """Nothing this sender may take now (the caller holds ``_cond``)."""
+        if not self._handoff:
+            return True
+        return self._handoff[0].kind != "predictions" and any(
+            each.kind == "predictions" for each in self._inflight.values()
+        )
+
+    def _done_with(self, sender: int) -> None:
+        with self._cond:
+            self._inflight.pop(sender, None)
+            self._cond.notify_all()
 
     def _spool_head(self) -> Batch | None:
         if not self.spool.acquire_replay_lock():
@@ -284,8 +334,7 @@ class DeliveryWorker:
         with self._cond:
             self._own_spooled -= gone
 
-    def _deliver(self, batch: Batch) -> None:
-        self._inflight = batch
+    def _deliver(self, sender: int, batch: Batch) -> None:
         try:
             answer = self.endpoint.post(batch, self.settings.request_timeout)
             outcome = answer.verdict
@@ -297,11 +346,12 @@ class DeliveryWorker:
             ):
                 outcome = Verdict.FINAL
             if outcome is Verdict.RETRY:
+                # back off first: the replayer must not find this batch in the spool before
+                # the backoff is set, and send it again at once
+                self._back_off(answer.retry_after, answer.error)
                 if batch.path is None:
                     self._to_spool(batch)
-                self._back_off(answer.retry_after, answer.error)
                 return
-            self._inflight = None
             self._failures_by_batch.forget(batch)
             if outcome is Verdict.DONE:
                 self.stats.count_answer(batch, answer.body)
@@ -318,7 +368,7 @@ class DeliveryWorker:
                 self._failures = 0
                 self._cond.notify_all()
         finally:
-            self._inflight = None
+            self._done_with(sender)
 
     def _set_aside(self, batch: Batch, error: AssayError | None) -> str | None:
         """Keep a batch the server called permanently bad in the dead-letter directory."""

@@ -9,6 +9,7 @@ retry policy mounted and sends no ``Idempotency-Key``: the server already stores
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -40,7 +41,8 @@ class Answer:
 
 
 class IngestEndpoint:
-    """Where one model version's batches go. Used from the logger's sender thread only."""
+    """Where one model version's batches go. Each of the logger's sender threads posts on a
+    session (connections) of its own."""
 
     def __init__(self, connection: Connection, model: str, version: int) -> None:
         self._connection = connection
@@ -48,7 +50,9 @@ class IngestEndpoint:
             "predictions": connection.base_url + predictions_path(model, version),
             "labels": connection.base_url + labels_path(model),
         }
-        self._session: requests.Session | None = None
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
 
     def post(self, batch: Batch, timeout: tuple[float, float]) -> Answer:
         """Send one batch and say what the answer means; never raises for HTTP reasons."""
@@ -83,11 +87,17 @@ class IngestEndpoint:
         return response.status_code == 200
 
     def close(self) -> None:
-        """Close the session's connections."""
-        if self._session is not None:
-            self._session.close()
+        """Close every session's connections."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def _open(self) -> requests.Session:
-        if self._session is None:
-            self._session = self._connection.new_session()
-        return self._session
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._connection.new_session()
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session

@@ -66,8 +66,10 @@ class PredictionLogger:
     request_timeout: tuple[float, float] = (5.0, 30.0)
     #: How long ``close()`` (and so ``atexit``) waits for delivery before spooling the rest.
     exit_timeout: float = 5.0
-    #: Batches handed straight to the sender before further ones go through the spool.
-    handoff_batches: int = 2
+    #: Encoded batches (MB) held in memory for the senders; past it, batches go to the spool.
+    max_memory_mb: float = 64.0
+    #: Batches posted at once, each on a connection of its own.
+    senders: int = 2
     #: How many recent DeliveryErrors ``stats["errors"]`` keeps.
     kept_errors: int = 20
     #: A batch answered with a server error (500) this many times while the server reports
