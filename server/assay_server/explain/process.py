@@ -199,10 +199,10 @@ class WorkerProcess:
         process = self.process
         if process is not None:
             # a worker that never answered (still importing, or a spare) has nothing to finish
-            graceful = not force and self.ready and self.conn is not None
-            if graceful and process.poll() is None:
+            conn = self.conn if not force and self.ready else None
+            if conn is not None and process.poll() is None:
                 try:
-                    self.conn.send_bytes(b'{"op": "stop"}')
+                    conn.send_bytes(b'{"op": "stop"}')
                     process.wait(5)
                 except (OSError, subprocess.TimeoutExpired):
                     pass

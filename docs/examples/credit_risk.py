@@ -1,0 +1,292 @@
+"""A credit-risk model's whole life with Assay, from training to an audited production day.
+
+Run it against a server you started (its first start prints an admin token):
+
+    ASSAY_WEBHOOK_ALLOW_PRIVATE=1 assay-server run     # may call this script's receiver
+    ASSAY_URL=http://127.0.0.1:8080 ASSAY_TOKEN=asy_… python docs/examples/credit_risk.py
+
+It needs scikit-learn, pandas and skops beside the SDK. Each step prints one line. With the
+admin token it makes the people of the story: Dana (data scientist, an approver herself),
+and Alex and Sam (approvers). ``ASSAY_WEBHOOK_ALLOW_PRIVATE=1`` lets the server deliver to
+the webhook receiver this script runs on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+import assay
+from assay import webhooks
+
+MODEL = f"credit-risk-{uuid.uuid4().hex[:6]}"  # a fresh name: the story can run again
+FEATURES = ["income", "debt_ratio", "age", "years_employed", "credit_lines", "purpose"]
+NUMERIC = FEATURES[:-1]
+
+
+def step(message: str) -> None:
+    print(f"- {message}", flush=True)
+
+
+def applicants(n: int, seed: int, *, income_shift: float = 1.0, skew_group_b: float = 0.0):
+    """Synthetic applicants: features, a group attribute (not a feature), and who defaulted."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["A", "B"], n)
+    frame = pd.DataFrame(
+        {
+            "income": rng.lognormal(10.6, 0.45, n) * income_shift,
+            "debt_ratio": rng.beta(2, 5, n),
+            "age": rng.integers(21, 70, n).astype(float),
+            "years_employed": rng.exponential(6, n).round(1),
+            "credit_lines": rng.poisson(4, n).astype(float),
+            "purpose": rng.choice(["car", "home", "education", "business"], n),
+        }
+    )
+    # In production, group B arrives with more debt: the model then declines it more often.
+    frame.loc[group == "B", "debt_ratio"] = np.clip(
+        frame.loc[group == "B", "debt_ratio"] + skew_group_b, 0, 1
+    )
+    risk = (
+        -1.6
+        - 4.5 * (np.log(frame["income"]) - 10.6)
+        + 8.0 * (frame["debt_ratio"] - 0.28)
+        - 0.1 * frame["years_employed"]
+        + 0.3 * (frame["purpose"] == "business")
+    )
+    frame["default"] = (rng.random(n) < 1 / (1 + np.exp(-risk))).astype(int)
+    return frame, group
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    """A webhook receiver on loopback that keeps the events whose signature verifies."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret, self.events = secret, []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                try:
+                    receiver.events.append(webhooks.verify(self.headers, body, receiver.secret))
+                    self.send_response(204)
+                except webhooks.WebhookVerificationError:
+                    self.send_response(401)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/assay"
+
+    def wait_for(self, event_type: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event["type"] == event_type:
+                    return event
+            time.sleep(0.5)
+        raise SystemExit(f"no {event_type} event reached the receiver in {timeout:.0f} s")
+
+
+def main() -> None:
+    url = os.environ.get("ASSAY_URL", "http://127.0.0.1:8080")
+    admin = assay.Client(url, os.environ["ASSAY_TOKEN"])
+    people = {
+        name: assay.Client(url, admin.create_token(f"{name}-{MODEL}", "approver").token)
+        for name in ("dana", "alex", "sam")
+    }
+    dana = people["dana"]
+    step(f"tokens made for dana, alex and sam (approvers) on {url}")
+
+    # -- training ------------------------------------------------------------------------------
+    train, _ = applicants(6000, seed=1)
+    holdout, holdout_group = applicants(4000, seed=2)
+    estimator = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["purpose"]),
+            (StandardScaler(), NUMERIC),
+        ),
+        LogisticRegression(max_iter=1000),
+    ).fit(train[FEATURES], train["default"])
+    dataset_hash = hashlib.sha256(train.to_csv(index=False).encode()).hexdigest()
+    step(f"trained a logistic regression on {len(train):,} applicants")
+
+    dana.create_model(MODEL, "binary_classification", risk_tier="high", owner="credit")
+    version = dana.register_version(
+        MODEL,
+        estimator,
+        reference_data=train[[*FEATURES, "default"]],
+        target="default",
+        lineage={
+            "git_commit": "9c1e2f7",
+            "dataset_uri": "s3://credit/applicants-2026-11.csv",
+            "dataset_hash": dataset_hash,
+        },
+        model_card={
+            "intended_use": "rank consumer-credit applications for manual review",
+            "limitations": "trained on one year of applications; not for business loans",
+        },
+    )
+    step(f"registered {MODEL} v{version.version} (artifact sha256 {version.artifact.sha256[:12]}…)")
+
+    scores = estimator.predict_proba(holdout[FEATURES])[:, 1]
+    metrics = {
+        "accuracy": float(accuracy_score(holdout["default"], scores >= 0.5)),
+        "roc_auc": float(roc_auc_score(holdout["default"], scores)),
+    }
+    dana.log_benchmark(MODEL, 1, "holdout", metrics, dataset_hash=dataset_hash)
+    step(f"holdout benchmark: accuracy {metrics['accuracy']:.3f}, ROC AUC {metrics['roc_auc']:.3f}")
+
+    # -- the gate: blocked, then evidence, then approvals ------------------------------------
+    request = dana.request_promotion(MODEL, 1, "production", reason="first release")
+    step(f"promotion to production requested: {request.status}")
+    for rule in request.failing_rules:
+        step(f"  {rule.policy}/{rule.id}: {rule.status} — {rule.message}")
+
+    with dana.prediction_logger(MODEL, 1) as logger:  # validation traffic, before go-live
+        for i, row in enumerate(holdout[FEATURES].to_dict("records")):
+            pid = logger.log(
+                row,
+                int(scores[i] >= 0.5),
+                score=float(scores[i]),
+                sensitive={"group": holdout_group[i]},
+            )
+            logger.log_label(pid, int(holdout["default"][i]))
+    validation = dana.create_monitor(
+        MODEL,
+        ["bias", "performance"],
+        version=1,
+        schedule=None,
+        sensitive_features=["group"],
+        name="validation",
+    )
+    dana.run_monitor(MODEL, validation.id)
+    bias = next(r for r in dana.list_reports(MODEL) if r.kind == "bias")
+    parity = bias.summary["features"]["group"]["demographic_parity_difference"]
+    step(f"bias on validation traffic: demographic parity difference {parity:.3f}")
+    dana.global_explanation(MODEL, 1, sample_size=60, num_samples=300)
+    step("global explanation computed (LIME over a reference sample)")
+
+    request = dana.evaluate_promotion(request.id)
+    step(f"re-evaluated: {request.status}, {request.required_approvals} approvals required")
+    try:
+        dana.approve(request.id, "looks good to me")
+    except assay.AssayError as refused:
+        step(f"dana may not approve her own request: {refused}")
+    people["alex"].approve(request.id, "fairness and accuracy within policy")
+    request = people["sam"].approve(request.id, "reviewed the model card")
+    step(f"alex and sam approved: {request.status}")
+
+    gate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assay.cli",
+            "gate",
+            "check",
+            MODEL,
+            "--version",
+            "1",
+            "--stage",
+            "production",
+        ],
+        env={**os.environ, "ASSAY_URL": url, "ASSAY_TOKEN": os.environ["ASSAY_TOKEN"]},
+        capture_output=True,
+        text=True,
+    )
+    step(f"assay gate check exits {gate.returncode}: {gate.stdout.strip().splitlines()[0]}")
+    if gate.returncode != 0:
+        raise SystemExit(gate.stdout + gate.stderr)
+
+    # -- a production day ----------------------------------------------------------------------
+    receiver = Receiver("whsec_" + base64.b64encode(os.urandom(32)).decode())
+    admin.create_channel(
+        f"oncall-{MODEL}",
+        "webhook",
+        url=receiver.url,
+        secret=receiver.secret,
+        events=["alert.*"],
+        models=[MODEL],
+    )
+    step(f"webhook receiver listening on {receiver.url}")
+
+    calm, calm_group = applicants(3000, seed=3)
+    hard, hard_group = applicants(3000, seed=4, income_shift=0.6, skew_group_b=0.25)
+    day = pd.concat([calm, hard], ignore_index=True)
+    day_group = np.concatenate([calm_group, hard_group])
+    day_scores = estimator.predict_proba(day[FEATURES])[:, 1]
+    with dana.prediction_logger(MODEL, 1) as logger:
+        ids = [
+            logger.log(
+                row,
+                int(day_scores[i] >= 0.5),
+                score=float(day_scores[i]),
+                sensitive={"group": day_group[i]},
+            )
+            for i, row in enumerate(day[FEATURES].to_dict("records"))
+        ]
+    step(f"logged {len(ids):,} production predictions; the second half after incomes fell")
+    with dana.prediction_logger(MODEL, 1) as labels:  # ground truth, a month later
+        for i in range(0, len(ids), 2):
+            labels.log_label(ids[i], int(day["default"][i]))
+    step(f"logged {len(ids) // 2:,} late labels")
+
+    monitor = dana.create_monitor(
+        MODEL,
+        ["drift", "data_quality", "bias", "performance"],
+        stage="production",
+        window={"predictions": len(ids)},
+        schedule=None,
+        sensitive_features=["group"],
+        channels=[f"oncall-{MODEL}"],
+        name="production",
+    )
+    run = dana.run_monitor(MODEL, monitor.id)
+    latest = {r.kind: r for r in dana.list_reports(MODEL) if r.run_id == run.id}
+    step("monitor run: " + ", ".join(f"{k} {r.status}" for k, r in sorted(latest.items())))
+    event = receiver.wait_for("alert.firing")
+    alert = event["data"]
+    step(f"incident received and its signature verified: {alert['check']} {alert['severity']}")
+
+    one = day[FEATURES].iloc[4500].to_dict()
+    explanation = dana.explain(MODEL, 1, one)
+    top = max(explanation.weights, key=lambda w: abs(w.weight))
+    step(f"explained one declined applicant: top feature {top.feature} ({top.weight:+.3f})")
+
+    # -- evidence for the auditor ----------------------------------------------------------------
+    out = Path(tempfile.mkdtemp(prefix="assay-credit-"))
+    written = dana.compliance_report(MODEL, 1, path=out / "compliance.html")
+    step(f"compliance report written to {written} ({written.stat().st_size:,} bytes)")
+    verified = admin.verify_audit_locally(public_key=admin.audit_public_key())
+    if not verified.ok:
+        raise SystemExit(f"the audit trail did not verify: {verified.message}")
+    step(f"audit trail verified on this machine: {verified.message}")
+    print(json.dumps({"model": MODEL, "out": str(out)}))
+
+
+if __name__ == "__main__":
+    main()
