@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import assay
 from assay import webhooks
 
-MODEL = f"credit-risk-{uuid.uuid4().hex[:6]}"  # a fresh name: the story can run again
 FEATURES = ["income", "debt_ratio", "age", "years_employed", "credit_lines", "purpose"]
 NUMERIC = FEATURES[:-1]
 
@@ -46,7 +46,9 @@ def step(message: str) -> None:
     print(f"- {message}", flush=True)
 
 
-def applicants(n: int, seed: int, *, income_shift: float = 1.0, skew_group_b: float = 0.0):
+def applicants(
+    n: int, seed: int, *, income_shift: float = 1.0, skew_group_b: float = 0.0
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Synthetic applicants: features, a group attribute (not a feature), and who defaulted."""
     rng = np.random.default_rng(seed)
     group = rng.choice(["A", "B"], n)
@@ -79,7 +81,7 @@ class Receiver(http.server.ThreadingHTTPServer):
     """A webhook receiver on loopback that keeps the events whose signature verifies."""
 
     def __init__(self, secret: str) -> None:
-        self.secret, self.events = secret, []
+        self.secret, self.events = secret, list[dict[str, Any]]()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -102,7 +104,7 @@ class Receiver(http.server.ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/assay"
 
-    def wait_for(self, event_type: str, timeout: float = 120) -> dict:
+    def wait_for(self, event_type: str, timeout: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.events:
@@ -112,11 +114,14 @@ class Receiver(http.server.ThreadingHTTPServer):
         raise SystemExit(f"no {event_type} event reached the receiver in {timeout:.0f} s")
 
 
-def main() -> None:
+def main(model: str | None = None) -> None:
+    """The story, step by step, on the server of ``ASSAY_URL`` with the admin ``ASSAY_TOKEN``.
+    ``model``: its name (by default a fresh ``credit-risk-…``, so that it can run again)."""
+    model = model or f"credit-risk-{uuid.uuid4().hex[:6]}"
     url = os.environ.get("ASSAY_URL", "http://127.0.0.1:8080")
     admin = assay.Client(url, os.environ["ASSAY_TOKEN"])
     people = {
-        name: assay.Client(url, admin.create_token(f"{name}-{MODEL}", "approver").token)
+        name: assay.Client(url, admin.create_token(f"{name}-{model}", "approver").token)
         for name in ("dana", "alex", "sam")
     }
     dana = people["dana"]
@@ -135,9 +140,9 @@ def main() -> None:
     dataset_hash = hashlib.sha256(train.to_csv(index=False).encode()).hexdigest()
     step(f"trained a logistic regression on {len(train):,} applicants")
 
-    dana.create_model(MODEL, "binary_classification", risk_tier="high", owner="credit")
+    dana.create_model(model, "binary_classification", risk_tier="high", owner="credit")
     version = dana.register_version(
-        MODEL,
+        model,
         estimator,
         reference_data=train[[*FEATURES, "default"]],
         target="default",
@@ -151,23 +156,23 @@ def main() -> None:
             "limitations": "trained on one year of applications; not for business loans",
         },
     )
-    step(f"registered {MODEL} v{version.version} (artifact sha256 {version.artifact.sha256[:12]}…)")
+    step(f"registered {model} v{version.version} (artifact sha256 {version.artifact.sha256[:12]}…)")
 
     scores = estimator.predict_proba(holdout[FEATURES])[:, 1]
     metrics = {
         "accuracy": float(accuracy_score(holdout["default"], scores >= 0.5)),
         "roc_auc": float(roc_auc_score(holdout["default"], scores)),
     }
-    dana.log_benchmark(MODEL, 1, "holdout", metrics, dataset_hash=dataset_hash)
+    dana.log_benchmark(model, 1, "holdout", metrics, dataset_hash=dataset_hash)
     step(f"holdout benchmark: accuracy {metrics['accuracy']:.3f}, ROC AUC {metrics['roc_auc']:.3f}")
 
     # -- the gate: blocked, then evidence, then approvals ------------------------------------
-    request = dana.request_promotion(MODEL, 1, "production", reason="first release")
+    request = dana.request_promotion(model, 1, "production", reason="first release")
     step(f"promotion to production requested: {request.status}")
     for rule in request.failing_rules:
         step(f"  {rule.policy}/{rule.id}: {rule.status} — {rule.message}")
 
-    with dana.prediction_logger(MODEL, 1) as logger:  # validation traffic, before go-live
+    with dana.prediction_logger(model, 1) as logger:  # validation traffic, before go-live
         for i, row in enumerate(holdout[FEATURES].to_dict("records")):
             pid = logger.log(
                 row,
@@ -177,18 +182,18 @@ def main() -> None:
             )
             logger.log_label(pid, int(holdout["default"][i]))
     validation = dana.create_monitor(
-        MODEL,
+        model,
         ["bias", "performance"],
         version=1,
         schedule=None,
         sensitive_features=["group"],
         name="validation",
     )
-    dana.run_monitor(MODEL, validation.id)
-    bias = next(r for r in dana.list_reports(MODEL) if r.kind == "bias")
+    dana.run_monitor(model, validation.id)
+    bias = next(r for r in dana.list_reports(model) if r.kind == "bias")
     parity = bias.summary["features"]["group"]["demographic_parity_difference"]
     step(f"bias on validation traffic: demographic parity difference {parity:.3f}")
-    dana.global_explanation(MODEL, 1, sample_size=60, num_samples=300)
+    dana.global_explanation(model, 1, sample_size=60, num_samples=300)
     step("global explanation computed (LIME over a reference sample)")
 
     request = dana.evaluate_promotion(request.id)
@@ -208,7 +213,7 @@ def main() -> None:
             "assay.cli",
             "gate",
             "check",
-            MODEL,
+            model,
             "--version",
             "1",
             "--stage",
@@ -225,12 +230,12 @@ def main() -> None:
     # -- a production day ----------------------------------------------------------------------
     receiver = Receiver("whsec_" + base64.b64encode(os.urandom(32)).decode())
     admin.create_channel(
-        f"oncall-{MODEL}",
+        f"oncall-{model}",
         "webhook",
         url=receiver.url,
         secret=receiver.secret,
         events=["alert.*"],
-        models=[MODEL],
+        models=[model],
     )
     step(f"webhook receiver listening on {receiver.url}")
 
@@ -239,7 +244,7 @@ def main() -> None:
     day = pd.concat([calm, hard], ignore_index=True)
     day_group = np.concatenate([calm_group, hard_group])
     day_scores = estimator.predict_proba(day[FEATURES])[:, 1]
-    with dana.prediction_logger(MODEL, 1) as logger:
+    with dana.prediction_logger(model, 1) as logger:
         ids = [
             logger.log(
                 row,
@@ -250,42 +255,42 @@ def main() -> None:
             for i, row in enumerate(day[FEATURES].to_dict("records"))
         ]
     step(f"logged {len(ids):,} production predictions; the second half after incomes fell")
-    with dana.prediction_logger(MODEL, 1) as labels:  # ground truth, a month later
+    with dana.prediction_logger(model, 1) as labels:  # ground truth, a month later
         for i in range(0, len(ids), 2):
             labels.log_label(ids[i], int(day["default"][i]))
     step(f"logged {len(ids) // 2:,} late labels")
 
     monitor = dana.create_monitor(
-        MODEL,
+        model,
         ["drift", "data_quality", "bias", "performance"],
         stage="production",
         window={"predictions": len(ids)},
         schedule=None,
         sensitive_features=["group"],
-        channels=[f"oncall-{MODEL}"],
+        channels=[f"oncall-{model}"],
         name="production",
     )
-    run = dana.run_monitor(MODEL, monitor.id)
-    latest = {r.kind: r for r in dana.list_reports(MODEL) if r.run_id == run.id}
+    run = dana.run_monitor(model, monitor.id)
+    latest = {r.kind: r for r in dana.list_reports(model) if r.run_id == run.id}
     step("monitor run: " + ", ".join(f"{k} {r.status}" for k, r in sorted(latest.items())))
     event = receiver.wait_for("alert.firing")
     alert = event["data"]
     step(f"incident received and its signature verified: {alert['check']} {alert['severity']}")
 
     one = day[FEATURES].iloc[4500].to_dict()
-    explanation = dana.explain(MODEL, 1, one)
+    explanation = dana.explain(model, 1, one)
     top = max(explanation.weights, key=lambda w: abs(w.weight))
     step(f"explained one declined applicant: top feature {top.feature} ({top.weight:+.3f})")
 
     # -- evidence for the auditor ----------------------------------------------------------------
     out = Path(tempfile.mkdtemp(prefix="assay-credit-"))
-    written = dana.compliance_report(MODEL, 1, path=out / "compliance.html")
+    written = dana.compliance_report(model, 1, path=out / "compliance.html")
     step(f"compliance report written to {written} ({written.stat().st_size:,} bytes)")
     verified = admin.verify_audit_locally(public_key=admin.audit_public_key())
     if not verified.ok:
         raise SystemExit(f"the audit trail did not verify: {verified.message}")
     step(f"audit trail verified on this machine: {verified.message}")
-    print(json.dumps({"model": MODEL, "out": str(out)}))
+    print(json.dumps({"model": model, "out": str(out)}))
 
 
 if __name__ == "__main__":

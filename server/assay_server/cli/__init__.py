@@ -1,7 +1,7 @@
 """``assay-server``: run the server, migrate the store, back it up and restore it, manage
 tokens, apply policies.
 
-Each command group lives in a module of its own (serving, schema, backups, tokens,
+Each command group lives in a module of its own (serving, demo, schema, backups, tokens,
 policies) on the shared state of :mod:`.state`; this module is the group they join."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import click
 
 from .. import __version__
-from . import backups, policies, schema, serving, tokens
+from . import backups, demo, policies, schema, serving, tokens
 
 
 @click.group()
@@ -28,6 +28,7 @@ def main() -> None:
 
 main.add_command(serving.run)
 main.add_command(serving.scheduler)
+main.add_command(demo.demo)
 main.add_command(schema.db)
 main.add_command(backups.backup_command)
 main.add_command(backups.restore_command)

@@ -1,0 +1,1 @@
+../../../docs/examples/credit_risk.py
