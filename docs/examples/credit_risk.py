@@ -88,7 +88,8 @@ class Receiver(http.server.ThreadingHTTPServer):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 try:
-                    receiver.events.append(webhooks.verify(self.headers, body, receiver.secret))
+                    headers = dict(self.headers.items())
+                    receiver.events.append(webhooks.verify(headers, body, receiver.secret))
                     self.send_response(204)
                 except webhooks.WebhookVerificationError:
                     self.send_response(401)
@@ -156,6 +157,7 @@ def main(model: str | None = None) -> None:
             "limitations": "trained on one year of applications; not for business loans",
         },
     )
+    assert version.artifact is not None
     step(f"registered {model} v{version.version} (artifact sha256 {version.artifact.sha256[:12]}…)")
 
     scores = estimator.predict_proba(holdout[FEATURES])[:, 1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from assay._aliases import AliasMethods
 from assay._http import Connection, Timeout, Transport, present
 from assay._paths import ModelRef, VersionRef
 from assay.alerts import AlertMethods
@@ -28,6 +29,7 @@ __all__ = ["Client", "verify_audit_export"]
 
 
 class Client(
+    AliasMethods,  # first: it adds ``alias=`` to the registry's get_version
     RegistryMethods,
     AuditMethods,
     MonitoringMethods,

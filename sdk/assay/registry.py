@@ -43,6 +43,7 @@ class RegistryMethods(ServerCalls):
         owner: str | None = None,
         description: str = "",
         tags: Sequence[str] | None = None,
+        classes: Sequence[object] | None = None,
     ) -> Model:
         """Create a model (contributor).
 
@@ -50,12 +51,19 @@ class RegistryMethods(ServerCalls):
             name: a lowercase slug: letters, digits, ``-``, ``_`` and ``.``.
             task: ``binary_classification``, ``multiclass_classification`` or ``regression``.
             risk_tier: ``low``, ``medium`` or ``high``.
+            classes: a classifier's classes (text or numbers): exactly two for a binary
+                classifier, at least two for a multiclass one, no two alike. Predictions
+                and labels must be one of them, and a version's reference target may hold
+                no other value. Without them the classes are inferred from each version's
+                reference target (a binary classifier's default is 0 and 1).
 
         Raises:
             Conflict: a model of that name exists. ValidationError: a field is wrong.
         """
         body = present(name=name, task=task, risk_tier=risk_tier, owner=owner)
         body.update(description=description, tags=list(tags or []))
+        if classes is not None:
+            body["classes"] = list(classes)
         return Model.from_json(self._transport.json("POST", "/models", json=body))
 
     def get_model(self, name: ModelRef) -> Model:

@@ -33,7 +33,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Model:
-    """A registered model: its name, task, risk tier, owner and tags."""
+    """A registered model: its name, task, risk tier, owner and tags; ``classes`` are a
+    classifier's classes when they were declared at creation (else None: inferred from each
+    version's reference target)."""
 
     id: int
     name: str
@@ -48,12 +50,14 @@ class Model:
     created_by: str | None
     created_at: datetime
     updated_at: datetime
+    classes: tuple[object, ...] | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Model:
         """Build a Model from the server's JSON."""
         read = JSONObject(data, "a model")
         created_at = read.moment("created_at")
+        classes = read.raw("classes")
         return cls(
             id=read.integer("id"),
             name=read.text("name"),
@@ -68,6 +72,7 @@ class Model:
             created_by=read.optional_text("created_by"),
             created_at=created_at,
             updated_at=read.optional_moment("updated_at") or created_at,
+            classes=tuple(classes) if isinstance(classes, list) else None,
         )
 
 

@@ -106,6 +106,7 @@ def create_app(
     from .ingest.routes import blp as ingest_blp
     from .metrics import bp as metrics_bp
     from .monitoring.routes import blp as monitoring_blp
+    from .registry.alias_routes import blp as aliases_blp
     from .registry.routes import blp as registry_blp
     from .web.routes import bp as web_bp
 
@@ -113,6 +114,7 @@ def create_app(
         health_blp,
         auth_blp,
         registry_blp,
+        aliases_blp,
         audit_blp,
         ingest_blp,
         explain_blp,

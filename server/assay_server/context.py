@@ -12,18 +12,21 @@ from .events import EventBus
 from .evidence import EvidenceProviders
 from .roles import Actor
 from .settings import Settings
+from .storage import Storage
 
 
 @dataclass(frozen=True)
 class ServiceContext:
-    """The caller (``actor``), settings, the wired ``events`` and ``evidence``, the
-    ``request_id`` audit events carry, and a clock. Made by :meth:`Wiring.context
-    <assay_server.wiring.Wiring.context>` everywhere (app, scheduler, CLI, tests)."""
+    """The caller (``actor``), settings, the wired ``events`` and ``evidence``, the blob
+    ``storage``, the ``request_id`` audit events carry, and a clock. Made by
+    :meth:`Wiring.context <assay_server.wiring.Wiring.context>` everywhere (app, scheduler,
+    CLI, tests)."""
 
     actor: Actor
     settings: Settings
     events: EventBus
     evidence: EvidenceProviders
+    storage: Storage
     request_id: str | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
 

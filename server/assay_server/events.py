@@ -31,6 +31,7 @@ EVENT_NAMES = frozenset(
         "model.updated",
         "version.registered",
         "stage.changed",
+        "alias.changed",
         "promotion.requested",
         "promotion.approved",
         "promotion.rejected",

@@ -40,6 +40,7 @@ from .idempotency import (
 from .roles import Actor
 from .settings import Settings
 from .storable import MAX_STORED_ID, UNSTORABLE_TEXT, is_storable_text
+from .storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,11 @@ def settings() -> Settings:
     return current_app.extensions["assay_settings"]
 
 
+def storage() -> Storage:
+    """The blob storage the app's settings name (opened once per process and kept)."""
+    return open_storage(settings())
+
+
 def db_session() -> Session:
     """This request's session, opened on first use."""
     if "db_session" not in g:
@@ -96,6 +102,7 @@ def service_context() -> ServiceContext:
         settings=settings(),
         events=current_app.extensions["assay_events"],
         evidence=current_app.extensions["assay_evidence"],
+        storage=storage(),
         request_id=g.get("request_id"),
         clock=current_app.extensions["assay_clock"],
     )
@@ -108,6 +115,7 @@ def background_context(actor: Actor) -> ServiceContext:
         settings=settings(),
         events=current_app.extensions["assay_events"],
         evidence=current_app.extensions["assay_evidence"],
+        storage=storage(),
         clock=current_app.extensions["assay_clock"],
     )
 

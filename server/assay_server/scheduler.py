@@ -27,6 +27,7 @@ from sqlalchemy import select
 from .alerts.outbox import Outbox
 from .alerts.outbox import wake as outbox_wake
 from .db import Database, utcnow
+from .ingest import rollup
 from .monitoring.html import build_missing_pages
 from .monitoring.models import Monitor
 from .monitoring.runner import SCHEDULER_ACTOR, MonitorRunner, worker_name
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 REAP_EVERY_SECONDS = 30.0
 #: How often the Evidently pages of new reports are built (each new report once).
 PAGES_EVERY_SECONDS = 60.0
+#: How often ended hours of ingest are rolled up into the audit trail (ingest/rollup.py).
+ROLLUP_EVERY_SECONDS = 300.0
 _JOB_PREFIX = "monitor:"
 
 
@@ -88,6 +91,7 @@ class MonitorScheduler:
             ("reap-stuck-runs", REAP_EVERY_SECONDS, self.reap),
             ("take-queued-runs", self.settings.scheduler_sync_seconds, self.take_queued),
             ("build-evidently-pages", PAGES_EVERY_SECONDS, self.build_pages),
+            ("roll-up-ingest", ROLLUP_EVERY_SECONDS, self.roll_up_ingest),
         ]
         for name, seconds, job in housekeeping:
             self._scheduler.add_job(
@@ -124,6 +128,11 @@ class MonitorScheduler:
             outbox_wake.clear()
             _logged("deliver-notifications", self.outbox.run_once)()
             outbox_wake.wait(self.settings.outbox_poll_seconds)
+
+    def roll_up_ingest(self) -> int:
+        """Put each ended hour's prediction batches in one audit event per version."""
+        with self.database.unit_of_work() as session:
+            return rollup.roll_up_ingest(session, self.runner.ctx, self.clock())
 
     def build_pages(self) -> int:
         """Build the Evidently pages of recent reports, so they are ready when opened."""

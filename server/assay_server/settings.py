@@ -25,6 +25,7 @@ class Settings:
 
     data_dir: Path = Path(".assay")
     database_url: str = ""
+    storage_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     max_request_mb: float = 16.0
@@ -93,6 +94,7 @@ class Settings:
         values: dict[str, object] = {
             "data_dir": Path(env.get("ASSAY_DATA_DIR", ".assay")),
             "database_url": env.get("ASSAY_DATABASE_URL", ""),
+            "storage_url": _storage_url(env),
             "host": env.get("ASSAY_HOST", "127.0.0.1"),
             "port": _int(env, "ASSAY_PORT", 8080),
             "max_request_mb": _float(env, "ASSAY_MAX_REQUEST_MB", 16.0),
@@ -197,6 +199,16 @@ class Settings:
     def explain_max_unpacked_bytes(self) -> int:
         """Most a model's zip archive (skops) may unpack to before a worker loads it."""
         return int(self.explain_max_unpacked_mb * 1024 * 1024)
+
+
+def _storage_url(env: Mapping[str, str]) -> str:
+    raw = env.get("ASSAY_STORAGE_URL", "").strip()
+    if raw and not (raw.startswith("s3://") and len(raw) > len("s3://")):
+        raise SettingsError(
+            "ASSAY_STORAGE_URL must be empty (the data directory) or s3://bucket/prefix, "
+            f"got {raw!r}"
+        )
+    return raw
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

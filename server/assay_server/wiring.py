@@ -37,10 +37,12 @@ from .db import utcnow
 from .events import EVENT_NAMES, EventBus, Subscriber
 from .evidence import EvidenceProviders
 from .explain import evidence as explain_evidence
+from .governance.governed_aliases import refuse_direct_move_of_governed_alias
 from .governance.ownership import refuse_owner_change_while_open
 from .monitoring import evidence as monitoring_evidence
 from .roles import Actor
 from .settings import Settings
+from .storage import open_storage
 
 ALERT_CHANGES = sorted(name for name in EVENT_NAMES if name.startswith("alert."))
 
@@ -66,6 +68,7 @@ class Wiring:
             settings=settings,
             events=self.events,
             evidence=self.evidence,
+            storage=open_storage(settings),
             request_id=request_id,
             clock=clock,
         )
@@ -80,6 +83,7 @@ def wire() -> Wiring:
         "monitor.run_succeeded": [on_run_succeeded, silent_failures.on_run_succeeded],
         "monitor.run_failed": [silent_failures.on_run_failed],
         "model.updated": [refuse_owner_change_while_open],
+        "alias.changed": [refuse_direct_move_of_governed_alias],
         **{name: [on_alert_event] for name in ALERT_CHANGES},
     }
     for name in PUBLISHED_LIFECYCLE_EVENTS:

@@ -31,6 +31,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/docs/start.js"): PUBLIC,
     ("GET", "/api/docs/<filename>"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
+    ("GET", "/static/vendor/plotly.min.js"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
@@ -42,8 +43,31 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/alerts"): PAGE,
     ("POST", "/alerts/<int:alert_id>/acknowledge"): page("contributor"),
     ("POST", "/alerts/<int:alert_id>/resolve"): page("contributor"),
+    ("POST", "/alerts/<int:alert_id>/silence"): page("contributor"),
+    ("POST", "/alerts/bulk"): page("contributor"),
     ("GET", "/deliveries"): PAGE,
     ("POST", "/deliveries/<int:delivery_id>/redeliver"): page("admin"),
+    # version pages and the approvals inbox
+    ("GET", "/models/<name>/versions/<int:version>"): PAGE,
+    ("GET", "/models/<name>/versions/<int:version>/compliance-report"): PAGE,
+    ("POST", "/models/<name>/versions/<int:version>/explain"): page("contributor"),
+    ("GET", "/approvals"): PAGE,
+    ("POST", "/promotions/<int:promotion_id>/approve"): page("approver"),
+    ("POST", "/promotions/<int:promotion_id>/reject"): page("approver"),
+    # audit, policies and admin pages
+    ("GET", "/audit"): PAGE,
+    ("GET", "/audit/export"): PAGE,
+    ("GET", "/policies"): PAGE,
+    ("GET", "/policies/<policy_name>"): PAGE,
+    ("GET", "/admin/tokens"): page("admin"),
+    ("POST", "/admin/tokens"): page("admin"),
+    ("POST", "/admin/tokens/<int:token_id>/revoke"): page("admin"),
+    ("GET", "/admin/channels"): page("admin"),
+    ("POST", "/admin/channels"): page("admin"),
+    ("POST", "/admin/channels/<int:channel_id>/test"): page("admin"),
+    ("POST", "/admin/channels/<int:channel_id>/rotate"): page("admin"),
+    ("POST", "/admin/channels/<int:channel_id>/events"): page("admin"),
+    ("POST", "/admin/channels/defaults"): page("admin"),
     ("GET", "/api/v1/whoami"): "viewer",
     ("GET", "/api/v1/tokens"): "admin",
     ("POST", "/api/v1/tokens"): "admin",
@@ -104,6 +128,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/promotions/<int:promotion_id>/cancel"): "contributor",
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/gate"): "viewer",
     ("GET", "/api/v1/models/<string:name>/stage-history"): "viewer",
+    # aliases
+    ("GET", "/api/v1/models/<string:name>/aliases"): "viewer",
+    ("PUT", "/api/v1/models/<string:name>/aliases/<string:alias>"): "contributor",
+    ("DELETE", "/api/v1/models/<string:name>/aliases/<string:alias>"): "contributor",
+    ("GET", "/api/v1/models/<string:name>/alias-history"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/versions/by-alias/<string:alias>"): "viewer",
     ("POST", "/api/v1/models/<string:name>/rollback"): "approver",
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/compliance-report"): "viewer",
     # monitoring
@@ -172,6 +202,7 @@ def _url(rule: str, token_id: int) -> str:
         "alert_id": "1",
         "channel_id": "1",
         "delivery_id": "1",
+        "alias": "champion",
     }
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule)
 
@@ -210,8 +241,10 @@ def test_each_role_gets_in_or_is_refused_as_the_matrix_says(route, client, token
             if role is None:
                 assert status == 302 and "/login" in response.headers["Location"], who
             elif _allowed(role, needed):
-                # in: a form redirects back (with a flash), a page about id 1 (none) is a 404
-                expected = 302 if method == "POST" else 404 if "<int:" in rule else 200
+                # in: a form redirects back (with a flash); a page about id 1 or policy
+                # "baseline" (none in this store) is a 404
+                missing = "<int:" in rule or "<policy_name>" in rule
+                expected = 302 if method == "POST" else 404 if missing else 200
                 assert status == expected, f"{who}: {status}"
                 assert "/login" not in response.headers.get("Location", ""), who
             else:

@@ -54,6 +54,7 @@ def test_creating_a_model_answers_201_with_every_field(client, contributor_heade
         "owner": "ds-team",
         "description": "Who leaves next month",
         "tags": ["retail", "eu"],
+        "classes": None,
         "archived": False,
         "archived_at": None,
         "latest_version": None,

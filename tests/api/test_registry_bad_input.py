@@ -96,6 +96,8 @@ MODEL_CREATE_CASES = [
     case("tags.0", ["t" * 101], "tag-too-long"),
     case("tags.1", ["ok", 1], "tag-not-a-string"),
     case("tags", [f"t{i}" for i in range(51)], "tags-too-many"),
+    case("classes", "yes", "classes-not-a-list"),
+    case("classes", ["a", "b", "c"], "classes-three-for-binary"),
     case("id", 5, "unknown-id"),
     case("archived", True, "unknown-archived"),
     case("created_by", "someone-else", "unknown-created-by"),

@@ -39,6 +39,10 @@ STEPS_PER_SCENARIO = 6
 #: cannot state: one field's value depends on another's, on stored state or on the time,
 #: or a rule is about an object's keys. Everything else valid must not be refused.
 RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/models"): (
+        "classes fit the task (exactly two for a binary classifier, none for a regressor) and "
+        "no two stand for one value (1, '1' and 1.0 are alike)"
+    ),
     ("POST", "/api/v1/models/{name}/versions"): (
         "target and prediction are not features; model-card keys are snake_case names"
     ),

@@ -44,7 +44,8 @@ def test_monitoring_is_a_table_of_findings_with_a_history_per_check(monitored: M
 def test_ingest_is_summed_per_day_and_kept_out_of_the_event_rows(monitored: Monitored) -> None:
     _two_days_of_runs(monitored)
     bundle = monitored.client.get(f"{REPORT}?format=json", headers=monitored.headers).json
-    assert "predictions.ingested" not in [e["action"] for e in bundle["audit_events"]]
+    actions = [e["action"] for e in bundle["audit_events"]]
+    assert "predictions.ingested" not in actions and "predictions.rolled_up" not in actions
     days = bundle["ingest_daily"]
     assert sum(day["accepted"] for day in days) == 1100
     assert sum(day["batches"] for day in days) == 3 and len(days) == 2

@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from datetime import timedelta
 
 import pytest
 
+from assay_server.ingest.rollup import roll_up_ingest
 from tests.api.factories import API, audit_events
 from tests.ingest.conftest import BASE_TS, PREDICTIONS, columns, post, row
 
@@ -223,19 +225,24 @@ def test_an_archived_model_takes_no_predictions(
     assert post(client, contributor_headers, columns(1)).status_code == 409
 
 
-def test_each_batch_is_one_audit_event_with_counts_and_time_range(
-    client, contributor_headers, churn_v1
+def test_each_hour_of_batches_is_one_audit_event_with_counts_and_time_range(
+    client, contributor_headers, churn_v1, db, cli_context, clock
 ):
     post(client, contributor_headers, columns(300))
     post(client, contributor_headers, {"rows": [row(1), row(2, score="x")]})
-    events = [
-        e
-        for e in audit_events(client, contributor_headers, "model_version", "churn/1")
-        if e["action"] == "predictions.ingested"
-    ]
-    assert len(events) == 2
-    first = events[0]["payload"]
-    assert (first["accepted"], first["duplicates"], first["rejected"]) == (300, 0, 0)
-    assert first["ts_min_us"] == int(BASE_TS * 1_000_000)
-    assert first["ts_max_us"] == int((BASE_TS + 299) * 1_000_000)
-    assert (events[1]["payload"]["accepted"], events[1]["payload"]["rejected"]) == (1, 1)
+
+    def ingest_events() -> list[dict]:
+        events = audit_events(client, contributor_headers, "model_version", "churn/1")
+        return [e for e in events if e["action"].startswith("predictions.")]
+
+    assert ingest_events() == []  # ingest leaves the chain alone
+    with db.unit_of_work() as session:
+        rolled = roll_up_ingest(session, cli_context, clock() + timedelta(hours=1, minutes=6))
+    assert rolled == 1
+    [event] = ingest_events()
+    assert event["action"] == "predictions.rolled_up"
+    payload = event["payload"]
+    assert payload["hour"] == clock().replace(minute=0, second=0).isoformat()
+    assert (payload["batches"], payload["accepted"], payload["rejected"]) == (2, 301, 1)
+    assert payload["ts_min_us"] == int(BASE_TS * 1_000_000)
+    assert payload["ts_max_us"] >= int((BASE_TS + 299) * 1_000_000)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from assay_server.audit.models import AuditEvent
 from assay_server.audit.service import AuditTrail
 from assay_server.context import ServiceContext
 from assay_server.errors import Conflict, ValidationFailed
 from assay_server.ingest import service as ingest_service
 from assay_server.ingest.models import PredictionBatch, PredictionRow
+from assay_server.ingest.rollup import roll_up_ingest
 from assay_server.ingest.service import IngestService, ingest_batch
 from assay_server.ingest.window import read_window
 from assay_server.registry.service import RegistryService
@@ -27,8 +31,14 @@ def _sender(settings: Settings) -> ServiceContext:
 
 
 def _ingest_events(client, headers) -> list[dict]:
+    """Audit events about predictions: none until the hourly roll-up (ingest/rollup.py)."""
     events = audit_events(client, headers, "model_version", "churn/1")
-    return [e for e in events if e["action"] == "predictions.ingested"]
+    return [e for e in events if e["action"].startswith("predictions.")]
+
+
+def _batches(db) -> list[PredictionBatch]:
+    with db.unit_of_work(write=False) as session:
+        return list(session.scalars(select(PredictionBatch).order_by(PredictionBatch.id)))
 
 
 def test_a_batch_is_checked_before_the_callers_write_transaction_begins(
@@ -92,9 +102,8 @@ def test_a_prepared_batch_stored_twice_is_counted_as_duplicates_the_second_time(
         again = session.get(PredictionBatch, second.batch_id)
         assert (again.accepted, again.duplicates, again.block) == (0, 20, None)
         assert (again.ts_min_us, again.ts_max_us) == (None, None)
-    events = _ingest_events(client, contributor_headers)
-    assert [e["payload"]["accepted"] for e in events] == [20, 0]
-    assert events[1]["payload"]["ts_min_us"] is None
+    assert [batch.accepted for batch in _batches(db)] == [20, 0]
+    assert _ingest_events(client, contributor_headers) == []  # the batch rows are the record
 
 
 def test_a_partly_new_batch_stores_and_audits_only_its_new_rows(
@@ -103,14 +112,12 @@ def test_a_partly_new_batch_stores_and_audits_only_its_new_rows(
     post(client, contributor_headers, columns(10, start=5))
     response = post(client, contributor_headers, columns(10))
     assert (response.json["accepted"], response.json["duplicates"]) == (5, 5)
-    payload = _ingest_events(client, contributor_headers)[1]["payload"]
+    batch = _batches(db)[1]
     first_ts = columns(1)["columns"]["timestamp"][0]
-    assert payload["ts_min_us"] == round(first_ts * 1_000_000)
-    assert payload["ts_max_us"] == round((first_ts + 4) * 1_000_000)
+    assert batch.ts_min_us == round(first_ts * 1_000_000)
+    assert batch.ts_max_us == round((first_ts + 4) * 1_000_000)
+    assert (batch.accepted, batch.duplicates) == (5, 5)
     with db.unit_of_work(write=False) as session:
-        batch = session.get(PredictionBatch, payload["batch_id"])
-        assert (batch.accepted, batch.duplicates) == (5, 5)
-        assert (batch.ts_min_us, batch.ts_max_us) == (payload["ts_min_us"], payload["ts_max_us"])
         version_id = RegistryService(session, _sender(settings)).get_version("churn", 1).id
         window = read_window(session, version_id)
     assert sorted(window.frame["prediction_id"]) == sorted(f"p{i}" for i in range(15))
@@ -213,17 +220,35 @@ def test_an_integer_a_float_holds_only_approximately_is_stored_rounded(
     assert ages == [float(big), 1.0]
 
 
-def test_one_unit_of_work_with_two_batches_keeps_the_chain_whole(
+def test_batches_leave_the_chain_alone_and_their_hour_rolls_up_into_one_event(
     churn_v1, db, settings, cli_context
 ):
     ctx = _sender(settings)
+    # the sender's clock stamps the batches; their hour ends at hour_end
+    hour_end = ctx.clock().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     with db.unit_of_work() as session:
         trail = AuditTrail(session, cli_context)
         before = trail.head()["seq"]
         ingest_batch(db, session, ctx, "churn", 1, columns(5))
         ingest_batch(db, session, ctx, "churn", 1, columns(5, start=5))
-        assert trail.head()["seq"] == before + 2
+        assert trail.head()["seq"] == before  # no event, no wait for the chain head's lock
+    with db.unit_of_work() as session:
+        # the hour has ended, but not its grace (transactions still committing): not yet
+        assert roll_up_ingest(session, cli_context, hour_end + timedelta(minutes=4)) == 0
+    with db.unit_of_work() as session:
+        assert roll_up_ingest(session, cli_context, hour_end + timedelta(minutes=6)) == 1
+    with db.unit_of_work() as session:
+        assert roll_up_ingest(session, cli_context, hour_end + timedelta(hours=1)) == 0  # once
     with db.unit_of_work(write=False) as session:
         outcome = AuditTrail(session, cli_context).verify()
         assert outcome.ok, outcome.message
-        assert outcome.checked == before + 2
+        assert outcome.checked == before + 1
+    batches = _batches(db)
+    with db.unit_of_work(write=False) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.seq == before + 1)).one()
+        assert (event.action, event.target_id) == ("predictions.rolled_up", "churn/1")
+        payload = dict(event.payload)
+    ids = ",".join(str(batch.id) for batch in batches)
+    assert payload["batch_ids_sha256"] == hashlib.sha256(ids.encode()).hexdigest()
+    assert (payload["batches"], payload["accepted"]) == (2, 10)
+    assert all(batch.rolled_up_at is not None for batch in batches)

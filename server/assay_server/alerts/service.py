@@ -49,6 +49,7 @@ class AlertFilters:
     model: str | None = None
     status: str | None = None
     severity: str | None = None
+    check: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -86,6 +87,8 @@ class AlertService:
             query = query.where(Alert.status == filters.status)
         if filters.severity:
             query = query.where(Alert.severity == filters.severity)
+        if filters.check:
+            query = query.where(Alert.check == filters.check)
         if filters.since:
             query = query.where(Alert.last_seen >= filters.since)
         if filters.until:
@@ -177,9 +180,10 @@ class DeliveryService:
         status: str | None = None,
         channel: str | None = None,
         alert_id: int | None = None,
+        alert_ids: Iterable[int] | None = None,
         limit: int = 100,
     ) -> builtins.list[Delivery]:
-        """Deliveries, newest first."""
+        """Deliveries, newest first (``alert_ids``: of any of these alerts)."""
         query = select(Delivery).options(
             joinedload(Delivery.channel), selectinload(Delivery.attempt_log)
         )
@@ -189,6 +193,8 @@ class DeliveryService:
             query = query.join(Delivery.channel).where(Channel.name == channel)
         if alert_id is not None:
             query = query.where(Delivery.alert_id == alert_id)
+        if alert_ids is not None:
+            query = query.where(Delivery.alert_id.in_(list(alert_ids)))
         return list(self.session.scalars(query.order_by(Delivery.id.desc()).limit(limit)))
 
     def get(self, delivery_id: int) -> Delivery:

@@ -31,6 +31,7 @@ ALERT_EVENTS = ("alert.firing", "alert.escalated", "alert.resolved")
 LIFECYCLE_EVENTS = (
     "version.registered",
     "stage.changed",
+    "alias.changed",
     "promotion.requested",
     "promotion.blocked",
     "promotion.approved",
@@ -45,6 +46,7 @@ DEFAULT_EVENTS = ("alert.*",)
 PUBLISHED_LIFECYCLE_EVENTS = (
     "version.registered",
     "stage.changed",
+    "alias.changed",
     "promotion.requested",
     "promotion.approved",
     "promotion.rejected",
@@ -87,6 +89,7 @@ def _run_failure(session: Session, payload: dict[str, Any]) -> tuple[str | None,
 _SUMMARIES = {
     "version.registered": "version {version} of {model} registered",
     "stage.changed": "{model} v{version} moved from {from} to {stage} by {changed_by}",
+    "alias.changed": "alias {alias} of {model} {change} by {changed_by}",
     "promotion.requested": "promotion of {model} v{version} to {stage} requested: {status}",
     "promotion.blocked": "promotion of {model} v{version} to {stage} blocked by its policies",
     "promotion.approved": "promotion of {model} v{version} to {stage} approved",

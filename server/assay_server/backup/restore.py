@@ -24,8 +24,8 @@ from ..audit.signing import signing_key
 from ..context import ServiceContext
 from ..db import Database
 from ..migrate import alembic_config, upgrade
-from ..registry.storage import ContentStore
 from ..settings import Settings
+from ..storage.local import LocalBlobStore
 from .files import (
     client_tool,
     copy_checked,
@@ -48,6 +48,7 @@ from .manifest import (
     blob_stores,
     code_heads,
     read_manifest,
+    require_local_storage,
 )
 
 
@@ -90,9 +91,11 @@ def restore(ctx: ServiceContext, source: Path) -> Restored:
 
     Raises:
         BackupError: the backup is damaged, of another kind of store or of a newer release;
-            the target is not empty; ``pg_restore`` is missing, too old, or fails.
+            the target is not empty; ``pg_restore`` is missing, too old, or fails; blobs are
+            kept in S3.
     """
     settings = ctx.settings
+    require_local_storage(settings)
     manifest = read_manifest(source)
     store = manifest["database"]
     revision = store["alembic_revision"]
@@ -246,7 +249,7 @@ def _place_blobs(
             continue
         root = blob_stores(settings)[store]
         written.paths.append(root)
-        target = ContentStore(root)
+        target = LocalBlobStore(root)
         for entry in entries:
             sha = entry["sha256"]
             total += copy_checked(source / blob_path(store, sha), target.path_for(sha), sha)

@@ -18,8 +18,8 @@ from .. import __version__
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..db import TIMESTAMP_FORMAT, Database
-from ..registry.storage import ContentStore
 from ..settings import Settings
+from ..storage.local import LocalBlobStore
 from .files import (
     client_tool,
     copy_checked,
@@ -45,6 +45,7 @@ from .manifest import (
     blob_stores,
     code_heads,
     current_revision,
+    require_local_storage,
 )
 
 
@@ -74,6 +75,7 @@ def back_up(
             missing or older than the server or fails.
     """
     settings = ctx.settings
+    require_local_storage(settings)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BackupError(f"{out} exists and is not an empty directory: name a new one.")
     with database.unit_of_work() as session:
@@ -241,7 +243,7 @@ def _copy_blobs(
     rebuilt: list[str] = []
     lost: list[str] = []
     for store, digests in referenced.items():
-        source = ContentStore(stores[store])
+        source = LocalBlobStore(stores[store])
         copied[store] = []
         for sha in digests:
             path = source.path_for(sha)

@@ -209,3 +209,51 @@ def detect_drift(
         dataset_drift=bool(results) and share >= drift_share,
         drift_share=drift_share,
     )
+
+
+HISTOGRAM_BINS = 20
+HISTOGRAM_CATEGORIES = 20
+OTHER_CATEGORIES = "(other)"
+
+
+def histograms(profile: ReferenceProfile, current: Mapping[str, Any]) -> dict[str, Any]:
+    """Reference and window counts per bin of every profiled column in `current`, for charts.
+
+    Numerical: ``{"edges", "reference", "current"}``, equal-width bins over the reference's
+    range widened to the window's, so a shifted window still shows where it went. Categorical:
+    ``{"labels", "reference", "current"}``, the most frequent categories (of both sides)
+    first and the rest summed as ``(other)``. Missing values are left out (quality counts them).
+    """
+    result: dict[str, Any] = {}
+    for feature in profile.kinds:
+        if feature not in current:
+            continue
+        reference = profile.column(feature)
+        if isinstance(reference, NumericalProfile):
+            values, _ = finite_values(current[feature])
+            both = np.concatenate([reference.sorted_values, values])
+            if not both.size:
+                continue
+            edges = np.histogram_bin_edges(both, bins=HISTOGRAM_BINS)
+            result[feature] = {
+                "edges": edges.tolist(),
+                "reference": np.histogram(reference.sorted_values, edges)[0].tolist(),
+                "current": np.histogram(values, edges)[0].tolist(),
+            }
+        else:
+            sides = CategoricalSides(reference, count_categories(current[feature]))
+            labels = np.union1d(reference.labels, sides.current.labels)
+            ref_counts, cur_counts = sides.counts()
+            order = np.argsort(-(ref_counts + cur_counts), kind="stable")
+            top, rest = order[:HISTOGRAM_CATEGORIES], order[HISTOGRAM_CATEGORIES:]
+            entry = {
+                "labels": labels[top].tolist(),
+                "reference": ref_counts[top].astype(int).tolist(),
+                "current": cur_counts[top].astype(int).tolist(),
+            }
+            if rest.size:
+                entry["labels"].append(OTHER_CATEGORIES)
+                entry["reference"].append(int(ref_counts[rest].sum()))
+                entry["current"].append(int(cur_counts[rest].sum()))
+            result[feature] = entry
+    return result

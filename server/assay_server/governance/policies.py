@@ -11,16 +11,20 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import yaml
 from marshmallow import ValidationError, fields, validate
 
 from ..errors import ValidationFailed
+from ..registry.aliases import ALIAS_PATTERN, ALIAS_RULE
 from ..registry.models import ModelVersion, RegisteredModel, RiskTier, Stage
 from ..roles import Role
 from ..schemas import StrictSchema
 from .rule_schemas import RULE_KINDS, RULE_SCHEMAS, Rule
+
+if TYPE_CHECKING:
+    from typing_extensions import NotRequired
 
 POLICY_NAME = validate.Regexp(
     r"^[a-z0-9][a-z0-9._-]{0,99}\Z",
@@ -85,6 +89,10 @@ class PolicyDocumentSchema(StrictSchema):
     applies_to = fields.Nested(AppliesToSchema, load_default=dict)
     rules = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=MAX_RULES))
     approvals = fields.Nested(ApprovalsSchema, load_default=dict)
+    # aliases (registry/aliases.py) that only the promotion flow may move where this applies
+    governed_aliases = fields.List(
+        fields.String(validate=validate.Regexp(ALIAS_PATTERN, error=ALIAS_RULE)), load_default=list
+    )
 
 
 class PolicyDocument(TypedDict):
@@ -95,6 +103,7 @@ class PolicyDocument(TypedDict):
     applies_to: AppliesTo
     rules: list[Rule]
     approvals: StatedApprovals
+    governed_aliases: NotRequired[list[str]]  # absent from documents stored before aliases
 
 
 class PolicyError(TypedDict):

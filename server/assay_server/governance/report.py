@@ -12,6 +12,7 @@ from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..db import TIMESTAMP_FORMAT
 from ..evidence import Missing
+from ..ingest.figures import IngestDayCounts, batches_per_day
 from ..registry.benchmarks import benchmarks_of
 from ..registry.models import ArtifactInfo, ModelVersion, ReferenceInfo, StageHistory
 from ..registry.service import RegistryService
@@ -23,8 +24,9 @@ from .verdicts import PolicyVerdict
 MONITORING_REPORTS = ("drift", "bias", "performance", "data_quality")
 #: How far back the report's monitoring charts reach.
 HISTORY_DAYS = 30
-#: Audit actions shown as a daily summary rather than one row each: there is one per batch.
-SUMMARISED_ACTIONS = ("predictions.ingested",)
+#: Audit actions shown as a daily summary rather than one row each: the hourly roll-ups of
+#: ingest, and the per-batch events stores made before ingest was rolled up.
+SUMMARISED_ACTIONS = ("predictions.rolled_up", "predictions.ingested")
 
 
 class ModelPart(TypedDict):
@@ -109,41 +111,39 @@ class StayPart(TypedDict):
 
 
 class IngestDay(TypedDict):
-    """Prediction ingest of one UTC day: its batches and rows, summed from the audit trail."""
+    """Prediction ingest of one UTC day: its batches and rows, from the batch table, and the
+    audit events of its hourly roll-ups (``None`` until the first is written)."""
 
     date: str
     batches: int
     accepted: int
     duplicates: int
     rejected: int
-    first_seq: int
-    last_seq: int
+    first_seq: int | None
+    last_seq: int | None
 
 
-def daily_ingest(events: list[dict[str, Any]]) -> list[IngestDay]:
-    """``predictions.ingested`` events summed per UTC day, oldest first."""
-    days: dict[str, IngestDay] = {}
+def daily_ingest(counts: list[IngestDayCounts], events: list[dict[str, Any]]) -> list[IngestDay]:
+    """The version's batches per UTC day, each with the seq range of the ingest events of
+    that day: hourly ``predictions.rolled_up`` events (by their hour), or the per-batch
+    ``predictions.ingested`` ones of stores from before the roll-up."""
+    seqs: dict[str, list[int]] = {}
     for event in events:
-        date = str(event["timestamp"])[:10]
         payload = event.get("payload") or {}
-        day = days.setdefault(
-            date,
-            {
-                "date": date,
-                "batches": 0,
-                "accepted": 0,
-                "duplicates": 0,
-                "rejected": 0,
-                "first_seq": event["seq"],
-                "last_seq": event["seq"],
-            },
-        )
-        day["batches"] += 1
-        for key in ("accepted", "duplicates", "rejected"):
-            value = payload.get(key)
-            day[key] += int(value) if isinstance(value, int) else 0
-        day["last_seq"] = event["seq"]
-    return list(days.values())
+        date = str(payload.get("hour") or event["timestamp"])[:10]
+        seqs.setdefault(date, []).append(int(event["seq"]))
+    return [
+        {
+            "date": day.date,
+            "batches": day.batches,
+            "accepted": day.accepted,
+            "duplicates": day.duplicates,
+            "rejected": day.rejected,
+            "first_seq": min(seqs[day.date]) if day.date in seqs else None,
+            "last_seq": max(seqs[day.date]) if day.date in seqs else None,
+        }
+        for day in counts
+    ]
 
 
 class ChainPart(TypedDict):
@@ -314,7 +314,8 @@ def compliance_bundle(
     ]
     events = sorted([*trail.events_about(about), *involved], key=lambda e: e["seq"])
     audit = [e for e in events if e["action"] not in SUMMARISED_ACTIONS]
-    ingest = daily_ingest([e for e in events if e["action"] in SUMMARISED_ACTIONS])
+    ingested = [e for e in events if e["action"] in SUMMARISED_ACTIONS]
+    ingest = daily_ingest(batches_per_day(session, row.id), ingested)
     evidence: VersionEvidence = {
         "generated_at": generated_at,
         "model": {

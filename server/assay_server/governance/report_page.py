@@ -172,7 +172,8 @@ Approvals required: {{ p.required_approvals }}.</p>
 <th>duplicates</th><th>rejected</th><th>audit events</th></tr>{% for d in b.ingest_daily %}
 <tr><td>{{ d.date }}</td><td class="num">{{ d.batches }}</td><td class="num">{{ d.accepted }}</td>
 <td class="num">{{ d.duplicates }}</td><td class="num">{{ d.rejected }}</td>
-<td>seq {{ d.first_seq }} – {{ d.last_seq }}</td></tr>{% endfor %}</table>
+<td>{% if d.first_seq %}seq {{ d.first_seq }} – {{ d.last_seq }}
+{% else %}rolled up after the hour{% endif %}</td></tr>{% endfor %}</table>
 {% else %}<p>No predictions ingested.</p>{% endif %}
 
 <h2>Audit events</h2>

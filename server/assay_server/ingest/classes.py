@@ -5,6 +5,8 @@
   boolean or ``"0"``/``"1"`` is accepted and stored as 0 or 1;
 - multiclass classification: one of the reference target's values (any category when the
   version has no reference target to infer them from);
+- either, when the model declared its classes at creation: one of those, whatever the
+  reference holds (registration refuses a reference target outside them);
 - regression: a finite number (checked by :func:`~.validation.check_number`).
 
 A value is matched to a class by its canonical text (``1``, ``1.0`` and ``"1"`` are one
@@ -15,31 +17,17 @@ must be probabilities: finite numbers from 0 to 1.
 from __future__ import annotations
 
 import functools
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..registry.storage import ContentStore
+from ..registry.declared_classes import class_key
+from ..storage import BlobMissing, BlobStore
+
+__all__ = ["BINARY_DEFAULT", "ClassSet", "class_key", "class_set", "union"]
 
 BINARY_DEFAULT = (0, 1)
 _MAX_CLASSES_INFERRED = 1000
 _Missing = object()
-
-
-def class_key(value: object) -> str | None:
-    """The canonical text of a class value (booleans are "1"/"0"); None when it is not a
-    category value at all (a list, an object, NaN)."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    return None
 
 
 def _plain(value: object) -> object:
@@ -59,7 +47,7 @@ class ClassSet:
     """The classes a classifier's predictions and labels must be one of."""
 
     classes: tuple[object, ...]
-    source: str  # "reference target" or "binary default (0 and 1)"
+    source: str  # "declared at model creation", "reference target" or the binary default
 
     @functools.cached_property
     def _by_key(self) -> dict[str, object]:
@@ -81,7 +69,7 @@ class ClassSet:
 
 
 @functools.lru_cache(maxsize=256)
-def _reference_classes(reference_dir: str, sha256: str, target: str) -> tuple[object, ...] | None:
+def _reference_classes(reference: BlobStore, sha256: str, target: str) -> tuple[object, ...] | None:
     """The distinct values of a reference dataset's target column, sorted by their text.
 
     Reference files are stored by content and never change, so the answer is cached by
@@ -90,12 +78,12 @@ def _reference_classes(reference_dir: str, sha256: str, target: str) -> tuple[ob
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    path: Path = ContentStore(Path(reference_dir)).path_for(sha256)
     try:
+        path = reference.local_path(sha256)
         if target not in pq.read_schema(path).names:
             return None
         column = pq.read_table(path, columns=[target])[target]
-    except OSError:
+    except (OSError, BlobMissing):
         return None
     distinct = [_plain(v) for v in pc.unique(column.drop_null()).to_pylist()]
     distinct = [v for v in distinct if class_key(v) is not None]
@@ -109,16 +97,20 @@ def class_set(
     task: str,
     feature_schema: dict[str, object],
     reference_sha256: str | None,
-    reference_dir: Path,
+    reference: BlobStore,
+    declared: Sequence[object] | None = None,
 ) -> ClassSet | None:
-    """The classes of a version's output; None for regression, and for a multiclass model
-    whose classes cannot be inferred (no reference dataset with the target)."""
+    """The classes of a version's output: those the model declared, else inferred; None for
+    regression, and for a multiclass model whose classes cannot be inferred (no reference
+    dataset with the target)."""
     if task == "regression":
         return None
+    if declared:
+        return ClassSet(tuple(declared), "declared at model creation")
     target = feature_schema.get("target")
     inferred = None
     if isinstance(target, dict) and reference_sha256:
-        inferred = _reference_classes(str(reference_dir), reference_sha256, str(target["name"]))
+        inferred = _reference_classes(reference, reference_sha256, str(target["name"]))
     if task == "binary_classification":
         if inferred is not None and len(inferred) == 2 and not _zero_one(inferred):
             return ClassSet(inferred, "reference target")

@@ -1,7 +1,9 @@
-"""Predictions stored, rejected and repeated at ingest, per model, aggregated in SQL from the
-batch table (for ``/metrics``)."""
+"""Predictions stored, rejected and repeated at ingest, aggregated in SQL from the batch
+table: per model (for ``/metrics``) and per version and day (for the compliance report)."""
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,3 +27,38 @@ def ingest_counts(session: Session) -> list[tuple[str, int, int, int]]:
         .group_by(RegisteredModel.name)
     )
     return [(model, int(a), int(r), int(d)) for model, a, r, d in rows]
+
+
+class IngestDayCounts(NamedTuple):
+    """One UTC day of a version's prediction batches."""
+
+    date: str
+    batches: int
+    accepted: int
+    duplicates: int
+    rejected: int
+
+
+def batches_per_day(session: Session, version_id: int) -> list[IngestDayCounts]:
+    """A version's prediction batches summed per UTC day (``YYYY-MM-DD``), oldest first,
+    whether or not the hourly roll-up has put them in the audit trail yet."""
+    day = _utc_day(session, PredictionBatch.received_at)
+    rows = session.execute(
+        select(
+            day,
+            func.count(),
+            func.coalesce(func.sum(PredictionBatch.accepted), 0),
+            func.coalesce(func.sum(PredictionBatch.duplicates), 0),
+            func.coalesce(func.sum(PredictionBatch.rejected), 0),
+        )
+        .where(PredictionBatch.version_id == version_id)
+        .group_by(day)
+        .order_by(day)
+    )
+    return [IngestDayCounts(str(d), int(b), int(a), int(du), int(r)) for d, b, a, du, r in rows]
+
+
+def _utc_day(session: Session, column: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)  # SQLite keeps UTC text, "YYYY-MM-DD HH:MM:SS…"

@@ -1,10 +1,13 @@
 """Ground truth, by prediction id: checked label by label against the model's task (its
 classes, or finite numbers), joined to the predictions by id across the model's versions (the
 last label sent for an id wins), audited once per batch. A label whose prediction is not
-stored yet waits for it in ``pending_labels`` (``pending.py``)."""
+stored yet waits for it in ``pending_labels`` (``pending.py``). Every batch adds to the
+counts of labels received and refused per version and day (``label_counts.py``), which data
+quality reports."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,7 @@ from ..registry.models import ModelVersion
 from ..registry.service import RegistryService
 from ..storable import UNSTORABLE_TEXT, is_storable_text
 from .classes import ClassSet, class_set, union
+from .label_counts import count_labels
 from .models import PendingLabel, PredictionRow
 from .pending import (
     PendingLabels,
@@ -74,7 +78,7 @@ class LabelService:
                 ).where(ModelVersion.model_id == model.id)
             )
         )
-        classes = self._classes(model.task, versions)
+        classes = self._classes(model.task, model.classes, versions)
         latest, errors = _checked(labels, model.task, classes)
         version_ids = [version_id for version_id, _schema, _sha in versions]
         now = self.ctx.clock()
@@ -92,6 +96,7 @@ class LabelService:
             # an explicit null (no label) for an unknown prediction leaves nothing to keep
             unknown = [pid for pid in unknown if latest[pid] is not None]
             keep_pending(connection, model.id, {pid: latest[pid] for pid in unknown}, now)
+        self._count(model.id, version_ids, labels, errors, found, now)
         waiting = self._pending_count(model.id, expired_before)
         result = LabelResult(
             updated=len(found),
@@ -115,34 +120,80 @@ class LabelService:
         )
         return result
 
-    def _classes(self, task: str, versions: list[Any]) -> ClassSet | None:
-        """The classes a label of the model may be: those of any of its versions."""
+    def _classes(
+        self, task: str, declared: list[Any] | None, versions: list[Any]
+    ) -> ClassSet | None:
+        """The classes a label of the model may be: those it declared, else those of any of
+        its versions."""
         if task == "regression":
             return None
-        directory = self.ctx.settings.reference_dir
-        found = [class_set(task, schema, sha, directory) for _id, schema, sha in versions]
+        directory = self.ctx.storage.reference
+        found = [
+            class_set(task, schema, sha, directory, declared=declared)
+            for _id, schema, sha in versions
+        ]
         return union(found)
 
-    def _join(self, version_ids: list[int], latest: dict[str, object], now: Any) -> set[str]:
-        """Label the stored predictions among ``latest``; return the ids found."""
-        ids = list(latest)
-        matches: list[tuple[int, str]] = []
+    def _stored(self, version_ids: list[int], ids: list[str]) -> list[tuple[int, str, int]]:
+        """``(row id, prediction id, version id)`` of the stored predictions among ``ids``."""
+        matches: list[tuple[int, str, int]] = []
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             chunk = ids[start : start + _LOOKUP_CHUNK]
             matches.extend(
-                self.session.execute(
-                    select(PredictionRow.id, PredictionRow.prediction_id).where(
+                (pk, pid, version_id)
+                for pk, pid, version_id in self.session.execute(
+                    select(
+                        PredictionRow.id, PredictionRow.prediction_id, PredictionRow.version_id
+                    ).where(
                         PredictionRow.version_id.in_(version_ids),
                         PredictionRow.prediction_id.in_(chunk),
                     )
                 )
             )
+        return matches
+
+    def _join(self, version_ids: list[int], latest: dict[str, object], now: Any) -> dict[str, int]:
+        """Label the stored predictions among ``latest``; return the ids found, each with
+        the version that stored it."""
+        matches = self._stored(version_ids, list(latest))
         if matches:
             self.session.execute(
                 update(PredictionRow),
-                [{"id": pk, "label": latest[pid], "label_updated_at": now} for pk, pid in matches],
+                [
+                    {"id": pk, "label": latest[pid], "label_updated_at": now}
+                    for pk, pid, _version in matches
+                ],
             )
-        return {pid for _pk, pid in matches}
+        return {pid: version_id for _pk, pid, version_id in matches}
+
+    def _count(
+        self,
+        model_id: int,
+        version_ids: list[int],
+        labels: Sequence[Label],
+        errors: list[RowProblem],
+        found: dict[str, int],
+        now: Any,
+    ) -> None:
+        """Count the batch's labels received and refused, for the version whose prediction
+        each names, else the model's newest (data quality reports the refused share)."""
+        if not version_ids:
+            return  # no version to count them for: no monitor can look at them
+        newest = max(version_ids)
+        refused = {index for index, _field, _problem in errors}
+        refused_ids = list({labels[i]["prediction_id"] for i in refused if _lookup_able(labels[i])})
+        version_of = dict(found)
+        version_of.update(
+            {pid: version for _pk, pid, version in self._stored(version_ids, refused_ids)}
+        )
+        received: Counter[int] = Counter()
+        rejected: Counter[int] = Counter()
+        for index, item in enumerate(labels):
+            version = version_of.get(item["prediction_id"], newest)
+            received[version] += 1
+            if index in refused:
+                rejected[version] += 1
+        count_labels(self.session.connection(), model_id, now.date(), received, rejected)
 
     def _pending_count(self, model_id: int, expired_before: Any) -> int:
         return (
@@ -168,6 +219,12 @@ class LabelService:
             limit=args["limit"],
             after=args.get("after"),
         )
+
+
+def _lookup_able(item: Label) -> bool:
+    """True when a refused label's prediction id can be looked up at all."""
+    pid = item["prediction_id"]
+    return len(pid) <= MAX_PREDICTION_ID and is_storable_text(pid)
 
 
 def _checked(

@@ -5,15 +5,17 @@ ingest idempotent, the timestamp windows are cut by, the ground-truth label that
 later — and points at the row's place in its batch's block. The block holds everything else
 (features, prediction, scores, sensitive attributes) as one Arrow IPC stream, so a monitoring
 job reads a million rows by decoding a few hundred blocks rather than a million JSON texts.
-Ground truth that arrives before its prediction waits in ``pending_labels`` (``labels.py``).
+Ground truth that arrives before its prediction waits in ``pending_labels`` (``labels.py``);
+how many labels arrived, and how many were refused, is counted per version and day in
+``label_counts`` (``label_counts.py``), as ``prediction_batches`` counts rejected predictions.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -23,7 +25,16 @@ class PredictionBatch(Base):
     """One accepted ingest request: its counts, time range, and the block of its new rows."""
 
     __tablename__ = "prediction_batches"
-    __table_args__ = (Index("ix_prediction_batches_version_ts_max", "version_id", "ts_max_us"),)
+    __table_args__ = (
+        Index("ix_prediction_batches_version_ts_max", "version_id", "ts_max_us"),
+        # the scheduler's hourly roll-up finds the batches not yet in an audit event
+        Index(
+            "ix_prediction_batches_not_rolled_up",
+            "received_at",
+            sqlite_where=text("rolled_up_at IS NULL"),
+            postgresql_where=text("rolled_up_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
@@ -34,6 +45,8 @@ class PredictionBatch(Base):
     ts_min_us: Mapped[int | None] = mapped_column(BigInteger)
     ts_max_us: Mapped[int | None] = mapped_column(BigInteger)
     block: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: when the scheduler put this batch in an hourly ``predictions.rolled_up`` audit event
+    rolled_up_at: Mapped[datetime | None]
 
 
 class PredictionRow(Base):
@@ -71,3 +84,23 @@ class PendingLabel(Base):
     prediction_id: Mapped[str] = mapped_column(String(128))
     label: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     received_at: Mapped[datetime]
+
+
+class LabelCount(Base):
+    """Ground truth received for a version on one day (UTC), and how much of it was refused
+    (not one of the classes, not a finite number, an unstorable id): what data quality
+    reports as "labels rejected". A label is counted for the version whose prediction it
+    names, else for the model's newest version at the time."""
+
+    __tablename__ = "label_counts"
+    __table_args__ = (
+        Index("uq_label_counts_version_day", "version_id", "day", unique=True),
+        Index("ix_label_counts_model_day", "model_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    day: Mapped[date]
+    received: Mapped[int] = mapped_column(BigInteger)
+    rejected: Mapped[int] = mapped_column(BigInteger)

@@ -1,11 +1,12 @@
-"""Ingest rules: validate a batch, store its new rows once, audit each batch, list them.
+"""Ingest rules: validate a batch, store its new rows once, list them.
 
 A batch is handled in two steps. :meth:`IngestService.prepare` reads it, checks it against
 its version and encodes its block; it writes nothing, so it runs in a read session, before
 SQLite's write lock is taken. :meth:`IngestService.store` then writes, inside the write
-transaction, only what must be there: the batch, its new rows, one audit event, and the
-labels that were waiting for those rows (``pending.py``). :func:`ingest_batch` runs the
-two as the API does. Labels that arrive later: ``labels.py``.
+transaction, only what must be there: the batch, its new rows, and the labels that were
+waiting for those rows (``pending.py``) — no audit event: the batch row is the record, rolled
+up into the audit trail once an hour (``rollup.py``). :func:`ingest_batch` runs the two as
+the API does. Labels that arrive later: ``labels.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any, NamedTuple, TypedDict, cast
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..db import Database
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -67,6 +67,7 @@ class _Version(NamedTuple):
     task: str
     archived_at: datetime | None
     reference_sha256: str | None
+    classes: list[Any] | None  # the model's declared classes
 
 
 _VERSION_QUERY = (
@@ -79,6 +80,7 @@ _VERSION_QUERY = (
         RegisteredModel.task,
         RegisteredModel.archived_at,
         ModelVersion.reference_sha256,
+        RegisteredModel.classes,
     )
     .join_from(ModelVersion, RegisteredModel, ModelVersion.model_id == RegisteredModel.id)
     .where(RegisteredModel.name == bindparam("name"), ModelVersion.version == bindparam("version"))
@@ -92,7 +94,6 @@ class PreparedBatch:
     version_id: int
     model_id: int
     model_name: str
-    audit_id: str
     batch: ColumnBatch
     checked: CheckedBatch
     order: list[int]  # one batch index per distinct valid id (its first row), ascending
@@ -148,7 +149,6 @@ class IngestService:
         self.session = session
         self.ctx = ctx
         self.registry = RegistryService(session, ctx)
-        self.audit = AuditTrail(session, ctx)
 
     def _version(self, model_name: str, version: int) -> _Version:
         """What ingest needs of a version, in one plain query (every batch pays for it)."""
@@ -175,7 +175,11 @@ class IngestService:
             document, [f["name"] for f in features], self.ctx.settings.max_batch_rows
         )
         classes = class_set(
-            row.task, row.feature_schema, row.reference_sha256, self.ctx.settings.reference_dir
+            row.task,
+            row.feature_schema,
+            row.reference_sha256,
+            self.ctx.storage.reference,
+            declared=row.classes,
         )
         checked = check_batch(batch, features, row.task, now_us(self.ctx), classes)
         if strict and checked.errors:
@@ -195,7 +199,6 @@ class IngestService:
             version_id=row.id,
             model_id=row.model_id,
             model_name=row.model_name,
-            audit_id=f"{row.model_name}/{row.version}",  # as ModelVersion.audit_id
             batch=batch,
             checked=checked,
             order=order,
@@ -236,9 +239,8 @@ class IngestService:
             now=now,
             expired_before=cutoff(self.ctx.settings, now),
         )
-        ts_range = rows.ts_min_us, rows.ts_max_us
         if len(stored) < len(prepared.order):
-            ts_range = self._keep_only(prepared, batch_id, stored)
+            self._keep_only(prepared, batch_id, stored)
         result = IngestResult(
             accepted=len(stored),
             duplicates=len(prepared.order) - len(stored) + prepared.in_batch_repeats,
@@ -247,27 +249,11 @@ class IngestService:
             batch_id=batch_id,
             labels_joined=joined,
         )
-        self.audit.append(
-            "predictions.ingested",
-            "model_version",
-            prepared.audit_id,
-            {
-                "batch_id": batch_id,
-                "accepted": result.accepted,
-                "duplicates": result.duplicates,
-                "rejected": result.rejected,
-                "ts_min_us": ts_range[0],
-                "ts_max_us": ts_range[1],
-                "labels_joined": joined,
-            },
-        )
         return result
 
-    def _keep_only(
-        self, prepared: PreparedBatch, batch_id: int, stored: list[int]
-    ) -> tuple[int | None, int | None]:
+    def _keep_only(self, prepared: PreparedBatch, batch_id: int, stored: list[int]) -> None:
         """Correct the counts, time range and block of a batch some of whose ids were stored
-        before; return the time range of the rows it did store."""
+        before."""
         block = None
         if stored:
             block = encode_block(
@@ -290,7 +276,6 @@ class IngestService:
             ts_max_us=ts_range[1],
             block=block,
         )
-        return ts_range
 
     def predictions(
         self, model_name: str, version: int, args: PredictionListArgs

@@ -41,6 +41,9 @@ class RunInputs:
     thresholds: dict[str, Any]
     options: dict[str, Any]
     sensitive_features: list[str]
+    #: Ground truth received, and refused at the labels endpoint, on the window's days.
+    labels_received: int = 0
+    labels_rejected: int = 0
     baseline: Callable[[], tuple[str, dict[str, float]] | None] = lambda: None
     calibration: Callable[[], Any] = lambda: None
 

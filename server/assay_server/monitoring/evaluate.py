@@ -8,7 +8,7 @@ metric — which is what alerts are keyed by.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict
 
 from .drafts import ReportDraft, RunInputs, class_labels, insufficient, too_few, worst_status
 from .performance import check_estimated_performance, check_performance
@@ -32,7 +32,7 @@ def _monitored_columns(inputs: RunInputs) -> dict[str, Any]:
 
 def check_drift(inputs: RunInputs) -> ReportDraft:
     """Drift of each monitored column; status from the share of drifted columns."""
-    from ..checks.drift import detect_drift
+    from ..checks.drift import detect_drift, histograms
 
     if inputs.profile is None:
         return insufficient("drift", "The version has no reference dataset to compare with.")
@@ -75,11 +75,14 @@ def check_drift(inputs: RunInputs) -> ReportDraft:
                 ],
             }
         )
-    return ReportDraft("drift", status, summary, {"columns": as_json["columns"]}, findings)
+    # the window's counts per reference bin: what the report page draws (docs/monitoring.md)
+    shapes = histograms(inputs.profile, _monitored_columns(inputs))
+    detail = {"columns": as_json["columns"], "histograms": shapes}
+    return ReportDraft("drift", status, summary, detail, findings)
 
 
 def check_quality(inputs: RunInputs) -> ReportDraft:
-    """Missing values, out-of-range values, unseen categories and rejected rows."""
+    """Missing values, out-of-range values, unseen categories, rejected rows and labels."""
     from ..checks.quality import check_quality as measure
 
     if inputs.profile is None:
@@ -124,13 +127,46 @@ def check_quality(inputs: RunInputs) -> ReportDraft:
             }
         )
     worst = max(worst, result.rejected_share)
+    labels = _rejected_labels(inputs, levels)
+    if labels["finding"] is not None:
+        findings.append(labels["finding"])
+    worst = max(worst, labels["rejected_label_share"])
     summary = {key: value for key, value in as_json.items() if key != "columns"} | {
+        "labels_received": inputs.labels_received,
+        "labels_rejected": inputs.labels_rejected,
+        "rejected_label_share": labels["rejected_label_share"],
         "worst_share": worst,
         "levels": levels,
     }
     return ReportDraft(
         "data_quality", worst_status(findings), summary, {"columns": as_json["columns"]}, findings
     )
+
+
+class _LabelQuality(TypedDict):
+    rejected_label_share: float
+    finding: dict[str, Any] | None
+
+
+def _rejected_labels(inputs: RunInputs, levels: dict[str, Any]) -> _LabelQuality:
+    """Ground truth refused at the labels endpoint (not a class, not a finite number), as a
+    share of the labels received on the window's days: a finding past the thresholds."""
+    received, rejected = inputs.labels_received, inputs.labels_rejected
+    share = rejected / received if received else 0.0
+    status = verdict(share, levels)
+    finding = None
+    if status != "ok":
+        finding = {
+            "subject": "rejected_labels",
+            "status": status,
+            "metric": "rejected_label_share",
+            "value": share,
+            "threshold": levels[status],
+            "count": rejected,
+            "received": received,
+            "message": f"{rejected} of {received} labels rejected",
+        }
+    return {"rejected_label_share": share, "finding": finding}
 
 
 def check_bias(inputs: RunInputs) -> ReportDraft:

@@ -4,7 +4,7 @@ Drift reports get Evidently's ``DataDriftPreset``, data-quality reports its
 ``DataSummaryPreset``, performance reports its ``ClassificationPreset`` or
 ``RegressionPreset``; bias and estimated-performance reports have no Evidently page (the
 report's own page shows them). A page is several MB and takes seconds on a large window, so a
-request never builds one: it finds it cached (by content, in the reports directory) or starts
+request never builds one: it finds it cached (by content, in the blob storage) or starts
 a build in a background thread and answers "being prepared" (:class:`PagePreparing`). The
 scheduler builds the pages of new reports after their runs (:func:`build_missing_pages`), so
 most are ready before anyone asks. Both sides are sampled to ``ASSAY_EVIDENTLY_MAX_ROWS``
@@ -29,8 +29,8 @@ from ..errors import NotFound, ValidationFailed
 from ..ingest.window import read_window
 from ..registry.models import ModelVersion
 from ..registry.profiles import monitored_kinds, reference_frame
-from ..registry.storage import ContentStore
 from ..settings import Settings
+from ..storage import BlobMissing, open_storage
 from .drafts import class_labels
 from .models import Monitor, Report
 from .windows import sample
@@ -142,13 +142,13 @@ def build_page(database: Database, settings: Settings, report_id: int) -> Path:
         if report is None:
             raise NotFound(f"No report {report_id}.")
         html = _render(session, settings, report)
-    store = ContentStore(settings.reports_dir)
+    store = open_storage(settings).reports
     blob = store.put_bytes(html)
     with database.unit_of_work() as session:
         session.execute(
             update(Report).where(Report.id == report_id).values(html_sha256=blob.sha256)
         )
-    return store.path_for(blob.sha256)
+    return store.local_path(blob.sha256)
 
 
 def _build_in_background(database: Database, settings: Settings, report_id: int) -> None:
@@ -173,8 +173,10 @@ def _remember_failure(report_id: int, exc: Exception) -> None:
 def _cached(settings: Settings, sha256: str | None) -> Path | None:
     if not sha256:
         return None
-    path = ContentStore(settings.reports_dir).path_for(sha256)
-    return path if path.exists() else None
+    try:  # a local file to send: the stored page, or a cached copy of the S3 object
+        return open_storage(settings).reports.local_path(sha256)
+    except BlobMissing:
+        return None
 
 
 def _render(session: Session, settings: Settings, report: Report) -> bytes:

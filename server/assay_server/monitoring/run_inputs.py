@@ -51,6 +51,8 @@ def compute_drafts(
         window=window.data,
         rows_total=window.rows_total,
         rejected_rows=window.rejected_rows,
+        labels_received=window.labels.received if window.labels else 0,
+        labels_rejected=window.labels.rejected if window.labels else 0,
         profile=profile,
         min_rows=monitor.min_rows,
         thresholds=monitor.thresholds,

@@ -5,7 +5,8 @@ Each check reduces its result to one figure and compares it with the monitor's l
 - ``drift``: the share of drifted columns (``warning`` 0.3; ``alert`` at the dataset-drift
   share, 0.5 unless ``options.drift_share`` says otherwise).
 - ``data_quality``: the worst of missing share (beyond the reference's own), out-of-range share,
-  new-category share and rejected share (``warning`` 0.05, ``alert`` 0.2).
+  new-category share, the share of predictions rejected at ingest and the share of labels
+  rejected at the labels endpoint (``warning`` 0.05, ``alert`` 0.2).
 - ``bias``: a disparity metric of the worst sensitive feature; differences are worse when
   higher (``warning`` 0.1, ``alert`` 0.2), ratios when lower (``warning`` 0.8, ``alert`` 0.6).
 - ``performance`` / ``estimated_performance``: the drop of a metric from the baseline,

@@ -1,5 +1,5 @@
 """A run's window: its bounds, the rows read from the store (sampled when too many), and the
-rows ingest rejected meanwhile (for data quality)."""
+rows ingest rejected meanwhile, with the labels received and refused (for data quality)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..ingest.label_counts import LabelFigures, label_figures
 from ..ingest.models import PredictionBatch, PredictionRow
 from ..ingest.window import PredictionWindow, read_window
 from ..registry.models import ModelVersion
@@ -26,6 +27,7 @@ class Window:
     sampled: bool
     seed: int | None
     rejected_rows: int
+    labels: LabelFigures | None = None  # labels received and refused on the window's days
 
 
 def read_run_window(
@@ -44,10 +46,11 @@ def read_run_window(
     data = read_window(session, version.id, start, end)
     rows_total = len(data)
     rejected = _rejected(session, version.id, start, end)
+    labels = label_figures(session, version.id, start, end)
     if rows_total <= limit:
-        return Window(start, end, data, rows_total, False, None, rejected)
+        return Window(start, end, data, rows_total, False, None, rejected, labels)
     seed = run.id
-    return Window(start, end, sample(data, limit, seed), rows_total, True, seed, rejected)
+    return Window(start, end, sample(data, limit, seed), rows_total, True, seed, rejected, labels)
 
 
 def sample(data: PredictionWindow, size: int, seed: int) -> PredictionWindow:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, PermissionDenied
 from ..roles import Role
+from .declared_classes import checked_classes
 from .models import RegisteredModel
 from .queries import RegistryQueries
 
@@ -47,8 +48,11 @@ class ModelRules(RegistryQueries):
         owner: str | None = None,
         description: str = "",
         tags: list[str] | None = None,
+        classes: list[object] | None = None,
     ) -> RegisteredModel:
-        """Register a new model name."""
+        """Register a new model name; a classifier may declare its classes (else they are
+        inferred from each version's reference target)."""
+        declared = checked_classes(task, classes)
         if self.session.scalar(select(RegisteredModel.id).where(RegisteredModel.name == name)):
             raise Conflict(f"A model named {name!r} already exists.")
         now = self.ctx.clock()
@@ -59,6 +63,7 @@ class ModelRules(RegistryQueries):
             owner=owner,
             description=description,
             tags=list(tags or []),
+            classes=declared,
             latest_version=0,
             created_at=now,
             updated_at=now,
@@ -74,7 +79,8 @@ class ModelRules(RegistryQueries):
             "model.created",
             "model",
             name,
-            {"task": task, "risk_tier": risk_tier, "owner": owner, "tags": model.tags},
+            {"task": task, "risk_tier": risk_tier, "owner": owner, "tags": model.tags}
+            | ({"classes": declared} if declared is not None else {}),
         )
         return model
 

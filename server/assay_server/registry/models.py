@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
@@ -83,6 +83,8 @@ class RegisteredModel(Base):
     owner: Mapped[str | None] = mapped_column(String(100), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]]
+    #: A classifier's classes as declared at creation (None: inferred from the reference).
+    classes: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -219,3 +221,38 @@ class StageHistory(Base):
     def version_number(self) -> int:
         """The version's number."""
         return self.version.version
+
+
+class ModelAlias(Base):
+    """A named pointer of a model (``champion``, ``challenger``) to one of its versions, now;
+    its past lives in :class:`AliasHistory`."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (UniqueConstraint("model_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(63))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    set_at: Mapped[datetime]
+    set_by: Mapped[str] = mapped_column(String(100))
+
+    version: Mapped[ModelVersion] = relationship()
+
+
+class AliasHistory(Base):
+    """An alias's stay on one version: from ``entered_at`` until ``left_at`` (None: still)."""
+
+    __tablename__ = "alias_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(63))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    entered_at: Mapped[datetime]
+    entered_by: Mapped[str] = mapped_column(String(100))
+    left_at: Mapped[datetime | None]
+    left_by: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    version: Mapped[ModelVersion] = relationship()

@@ -3,19 +3,19 @@
 A profile holds what the drift and quality checks need of the reference (sorted values,
 category counts, ranges), so a scheduled run reads only its window. It is made when the
 reference dataset is registered; a version registered before profiles existed gets one on its
-first run. Profiles are content-addressed files beside the reference datasets.
+first run. Profiles are content-addressed blobs beside the reference datasets (in the blob
+storage: ``storage/``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checks.profile import ReferenceProfile, profile_reference
 from ..settings import Settings
+from ..storage import BlobMissing, Storage, open_storage
 from .models import ModelVersion
-from .storage import ContentStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,9 +38,9 @@ def build_profile(frame: pd.DataFrame, schema: Mapping[str, Any]) -> ReferencePr
     return profile_reference({name: frame[name] for name in kinds}, kinds)
 
 
-def store_profile(profile: ReferenceProfile, settings: Settings) -> str:
+def store_profile(profile: ReferenceProfile, storage: Storage) -> str:
     """Keep ``profile`` by content; return its sha256."""
-    return ContentStore(settings.profiles_dir).put_bytes(profile.to_bytes()).sha256
+    return storage.profiles.put_bytes(profile.to_bytes()).sha256
 
 
 def reference_frame(
@@ -49,7 +49,8 @@ def reference_frame(
     """The version's reference dataset as a DataFrame (only ``columns`` when given)."""
     import pandas as pd
 
-    path = ContentStore(settings.reference_dir).path_for(version.reference_sha256 or "")
+    # pyarrow reads a local file: the stored one, or a cached copy of the S3 object
+    path = open_storage(settings).reference.local_path(version.reference_sha256 or "")
     if columns is not None:
         import pyarrow.parquet as pq
 
@@ -65,12 +66,13 @@ def load_profile(version: ModelVersion, settings: Settings) -> ReferenceProfile 
     """
     if version.reference_sha256 is None:
         return None
-    store = ContentStore(settings.profiles_dir)
+    storage = open_storage(settings)
     sha = version.reference_profile_sha256
     if sha is not None:
-        path: Path = store.path_for(sha)
-        if path.exists():
-            return ReferenceProfile.from_bytes(path.read_bytes())
+        try:
+            return ReferenceProfile.from_bytes(storage.profiles.read_bytes(sha))
+        except BlobMissing:
+            pass  # rebuilt from the reference below
     profile = build_profile(reference_frame(version, settings), version.feature_schema)
-    version.reference_profile_sha256 = store_profile(profile, settings)
+    version.reference_profile_sha256 = store_profile(profile, storage)
     return profile

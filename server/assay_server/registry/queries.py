@@ -2,11 +2,12 @@
 
 :class:`RegistryQueries` is also what each part of
 :class:`~assay_server.registry.service.RegistryService` builds on: the session, the context,
-the audit trail and the two content stores.
+the audit trail and the two blob stores (artifacts, reference datasets).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -15,9 +16,9 @@ from sqlalchemy.orm import Session, joinedload
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound
+from ..storage import BlobMissing, BlobStore, OpenedBlob
 from .models import ModelVersion, RegisteredModel
 from .paging import Page, paged, sorted_by
-from .storage import ContentStore
 
 MODEL_SORTS = frozenset({"name", "created_at", "updated_at"})
 VERSION_SORTS = frozenset({"version", "created_at"})
@@ -30,8 +31,8 @@ class RegistryQueries:
         self.session = session
         self.ctx = ctx
         self.audit = AuditTrail(session, ctx)
-        self.artifacts = ContentStore(ctx.settings.artifacts_dir)
-        self.references = ContentStore(ctx.settings.reference_dir)
+        self.artifacts = ctx.storage.artifacts
+        self.references = ctx.storage.reference
 
     def get_model(self, name: str, *, for_update: bool = False) -> RegisteredModel:
         """A model by name, or :class:`NotFound`."""
@@ -128,22 +129,64 @@ class RegistryQueries:
         )
 
     def artifact_path(self, model_name: str, version: int) -> tuple[ModelVersion, Path]:
-        """The stored artifact of a version, checked to exist."""
+        """A local file holding a version's artifact (with S3 storage, a cached copy)."""
+        row = self._with_artifact(model_name, version)
+        return row, _local(self.artifacts, row.artifact_sha256 or "", "artifact")
+
+    def reference_path(self, model_name: str, version: int) -> tuple[ModelVersion, Path]:
+        """A local file holding a version's reference dataset (Parquet)."""
+        row = self._with_reference(model_name, version)
+        return row, _local(self.references, row.reference_sha256 or "", "reference dataset")
+
+    def open_artifact(self, model_name: str, version: int) -> tuple[ModelVersion, OpenedBlob]:
+        """A version's artifact opened for a download (streamed, never read whole)."""
+        row = self._with_artifact(model_name, version)
+        return row, _opened(self.artifacts, row.artifact_sha256 or "", "artifact")
+
+    def open_reference(self, model_name: str, version: int) -> tuple[ModelVersion, OpenedBlob]:
+        """A version's reference dataset opened for a download."""
+        row = self._with_reference(model_name, version)
+        return row, _opened(self.references, row.reference_sha256 or "", "reference dataset")
+
+    def _with_artifact(self, model_name: str, version: int) -> ModelVersion:
         row = self.get_version(model_name, version)
         if row.artifact_sha256 is None:
             raise NotFound(f"Version {version} of {model_name!r} has no artifact.")
-        return row, _existing(self.artifacts, row.artifact_sha256, "artifact")
+        return row
 
-    def reference_path(self, model_name: str, version: int) -> tuple[ModelVersion, Path]:
-        """The stored reference dataset (Parquet) of a version."""
+    def _with_reference(self, model_name: str, version: int) -> ModelVersion:
         row = self.get_version(model_name, version)
         if row.reference_sha256 is None:
             raise NotFound(f"Version {version} of {model_name!r} has no reference dataset.")
-        return row, _existing(self.references, row.reference_sha256, "reference dataset")
+        return row
 
 
-def _existing(store: ContentStore, sha256: str, what: str) -> Path:
-    path = store.path_for(sha256)
-    if not path.exists():
-        raise NotFound(f"The stored {what} ({sha256[:12]}…) is missing from the data directory.")
-    return path
+def _local(store: BlobStore, sha256: str, what: str) -> Path:
+    try:
+        return store.local_path(sha256)
+    except BlobMissing:
+        raise _missing(sha256, what) from None
+
+
+def _opened(store: BlobStore, sha256: str, what: str) -> OpenedBlob:
+    try:
+        return store.open(sha256)
+    except BlobMissing:
+        raise _missing(sha256, what) from None
+
+
+def _missing(sha256: str, what: str) -> NotFound:
+    return NotFound(f"The stored {what} ({sha256[:12]}…) is missing from the blob storage.")
+
+
+def version_audit_ids(session: Session, version_ids: Iterable[int]) -> dict[int, str]:
+    """How audit events name each of these versions (``model/version``), by version id."""
+    wanted = sorted(set(version_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ModelVersion.id, RegisteredModel.name, ModelVersion.version)
+        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+        .where(ModelVersion.id.in_(wanted))
+    ).all()
+    return {row.id: f"{row.name}/{row.version}" for row in rows}

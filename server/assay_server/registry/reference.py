@@ -5,14 +5,18 @@ pandas and pyarrow are imported here only, when a reference dataset arrives.
 
 from __future__ import annotations
 
-import io
+import dataclasses
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from ..errors import ValidationFailed
+from ..storage import BlobStore, StoredBlob
+from .declared_classes import outside_classes
 from .models import FeatureKind, Task
-from .storage import Blob, ContentStore
+from .onnx_inputs import GraphInput, check_graph_inputs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,11 +38,18 @@ class StoredSchema(TypedDict):
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Features with their kinds, and the target and prediction columns with theirs."""
+    """Features with their kinds, and the target and prediction columns with theirs.
+
+    What the reference data is also checked against, not stored with the schema: the
+    model's declared classes (the target and prediction columns hold only those) and the
+    inputs of its ONNX graph (the features must be what it takes).
+    """
 
     features: list[dict[str, str]]
     target: dict[str, str] | None
     prediction: dict[str, str] | None
+    classes: list[object] | None = None
+    graph_inputs: list[GraphInput] | None = None
 
     def as_json(self) -> StoredSchema:
         """The stored form."""
@@ -49,7 +60,7 @@ class FeatureSchema:
 class StoredReference:
     """A reference dataset stored as Parquet, with its shape."""
 
-    blob: Blob
+    blob: StoredBlob
     rows: int
     columns: int
 
@@ -62,7 +73,11 @@ def output_kind(task: str) -> str:
 
 
 def declared_schema(
-    task: str, features: list[dict[str, str]] | None, target: str | None, prediction: str | None
+    task: str,
+    features: list[dict[str, str]] | None,
+    target: str | None,
+    prediction: str | None,
+    classes: list[object] | None = None,
 ) -> FeatureSchema:
     """The schema as declared, before any reference data is seen."""
     kind = output_kind(task)
@@ -70,7 +85,41 @@ def declared_schema(
         features=list(features or []),
         target={"name": target, "kind": kind} if target else None,
         prediction={"name": prediction, "kind": kind} if prediction else None,
+        classes=classes,
     )
+
+
+def check_graph(schema: FeatureSchema) -> None:
+    """Refuse features the model's ONNX graph does not take (when its inputs are known)."""
+    if schema.graph_inputs:
+        check_graph_inputs(schema.graph_inputs, [f["name"] for f in schema.features])
+
+
+def _outside_classes(frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, list[str]]:
+    """The target and prediction columns' values that are none of the declared classes."""
+    if schema.classes is None:
+        return {}
+    problems: dict[str, list[str]] = {}
+    for field_name, column in (("target", schema.target), ("prediction", schema.prediction)):
+        if column is None or column["name"] not in frame.columns:
+            continue
+        values = [_plain(v) for v in frame[column["name"]].drop_duplicates().tolist()]
+        outside = outside_classes(values, schema.classes)
+        if outside:
+            shown = ", ".join(repr(v) for v in outside[:20])
+            more = f" and {len(outside) - 20} more" if len(outside) > 20 else ""
+            declared = ", ".join(repr(c) for c in schema.classes[:20])
+            problems[field_name] = [
+                f"Column {column['name']!r} holds values that are not the model's declared "
+                f"classes ({declared}): {shown}{more}."
+            ]
+    return problems
+
+
+def _plain(value: object) -> object:
+    """A pandas/numpy value as the Python value it stands for."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
 
 
 def read_table(path: Path, filename: str) -> pd.DataFrame:
@@ -164,9 +213,13 @@ def check_and_complete(frame: pd.DataFrame, schema: FeatureSchema) -> FeatureSch
         problems.setdefault("target", []).append("A regression target must hold numbers.")
     if not features:
         problems.setdefault("features", []).append("The reference data has no feature columns.")
+    for field_name, messages in _outside_classes(frame, schema).items():
+        problems.setdefault(field_name, []).extend(messages)
     if problems:
         raise ValidationFailed("The reference dataset does not match the schema.", details=problems)
-    return FeatureSchema(features=features, target=schema.target, prediction=schema.prediction)
+    completed = dataclasses.replace(schema, features=features)
+    check_graph(completed)
+    return completed
 
 
 #: A numeric column of this name (the classifier's score for the positive class) is kept
@@ -175,7 +228,7 @@ SCORE_COLUMN = "score"
 
 
 def store_reference(
-    frame: pd.DataFrame, schema: FeatureSchema, store: ContentStore
+    frame: pd.DataFrame, schema: FeatureSchema, store: BlobStore
 ) -> StoredReference:
     """Keep the schema's columns (and a numeric ``score``) as Parquet, content-addressed."""
     keep = [f["name"] for f in schema.features]
@@ -185,7 +238,9 @@ def store_reference(
     if SCORE_COLUMN in frame.columns and SCORE_COLUMN not in keep and _is_numeric(frame["score"]):
         keep.append(SCORE_COLUMN)
     subset = frame[keep]
-    buffer = io.BytesIO()
-    subset.to_parquet(buffer, index=False)
-    blob = store.put_bytes(buffer.getvalue())
+    # written to a file, then stored as a stream: the Parquet bytes are never all in memory
+    with tempfile.TemporaryFile() as parquet:
+        subset.to_parquet(parquet, index=False)
+        parquet.seek(0)
+        blob = store.put_stream(parquet, max_bytes=sys.maxsize, what="reference dataset")
     return StoredReference(blob=blob, rows=len(subset), columns=len(keep))

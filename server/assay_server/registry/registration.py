@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TypedDict
 
 from ..errors import ValidationFailed
+from ..storage import discard
 from . import reference as ref
 from .model_rules import changes_to
-from .models import ModelVersion, Stage
+from .models import ArtifactFormat, ModelVersion, Stage
+from .onnx_inputs import graph_inputs
 from .queries import RegistryQueries
-from .storage import ContentStore
 from .uploads import Upload, commit_artifact, stage_artifact, store_reference
 
 #: The lineage fields the ``version.registered`` audit event repeats.
@@ -91,7 +93,9 @@ class VersionRegistration(RegistryQueries):
         behind in the data directory.
         """
         model = self._live_model(model_name)
-        schema = ref.declared_schema(model.task, spec.features, spec.target, spec.prediction)
+        schema = ref.declared_schema(
+            model.task, spec.features, spec.target, spec.prediction, model.classes
+        )
         if artifact is None and (spec.format or spec.artifact_sha256):
             raise ValidationFailed(
                 "",
@@ -120,16 +124,26 @@ class VersionRegistration(RegistryQueries):
             if artifact is not None
             else None
         )
+        if staged is not None and staged.format == ArtifactFormat.ONNX.value:
+            # the features must be what the graph takes: checked with the reference's
+            # columns when they are inferred from it, else here
+            try:
+                schema = dataclasses.replace(schema, graph_inputs=graph_inputs(staged.blob.path))
+                if reference_data is None:
+                    ref.check_graph(schema)
+            except BaseException:
+                discard(staged.blob)
+                raise
         # What the version records of its stored files: nothing of a file not sent.
         file_columns: dict[str, object] = {}
         if reference_data is not None:
             try:
                 schema, reference_columns = store_reference(
-                    reference_data, schema, settings, self.references
+                    reference_data, schema, settings, self.ctx.storage
                 )
             except BaseException:
                 if staged is not None:
-                    ContentStore.discard(staged.blob)
+                    discard(staged.blob)
                 raise
             file_columns.update(reference_columns)
         if staged is not None:

@@ -15,6 +15,7 @@ from ..errors import BadRequest, ValidationFailed
 from ..request_scope import db_session, service_context
 from ..roles import Role
 from ..storable import UNSTORABLE_TEXT, is_storable_text
+from ..storage import OpenedBlob
 from .benchmark_schemas import (
     BenchmarkCreateArgs,
     BenchmarkCreateSchema,
@@ -230,18 +231,28 @@ class Version(MethodView):
         return _registry().update_version(name, version, args)
 
 
+def _send_blob(blob: OpenedBlob, mimetype: str, download_name: str) -> Response:
+    """A stored file as an attachment: sent from disk (ranges, conditional requests), or
+    streamed chunk by chunk from the object store's body."""
+    if blob.path is not None:
+        return send_file(
+            blob.path, mimetype=mimetype, as_attachment=True, download_name=download_name
+        )
+    response = Response(blob.chunks(), mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Length"] = str(blob.size)
+    response.headers.set("Content-Disposition", "attachment", filename=download_name)
+    return response
+
+
 @blp.route(VERSION_URL + "/artifact")
 class VersionArtifact(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, content_type="application/octet-stream")
     def get(self, name: str, version: int) -> Response:
         """Download a version's artifact"""
-        row, path = _registry().artifact_path(name, version)
-        response = send_file(
-            path,
-            mimetype="application/octet-stream",
-            as_attachment=True,
-            download_name=row.artifact_filename or f"{name}-{version}",
+        row, blob = _registry().open_artifact(name, version)
+        response = _send_blob(
+            blob, "application/octet-stream", row.artifact_filename or f"{name}-{version}"
         )
         response.headers["X-Assay-Sha256"] = row.artifact_sha256 or ""
         return response
@@ -253,12 +264,9 @@ class VersionReference(MethodView):
     @blp.response(200, content_type="application/vnd.apache.parquet")
     def get(self, name: str, version: int) -> Response:
         """Download a version's reference dataset as Parquet"""
-        row, path = _registry().reference_path(name, version)
-        response = send_file(
-            path,
-            mimetype="application/vnd.apache.parquet",
-            as_attachment=True,
-            download_name=f"{name}-v{version}-reference.parquet",
+        row, blob = _registry().open_reference(name, version)
+        response = _send_blob(
+            blob, "application/vnd.apache.parquet", f"{name}-v{version}-reference.parquet"
         )
         response.headers["X-Assay-Sha256"] = row.reference_sha256 or ""
         return response

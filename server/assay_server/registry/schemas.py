@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
+from .declared_classes import MAX_CLASS_TEXT, MAX_DECLARED_CLASSES
 from .models import ArtifactFormat, FeatureKind, RiskTier, Stage, Task
 
 if TYPE_CHECKING:
@@ -50,6 +51,15 @@ def _check_document(value: object, name: str) -> None:
         raise ValidationError(f"{name} is {size} bytes as JSON; the limit is {MAX_DOCUMENT_BYTES}.")
 
 
+#: What one declared class may be, as the OpenAPI document states it.
+CLASS_VALUE_SHAPES = [
+    {"type": "string", "minLength": 1, "maxLength": MAX_CLASS_TEXT},
+    {"type": "integer", "minimum": -(2**53), "maximum": 2**53},
+    {"type": "number"},
+    {"type": "boolean"},
+]
+
+
 class ModelCreateSchema(StrictSchema):
     """A new model."""
 
@@ -61,6 +71,17 @@ class ModelCreateSchema(StrictSchema):
     )
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     tags = _tags()
+    #: A classifier's classes (checked by the registry: see ``declared_classes.py``): the
+    #: document states their shape; how many a task takes, and which are alike, it cannot.
+    classes = fields.List(
+        fields.Raw(allow_none=False, metadata={"anyOf": CLASS_VALUE_SHAPES}),
+        allow_none=True,
+        validate=validate.Length(
+            min=2,
+            max=MAX_DECLARED_CLASSES,
+            error=f"A classifier has at least two classes, at most {MAX_DECLARED_CLASSES}.",
+        ),
+    )
 
 
 class ModelCreateArgs(TypedDict):
@@ -72,6 +93,7 @@ class ModelCreateArgs(TypedDict):
     owner: str | None
     description: str
     tags: NotRequired[list[str]]
+    classes: NotRequired[list[object] | None]
 
 
 class ModelUpdateSchema(StrictSchema):
@@ -93,6 +115,7 @@ class ModelSchema(StrictSchema):
     owner = fields.String(allow_none=True)
     description = fields.String()
     tags = fields.List(fields.String())
+    classes = fields.List(fields.Raw(metadata={"anyOf": CLASS_VALUE_SHAPES}), allow_none=True)
     archived = fields.Boolean()
     archived_at = Timestamp(allow_none=True)
     latest_version = fields.Integer(attribute="latest_version_number", allow_none=True)

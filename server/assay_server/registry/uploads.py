@@ -13,10 +13,10 @@ from typing import IO, TypedDict
 
 from ..errors import ValidationFailed
 from ..settings import Settings
+from ..storage import Blob, BlobStore, Storage, discard, stage_into
 from . import reference as ref
 from .models import ArtifactFormat
 from .profiles import build_profile, store_profile
-from .storage import Blob, ContentStore
 
 _FORMAT_BY_SUFFIX = {
     ".skops": ArtifactFormat.SKOPS,
@@ -65,7 +65,7 @@ class ReferenceColumns(TypedDict):
 
 
 def stage_artifact(
-    store: ContentStore,
+    store: BlobStore,
     upload: Upload,
     *,
     stated_format: str | None,
@@ -92,13 +92,13 @@ def stage_artifact(
             )
         check_format(blob.path, fmt)
     except BaseException:
-        ContentStore.discard(blob)
+        discard(blob)
         raise
     return staged
 
 
-def commit_artifact(store: ContentStore, staged: StagedArtifact) -> ArtifactColumns:
-    """Move a staged artifact to its content address; what the version records of it."""
+def commit_artifact(store: BlobStore, staged: StagedArtifact) -> ArtifactColumns:
+    """Store a staged artifact by its content; what the version records of it."""
     blob = store.commit(staged.blob)
     return {
         "artifact_sha256": blob.sha256,
@@ -144,27 +144,32 @@ def check_format(path: Path, fmt: str) -> None:
 
 
 def store_reference(
-    upload: Upload, schema: ref.FeatureSchema, settings: Settings, store: ContentStore
+    upload: Upload,
+    schema: ref.FeatureSchema,
+    settings: Settings,
+    storage: Storage,
 ) -> tuple[ref.FeatureSchema, ReferenceColumns]:
     """Read and check the reference dataset, then store it (Parquet) and its profile.
 
     Returns the schema completed from the data (features inferred when none were declared).
     """
-    incoming = ContentStore(settings.data_dir / "incoming")
-    staged = incoming.stage_stream(
-        upload.stream, what="reference dataset", max_bytes=settings.max_reference_bytes
+    staged = stage_into(
+        settings.data_dir / "incoming",
+        upload.stream,
+        what="reference dataset",
+        max_bytes=settings.max_reference_bytes,
     )
     try:
         frame = ref.read_table(staged.path, upload.filename)
     finally:
-        ContentStore.discard(staged)
+        discard(staged)
     schema = ref.check_and_complete(frame, schema)
-    stored = ref.store_reference(frame, schema, store)
+    stored = ref.store_reference(frame, schema, storage.reference)
     profile = build_profile(frame, schema.as_json())
     return schema, {
         "reference_sha256": stored.blob.sha256,
         "reference_rows": stored.rows,
         "reference_columns": stored.columns,
         "reference_size": stored.blob.size,
-        "reference_profile_sha256": store_profile(profile, settings),
+        "reference_profile_sha256": store_profile(profile, storage),
     }

@@ -18,6 +18,7 @@ from ..roles import Role
 from ..sandboxed import sandboxed_html
 from .blueprint import bp
 from .protection import frameable_by_this_site
+from .report_charts import report_charts
 from .report_tables import detail_tables, findings_table, summary_table
 
 EVIDENTLY_CACHE_SECONDS = 3600
@@ -33,7 +34,7 @@ EVIDENTLY_PAGE_NAMES = {
 @requires(Role.VIEWER)
 @browser_page
 def report_page(report_id: int) -> str:
-    """A report: its verdict, window, findings and detail."""
+    """A report: its verdict, window, findings, charts and detail."""
     report = MonitorService(db_session(), service_context()).get_report(report_id)
     return render_template(
         "report.html",
@@ -42,6 +43,7 @@ def report_page(report_id: int) -> str:
         summary=summary_table(report.kind, report.summary),
         findings=findings_table(report.findings or []),
         tables=detail_tables(report.kind, report.summary, report.detail, report.findings or []),
+        charts=report_charts(report.kind, report.summary, report.detail or {}),
         evidently_kinds=EVIDENTLY_PAGE_NAMES,
     )
 

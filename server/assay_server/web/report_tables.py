@@ -106,7 +106,8 @@ def detail_tables(
 
 
 def drift_table(columns: Iterable[Mapping[str, Any]]) -> Table:
-    """One row per column: the method, its score against the threshold, drifted or not."""
+    """One row per column, drifted ones first: the method, its score against the threshold."""
+    ordered = sorted(columns, key=lambda column: not column.get("drifted"))
     rows = [
         Row(
             (
@@ -121,7 +122,7 @@ def drift_table(columns: Iterable[Mapping[str, Any]]) -> Table:
             ),
             flagged=bool(column.get("drifted")),
         )
-        for column in columns
+        for column in ordered
     ]
     headers = (
         "Column",
