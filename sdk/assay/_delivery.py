@@ -350,6 +350,7 @@ class DeliveryWorker:
                 # the backoff is set, and send it again at once
                 self._back_off(answer.retry_after, answer.error)
                 if batch.path is None:
+                    self._after_older_in_flight(sender, batch)
                     self._to_spool(batch)
                 return
             self._failures_by_batch.forget(batch)
@@ -369,6 +370,18 @@ class DeliveryWorker:
                 self._cond.notify_all()
         finally:
             self._done_with(sender)
+
+    def _after_older_in_flight(self, sender: int, batch: Batch) -> None:
+        """Wait until no older batch is in another sender's hands: the spool keeps batches in
+        the order they were cut, and drops the oldest first when full."""
+        with self._cond:
+            while not self._stopping.is_set() and any(
+                other != sender and held.path is None and held.name < batch.name
+                for other, held in self._inflight.items()
+            ):
+                # woken by _done_with; a real-time bound, not the clock's: the other sender's
+                # request ends by its own timeout whatever a test's clock says
+                self._cond.wait(0.1)
 
     def _set_aside(self, batch: Batch, error: AssayError | None) -> str | None:
         """Keep a batch the server called permanently bad in the dead-letter directory."""
