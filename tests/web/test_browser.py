@@ -82,7 +82,7 @@ def _api(monitored: Monitored, path: str) -> Any:
     return response.json
 
 
-def test_on_call_signs_in_acknowledges_an_alert_and_finds_the_failed_delivery(
+def test_on_call_acknowledges_finds_the_failed_delivery_and_bulk_resolves_the_incident(
     live_server: LiveServer,
     monitored: Monitored,
     receiver: Any,
@@ -127,6 +127,22 @@ def test_on_call_signs_in_acknowledges_an_alert_and_finds_the_failed_delivery(
     expect(page.locator("h2")).to_have_text(f"data quality report #{alert['report_id']}")
     page.click("#evidently-link")
     expect(page).to_have_title(f"churn v1: data_quality report #{alert['report_id']}")
+
+    # the incident is handled: every open alert ticked and resolved with one form
+    page.click("nav >> text=Alerts")
+    boxes = page.locator("input[type=checkbox][name=ids]")
+    ticked = [int(boxes.nth(i).get_attribute("value") or 0) for i in range(boxes.count())]
+    assert alert["id"] in ticked and len(ticked) == len(scenario.alerts)
+    for i in range(boxes.count()):
+        boxes.nth(i).check()
+    page.select_option("#bulk-action", "resolve")
+    page.fill("form#bulk input[name=comment]", "fixed upstream")
+    page.get_by_role("button", name="Apply to ticked").click()
+    expect(page.locator(".flash-ok")).to_have_text(
+        "Resolved: " + ", ".join(f"#{i}" for i in ticked) + "."
+    )
+    for alert_id in ticked:
+        assert _api(monitored, f"/alerts/{alert_id}")["status"] == "resolved"
 
 
 def test_hostile_text_never_runs_in_the_browser(
