@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from assay_server.ingest.service import ingest_batch
-from assay_server.ingest.window import read_window
+from assay_server.ingest.window import read_window, stream_window
 from assay_server.registry.service import RegistryService
 from assay_server.wiring import wire
 from tests.api.factories import API, audit_events, create_model, declared_version
@@ -235,6 +235,34 @@ def test_a_partly_repeated_batch_adds_only_its_new_rows_to_a_window(
         window = read_window(session, version.id)
     assert len(window) == 150
     assert window.frame["prediction_id"].is_unique
+
+
+def test_a_streamed_window_holds_the_same_rows_and_labels_as_the_whole_read(
+    client, contributor_headers, churn_v1, db, cli_context
+):
+    for start in (0, 100, 200):
+        post(client, contributor_headers, columns(100, start=start))
+    post(client, contributor_headers, columns(100, start=150))  # half repeated
+    client.post(
+        LABELS,
+        json={"labels": [{"prediction_id": f"p{i}", "label": i % 2} for i in range(0, 300, 7)]},
+        headers=contributor_headers,
+    )
+    start = datetime.fromtimestamp(BASE_TS + 20, tz=timezone.utc)
+    end = datetime.fromtimestamp(BASE_TS + 280, tz=timezone.utc)
+    with db.unit_of_work(write=False) as session:
+        version = RegistryService(session, cli_context).get_version("churn", 1)
+        whole = read_window(session, version.id, start, end).frame
+        parts = list(stream_window(session, version.id, start, end, batches_per_block=2))
+    assert len(parts) == 2
+    streamed = pd.concat([part.frame for part in parts], ignore_index=True)
+    key = ["prediction_id"]
+    pd.testing.assert_frame_equal(
+        streamed.sort_values(key).reset_index(drop=True),
+        whole.sort_values(key).reset_index(drop=True),
+        check_categorical=False,
+    )
+    assert streamed["label"].notna().sum() == len(range(21, 280, 7))
 
 
 def test_a_window_carries_each_rows_label_whatever_its_json_type(

@@ -8,6 +8,7 @@ time with the same functions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeAlias
@@ -193,3 +194,50 @@ def read_window(
     )
     labels = labels_in_window(session, version_id, start_us, end_us)
     return PredictionWindow(frame=window_frame(table, labels))
+
+
+#: Batches decoded together when a window is streamed (about 250k rows at the SDK's default).
+BATCHES_PER_BLOCK = 250
+
+
+def _labels_of_batches(session: Session, version_id: int, batch_ids: list[int]) -> Series | None:
+    import orjson
+    import pandas as pd
+
+    rows = session.execute(
+        select(PredictionRow.prediction_id, cast(PredictionRow.label, Text)).where(
+            PredictionRow.version_id == version_id,
+            PredictionRow.batch_id.in_(batch_ids),
+            PredictionRow.label.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return None
+    values = orjson.loads("[" + ",".join(row[1] for row in rows) + "]")
+    return pd.Series(values, index=pd.Index([row[0] for row in rows], dtype=object), dtype=object)
+
+
+def stream_window(
+    session: Session,
+    version_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    batches_per_block: int = BATCHES_PER_BLOCK,
+) -> Iterator[PredictionWindow]:
+    """The window of :func:`read_window`, a few batches at a time: each part holds the rows
+    (and their labels) of up to ``batches_per_block`` batches, in batch order, so memory
+    stays bounded whatever the window's size. Parts may be empty."""
+    start_us, end_us = bounds_us(start, end)
+    after = 0
+    while True:
+        blocks = blocks_in_window(
+            session, version_id, start_us, end_us, after_batch=after, limit=batches_per_block
+        )
+        if not blocks:
+            return
+        after = blocks[-1][0]
+        labels = _labels_of_batches(session, version_id, [batch_id for batch_id, _ in blocks])
+        yield PredictionWindow(
+            frame=window_frame(table_in_window(blocks, start_us, end_us), labels)
+        )
