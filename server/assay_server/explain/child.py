@@ -28,8 +28,8 @@ def worker_main(conn: Connection, boot: BootMessage) -> None:
     from .jail import enter_jail
     from .runtime import Runtime, preload
 
-    preload()
     jail = boot["jail"]
+    preload(jailed=bool(jail))
     runtime = Runtime(boot["cache_size"], partial(enter_jail, jail) if jail else None)
     conn.send_bytes(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     while True:
