@@ -261,3 +261,24 @@ def test_a_secret_shown_once_is_never_kept_on_an_idempotency_key(client, db, api
     assert "its response was not kept" in replay.get_data(as_text=True)
     assert secret not in replay.get_data(as_text=True)
     assert [t["name"] for t in _api(client, api_headers, "/tokens")].count("ci") == 1
+
+
+def test_no_page_showing_a_channels_secret_is_kept_on_an_idempotency_key(client, db, api_headers):
+    created = client.post(
+        "/admin/channels",
+        data={"name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9/assay"},
+        headers={**api_headers, "Idempotency-Key": "make-ops-channel"},
+    )
+    channel = _channel(client, api_headers, "ops")
+    rotated = client.post(
+        f"/admin/channels/{channel['id']}/rotate",
+        headers={**api_headers, "Idempotency-Key": "rotate-ops-secret"},
+    )
+    secrets = [_shown_secret(page.get_data(as_text=True)) for page in (created, rotated)]
+    assert all(secrets) and secrets[0] != secrets[1]
+    with db.unit_of_work(write=False) as session:
+        kept = {
+            key.key: (key.status_code, key.response_body)
+            for key in session.scalars(select(IdempotencyKey))
+        }
+    assert kept == {"make-ops-channel": (200, None), "rotate-ops-secret": (200, None)}

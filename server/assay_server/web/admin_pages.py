@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response
 
@@ -77,10 +77,10 @@ def _explained(exc: AssayError) -> str:
 
 
 def _shown_once_page(page: str) -> Response:
-    """A page holding a secret: never cached, and sent as a stream, because the request
-    scope keeps only the status of a streamed answer on an ``Idempotency-Key`` (a caller
-    scripting these forms with a bearer token may send one); the secret is never stored."""
-    response = current_app.response_class(iter([page]), mimetype="text/html")
+    """A page holding a secret: never cached. Its endpoint is one of the request scope's
+    ``SECRET_RESPONSE_ENDPOINTS``, so an ``Idempotency-Key`` (a caller scripting these forms
+    with a bearer token may send one) keeps only its status: the secret is never stored."""
+    response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
     return response
 
