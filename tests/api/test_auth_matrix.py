@@ -138,6 +138,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/compliance-report"): "viewer",
     # monitoring
     ("GET", "/api/v1/models/<string:name>/monitors"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/comparison"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/traffic"): "viewer",
     ("POST", "/api/v1/models/<string:name>/monitors"): "contributor",
     ("GET", "/api/v1/models/<string:name>/monitors/<int:monitor_id>"): "viewer",
     ("PATCH", "/api/v1/models/<string:name>/monitors/<int:monitor_id>"): "contributor",
