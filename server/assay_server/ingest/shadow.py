@@ -83,3 +83,29 @@ def shadow_prediction_ids(
     if shadow_of is not None:
         query = query.where(PredictionBatch.shadow_of_version_id == shadow_of)
     return set(session.scalars(query))
+
+
+def shadow_count(
+    session: Session,
+    version_id: int,
+    shadow_of: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> int:
+    """How many of the version's predictions in the window were logged in the shadow of the
+    version with id ``shadow_of``."""
+    start_us, end_us = bounds_us(start, end)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PredictionRow)
+            .join(PredictionBatch, PredictionBatch.id == PredictionRow.batch_id)
+            .where(
+                PredictionRow.version_id == version_id,
+                PredictionRow.ts_us >= start_us,
+                PredictionRow.ts_us < end_us,
+                PredictionBatch.shadow_of_version_id == shadow_of,
+            )
+        )
+        or 0
+    )
