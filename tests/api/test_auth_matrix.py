@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/models/<name>/versions/<int:version>/compliance-report"): PAGE,
     ("POST", "/models/<name>/versions/<int:version>/explain"): page("contributor"),
     ("GET", "/approvals"): PAGE,
+    ("GET", "/models/<name>/comparison"): PAGE,
     ("POST", "/promotions/<int:promotion_id>/approve"): page("approver"),
     ("POST", "/promotions/<int:promotion_id>/reject"): page("approver"),
     # audit, policies and admin pages

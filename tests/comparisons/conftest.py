@@ -122,3 +122,14 @@ def churn(client, contributor_headers) -> Churn:
     declared_version(client, contributor_headers)
     declared_version(client, contributor_headers)
     return Churn(client, contributor_headers)
+
+
+@pytest.fixture
+def signed_in(app: Any, token_for: Any) -> Any:
+    """A fresh test client signed in through the login form: ``signed_in("viewer")``."""
+    from tests.web.forms import sign_in
+
+    def signed_in_as(role: str, name: str | None = None) -> Any:
+        return sign_in(app.test_client(), token_for(role, name))
+
+    return signed_in_as
