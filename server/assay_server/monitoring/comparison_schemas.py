@@ -2,7 +2,7 @@
 a version's served and shadow traffic.
 
 Each request schema has a TypedDict beside it: what the view receives once the schema has
-loaded the request (``tests/monitoring/test_comparisons_api.py`` holds the two to the same keys).
+loaded the request (``tests/comparisons/test_schemas.py`` holds the two to the same keys).
 """
 
 from __future__ import annotations
