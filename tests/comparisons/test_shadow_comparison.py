@@ -85,3 +85,27 @@ def test_aliases_name_the_versions(churn: Churn):
     report = churn.compare(champion="champion", challenger="challenger")
     assert (report["champion"], report["challenger"]) == (1, 2)
     assert report["verdict"] == "challenger_better"
+
+
+def test_the_service_takes_naive_times_as_utc(churn: Churn, db, settings, clock):
+    from datetime import datetime
+
+    from assay_server.monitoring.comparisons import compare_versions
+    from assay_server.roles import Actor, Role
+    from assay_server.wiring import wire
+
+    churn.shadow(150, champion_accuracy=0.7, challenger_accuracy=0.9)
+    ctx = wire().context(Actor(name="rollout", role=Role.ADMIN), settings, clock=clock)
+    with db.unit_of_work() as session:
+        report = compare_versions(
+            session,
+            ctx,
+            "churn",
+            1,
+            "2",
+            start=datetime(2026, 11, 22, 9, 0),
+            end=None,
+            mode="shadow",
+        )
+    assert (report.n, report.start.tzinfo is not None) == (150, True)
+    assert report.as_json()["verdict"] == report.verdict.value

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -90,6 +90,11 @@ class Comparison:
         return data
 
 
+def _utc(moment: datetime) -> datetime:
+    """A naive time is UTC (the API's and the SDK's one rule)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def resolve_version(session: Session, ctx: ServiceContext, model_name: str, ref: object) -> Any:
     """A version of the model named by number (``7``, ``"7"``) or by alias (``"champion"``)."""
     aliases = AliasService(session, ctx)
@@ -145,8 +150,8 @@ def compare_versions(
     if mode not in MODES:
         message = "mode is 'shadow' (same rows, paired) or 'ab' (each version's served rows)."
         raise ValidationFailed(message, details={"mode": [message]})
-    end = end or ctx.clock()
-    start = start or end - DEFAULT_WINDOW
+    end = _utc(end) if end is not None else ctx.clock()
+    start = _utc(start) if start is not None else end - DEFAULT_WINDOW
     if start >= end:
         message = "The window's start must be before its end."
         raise ValidationFailed(message, details={"start": [message]})
