@@ -187,8 +187,9 @@ class ComparisonMethods(ServerCalls):
                 two-sample bootstrap otherwise.
             metric: ``accuracy``, ``f1``, ``roc_auc`` (binary), ``mae``, ``rmse``, ``mse``
                 (regression); default accuracy for classifiers, mae for regressors.
-            start, end: the window (datetimes or ISO 8601; naive means UTC); default the
-                week before now.
+            start: the window's start (a datetime or ISO 8601; naive means UTC); default a
+                week before ``end``.
+            end: the window's end, excluded; default now.
             minimum: the minimum sample (labelled paired rows, or rows per arm); default 100
                 paired rows in shadow; in A/B, computed from the champion's baseline rate,
                 ``mde``, α 0.05 and power 0.8 for accuracy, 1,000 per arm otherwise.
