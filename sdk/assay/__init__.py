@@ -9,6 +9,7 @@ from assay._http import VERSION as __version__
 from assay.alerts import Alert, AlertChange, Channel, Delivery
 from assay.audit import verify_audit_export
 from assay.client import Client
+from assay.comparisons import Comparison, SampleSize, Traffic
 from assay.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -66,6 +67,7 @@ __all__ = [
     "Benchmark",
     "Channel",
     "Client",
+    "Comparison",
     "ConfigurationError",
     "Conflict",
     "CreatedToken",
@@ -93,10 +95,12 @@ __all__ = [
     "Reference",
     "Report",
     "RuleResult",
+    "SampleSize",
     "Schema",
     "ServerError",
     "StageHistoryEntry",
     "Token",
+    "Traffic",
     "ValidationError",
     "__version__",
     "evaluate",

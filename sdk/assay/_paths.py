@@ -55,9 +55,11 @@ def version_path(model: ModelRef, version: VersionRef) -> str:
     return f"{model_path(model)}/versions/{version_number(version)}"
 
 
-def predictions_path(model: ModelRef, version: VersionRef) -> str:
-    """Where a version's prediction batches are posted."""
-    return version_path(model, version) + "/predictions"
+def predictions_path(model: ModelRef, version: VersionRef, shadow_of: int | None = None) -> str:
+    """Where a version's prediction batches are posted (``?shadow_of=N`` when they are logged
+    in the shadow of version N)."""
+    path = version_path(model, version) + "/predictions"
+    return path if shadow_of is None else f"{path}?shadow_of={int(shadow_of)}"
 
 
 def labels_path(model: ModelRef) -> str:
@@ -70,6 +72,9 @@ def policy_path(name: str) -> str:
     return "/policies/" + segment(name)
 
 
-def spool_directory_name(model: ModelRef, version: VersionRef) -> str:
-    """The directory a model version's spool gets inside the spool root: ``<name>-<number>``."""
-    return f"{segment(model_name(model))}-{version_number(version)}"
+def spool_directory_name(model: ModelRef, version: VersionRef, shadow_of: int | None = None) -> str:
+    """The directory a model version's spool gets inside the spool root: ``<name>-<number>``
+    (``<name>-<number>-shadow-of-<champion>`` for a shadow logger, whose batches go to another
+    URL)."""
+    name = f"{segment(model_name(model))}-{version_number(version)}"
+    return name if shadow_of is None else f"{name}-shadow-of-{int(shadow_of)}"

@@ -18,6 +18,7 @@ from assay._paths import ModelRef, VersionRef
 from assay.alerts import AlertMethods
 from assay.audit import AuditMethods, verify_audit_export
 from assay.clock import Clock
+from assay.comparisons import ComparisonMethods
 from assay.explanations import ExplanationMethods
 from assay.governance import GovernanceMethods
 from assay.logger import DeliveryError, PredictionLogger
@@ -36,6 +37,7 @@ class Client(
     AlertMethods,
     ExplanationMethods,
     GovernanceMethods,
+    ComparisonMethods,
 ):
     """A connection to one Assay server, authenticated by one API token.
 
@@ -97,6 +99,7 @@ class Client(
         max_spool_mb: float = 256,
         on_error: Callable[[DeliveryError], object] | None = None,
         clock: Clock | None = None,
+        shadow_of: VersionRef | str | None = None,
     ) -> PredictionLogger:
         """A :class:`PredictionLogger` for one model version (contributor token).
 
@@ -114,7 +117,19 @@ class Client(
                 every batch with rows the server refused.
             clock: what the logger reads the time from and waits with (an
                 :class:`assay.clock.Clock`); the system's unless a test gives its own.
+            shadow_of: log this version in the shadow of a champion: a version number or
+                an alias (``"champion"``, resolved once, now). Log each prediction with the
+                champion's ``prediction_id``; the rows are stored under this version but are
+                not its served traffic, and :meth:`compare_versions` pairs them with the
+                champion's.
+
+        Raises:
+            NotFound: ``shadow_of`` is an alias that names no version.
         """
+        if isinstance(shadow_of, str) and not shadow_of.isdigit():
+            shadow_of = self.get_version(model, alias=shadow_of).version
+        elif isinstance(shadow_of, str):
+            shadow_of = int(shadow_of)
         return PredictionLogger(
             self._transport.connection,
             model,
@@ -126,6 +141,7 @@ class Client(
             max_spool_mb=max_spool_mb,
             on_error=on_error,
             clock=clock,
+            shadow_of=shadow_of,
         )
 
     # -- tokens -------------------------------------------------------------------------------

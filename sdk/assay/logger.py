@@ -31,7 +31,14 @@ from assay._delivery_stats import DeliveryError, DeliveryStats, StatsKeeper
 from assay._http import Connection
 from assay._ingest import IngestEndpoint
 from assay._lifecycle import forget, watch
-from assay._paths import ModelRef, VersionRef, model_name, spool_directory_name, version_number
+from assay._paths import (
+    ModelRef,
+    VersionRef,
+    model_name,
+    predictions_path,
+    spool_directory_name,
+    version_number,
+)
 from assay._spool import Spool, default_spool_root
 from assay.clock import Clock, SystemClock
 from assay.errors import ConfigurationError
@@ -89,6 +96,7 @@ class PredictionLogger:
         max_spool_mb: float = 256,
         on_error: Callable[[DeliveryError], object] | None = None,
         clock: Clock | None = None,
+        shadow_of: VersionRef | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_ROWS:
             raise ConfigurationError(f"batch_size must be between 1 and {MAX_BATCH_ROWS}")
@@ -96,6 +104,10 @@ class PredictionLogger:
             raise ConfigurationError("flush_interval, max_queue and max_spool_mb must be > 0")
         self.model = model_name(model)
         self.version = version_number(version)
+        #: The champion version this logger's predictions shadow (None: served traffic).
+        self.shadow_of = None if shadow_of is None else version_number(shadow_of)
+        if self.shadow_of == self.version:
+            raise ConfigurationError("shadow_of must be another version than the logger's own")
         self.batch_size = batch_size
         self.flush_interval = float(flush_interval)
         self.max_queue = max_queue
@@ -103,7 +115,7 @@ class PredictionLogger:
         self.clock: Clock = clock or SystemClock()
         self._connection = connection
         root = Path(spool_dir) if spool_dir is not None else default_spool_root()
-        self.spool_dir = root / spool_directory_name(self.model, self.version)
+        self.spool_dir = root / spool_directory_name(self.model, self.version, self.shadow_of)
         self._spool = Spool(self.spool_dir, int(max_spool_mb * 1024 * 1024))
         #: Batches the server called permanently bad (see :mod:`assay._dead_letter`).
         self.dead_letter_dir = self.spool_dir / "dead-letter"
@@ -124,9 +136,14 @@ class PredictionLogger:
             on_error=self.on_error,
             clock=self.clock,
         )
+        endpoint = IngestEndpoint(self._connection, self.model, self.version)
+        if self.shadow_of is not None:  # the same endpoint, with the query the server reads
+            endpoint._urls["predictions"] = self._connection.base_url + predictions_path(
+                self.model, self.version, self.shadow_of
+            )
         return DeliveryWorker(
             self,
-            endpoint=IngestEndpoint(self._connection, self.model, self.version),
+            endpoint=endpoint,
             spool=self._spool,
             dead_letters=self._dead_letters,
             stats=stats,
@@ -303,7 +320,8 @@ class PredictionLogger:
         )
 
     def __repr__(self) -> str:
-        return f"PredictionLogger(model={self.model!r}, version={self.version})"
+        shadow = "" if self.shadow_of is None else f", shadow_of={self.shadow_of}"
+        return f"PredictionLogger(model={self.model!r}, version={self.version}{shadow})"
 
 
 # -- module-level convenience -----------------------------------------------------------------

@@ -105,6 +105,7 @@ def create_app(
     from .health import blp as health_blp
     from .ingest.routes import blp as ingest_blp
     from .metrics import bp as metrics_bp
+    from .monitoring.comparison_routes import blp as comparisons_blp
     from .monitoring.routes import blp as monitoring_blp
     from .registry.alias_routes import blp as aliases_blp
     from .registry.routes import blp as registry_blp
@@ -120,6 +121,7 @@ def create_app(
         explain_blp,
         governance_blp,
         monitoring_blp,
+        comparisons_blp,
         alerts_blp,
     ):
         api.register_blueprint(blueprint)

@@ -25,6 +25,8 @@ EVIDENCE_KINDS = (
     "data_quality",
     "explanation_available",
     "max_open_alerts",
+    "challenger_comparison",
+    "shadow_predictions",
     "report",
     "report_history",
 )

@@ -17,7 +17,8 @@ Connected here:
   subscribed to them (``alerts.subscriptions``);
 - a model's new owner → refused while a promotion of it is open (``model.updated`` →
   ``governance.ownership``);
-- evidence providers → policy rules (monitoring's reports, explanations, open alerts).
+- evidence providers → policy rules (monitoring's reports and comparisons, explanations,
+  open alerts).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .evidence import EvidenceProviders
 from .explain import evidence as explain_evidence
 from .governance.governed_aliases import refuse_direct_move_of_governed_alias
 from .governance.ownership import refuse_owner_change_while_open
+from .monitoring import comparison_evidence
 from .monitoring import evidence as monitoring_evidence
 from .roles import Actor
 from .settings import Settings
@@ -99,6 +101,8 @@ def wire() -> Wiring:
             "report_history": monitoring_evidence.report_history,
             "explanation_available": explain_evidence.explanation_available,
             "max_open_alerts": alert_evidence.open_alert_count,
+            "challenger_comparison": comparison_evidence.challenger_comparison,
+            "shadow_predictions": comparison_evidence.shadow_predictions,
         }
     )
     return Wiring(events=events, evidence=evidence)

@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/models/<name>/versions/<int:version>/compliance-report"): PAGE,
     ("POST", "/models/<name>/versions/<int:version>/explain"): page("contributor"),
     ("GET", "/approvals"): PAGE,
+    ("GET", "/models/<name>/comparison"): PAGE,
     ("POST", "/promotions/<int:promotion_id>/approve"): page("approver"),
     ("POST", "/promotions/<int:promotion_id>/reject"): page("approver"),
     # audit, policies and admin pages
@@ -138,6 +139,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/compliance-report"): "viewer",
     # monitoring
     ("GET", "/api/v1/models/<string:name>/monitors"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/comparison"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/versions/<int:version>/traffic"): "viewer",
     ("POST", "/api/v1/models/<string:name>/monitors"): "contributor",
     ("GET", "/api/v1/models/<string:name>/monitors/<int:monitor_id>"): "viewer",
     ("PATCH", "/api/v1/models/<string:name>/monitors/<int:monitor_id>"): "contributor",

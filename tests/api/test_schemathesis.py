@@ -65,6 +65,12 @@ RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alerts/{alert_id}/silence"): "until is in the future",
     ("POST", "/api/v1/channels"): "a webhook needs a url, an e-mail channel recipients",
     ("PATCH", "/api/v1/channels/{channel_id}"): "the url suits the channel's kind",
+    ("GET", "/api/v1/models/{name}/comparison"): (
+        "two different versions; the window's start before its end; a metric of the task"
+    ),
+    ("POST", "/api/v1/models/{name}/versions/{version}/predictions"): (
+        "shadow_of names another version of the same model"
+    ),
 }
 
 

@@ -20,10 +20,12 @@ from assay_server.governance.rule_schemas import (
     RULE_SCHEMAS,
     ArtifactFormats,
     BenchmarkMetric,
+    ChallengerNotWorse,
     FieldsPresent,
     MaxOpenAlerts,
     MonitoredMetric,
     Rule,
+    ShadowMinPredictions,
     StagePrerequisite,
     ThresholdRule,
 )
@@ -96,6 +98,8 @@ RULES: dict[str, tuple[dict[str, Any], Any]] = {
     "artifact_format": ({"allowed": ["skops"]}, ArtifactFormats),
     "stage_prerequisite": ({"stage": "staging"}, StagePrerequisite),
     "max_open_alerts": ({"value": 0}, MaxOpenAlerts),
+    "challenger_not_worse": ({"metric": "accuracy"}, ChallengerNotWorse),
+    "shadow_min_predictions": ({"n": 100}, ShadowMinPredictions),
 }
 
 

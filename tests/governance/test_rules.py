@@ -230,4 +230,6 @@ def test_every_rule_kind_is_covered_here() -> None:
         "artifact_format",
         "stage_prerequisite",
         "max_open_alerts",
+        "challenger_not_worse",  # tests/comparisons/test_release_rules.py
+        "shadow_min_predictions",
     }

@@ -207,6 +207,48 @@ class MaxOpenAlerts(Rule):
     severity: str | None
 
 
+#: The metrics a comparison may be judged on (which apply depends on the model's task).
+COMPARISON_METRICS = ("accuracy", "f1", "roc_auc", "mae", "rmse", "mse")
+
+
+class ChallengerNotWorseRule(RuleSchema):
+    """The version, as challenger, is not worse than the champion on ``metric`` by more than
+    ``margin``, by the ``test`` (``shadow``: paired; ``ab``: served arms) over ``days``."""
+
+    metric = fields.String(load_default=None, validate=validate.OneOf(COMPARISON_METRICS))
+    margin = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=1_000_000))
+    test = fields.String(load_default="shadow", validate=validate.OneOf(["shadow", "ab"]))
+    days = fields.Float(load_default=7.0, validate=validate.Range(min=0.01, max=3650))
+    minimum = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=1_000_000_000)
+    )
+
+
+class ChallengerNotWorse(Rule):
+    """What :class:`ChallengerNotWorseRule` loads."""
+
+    metric: str | None
+    margin: float
+    test: str
+    days: float
+    minimum: int | None
+
+
+class ShadowMinPredictionsRule(RuleSchema):
+    """The version logged at least ``n`` predictions in the champion's shadow (over the last
+    ``days`` days, or ever)."""
+
+    n = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000_000))
+    days = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0.01))
+
+
+class ShadowMinPredictions(Rule):
+    """What :class:`ShadowMinPredictionsRule` loads."""
+
+    n: int
+    days: float | None
+
+
 RULE_SCHEMAS: dict[str, type[RuleSchema]] = {
     "benchmark_metric": BenchmarkMetricRule,
     "performance_metric": MonitoredMetricRule,
@@ -219,5 +261,7 @@ RULE_SCHEMAS: dict[str, type[RuleSchema]] = {
     "artifact_format": ArtifactFormatRule,
     "stage_prerequisite": StagePrerequisiteRule,
     "max_open_alerts": MaxOpenAlertsRule,
+    "challenger_not_worse": ChallengerNotWorseRule,
+    "shadow_min_predictions": ShadowMinPredictionsRule,
 }
 RULE_KINDS = tuple(RULE_SCHEMAS)

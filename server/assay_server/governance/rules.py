@@ -14,6 +14,7 @@ from typing import Any
 
 from ..registry.stages import stage_history
 from .evidence import EvidenceContext, Missing
+from .release_rules import challenger_not_worse, shadow_min_predictions
 from .rule_schemas import (
     OPERATORS,
     RULE_SCHEMAS,
@@ -348,6 +349,8 @@ _EVALUATORS: dict[str, Callable[[EvidenceContext, Any], RuleResult]] = {
     "artifact_format": _artifact_format,
     "stage_prerequisite": _stage_prerequisite,
     "max_open_alerts": _max_open_alerts,
+    "challenger_not_worse": challenger_not_worse,
+    "shadow_min_predictions": shadow_min_predictions,
 }
 assert set(_EVALUATORS) == set(RULE_SCHEMAS)
 

@@ -47,6 +47,8 @@ class PredictionBatch(Base):
     block: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: when the scheduler put this batch in an hourly ``predictions.rolled_up`` audit event
     rolled_up_at: Mapped[datetime | None]
+    #: the champion version these rows shadow (same prediction ids, not served traffic)
+    shadow_of_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
 
 
 class PredictionRow(Base):

@@ -68,6 +68,7 @@ class Predictions(MethodView):
             version,
             document,
             strict=args["strict"],
+            shadow_of=args["shadow_of"],
         )
 
     @requires(Role.VIEWER)

@@ -48,15 +48,22 @@ class PredictionBatchSchema(StrictSchema):
 
 
 class IngestArgsSchema(StrictSchema):
-    """``strict=true`` refuses the whole batch when any row is invalid."""
+    """``strict=true`` refuses the whole batch when any row is invalid; ``shadow_of=N`` logs
+    the rows in the shadow of version N of the same model (not served traffic)."""
 
     strict = fields.Boolean(load_default=False)
+    shadow_of = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "The champion version these predictions shadow."},
+    )
 
 
 class IngestArgs(TypedDict):
     """:class:`IngestArgsSchema` loaded."""
 
     strict: bool
+    shadow_of: int | None
 
 
 class RowErrorSchema(StrictSchema):

@@ -42,6 +42,7 @@ _BATCH_VALUES = (
     "rejected",
     "ts_min_us",
     "ts_max_us",
+    "shadow_of_version_id",
 )
 _INSERT_BATCH = (
     insert(_BATCHES)
@@ -132,6 +133,7 @@ def insert_batch(
     ts_min_us: int | None,
     ts_max_us: int | None,
     block: bytes | None,
+    shadow_of_version_id: int | None = None,
 ) -> int | None:
     """Insert a batch row and return its id, or None (nothing inserted) if the model is
     archived."""
@@ -147,6 +149,7 @@ def insert_batch(
             "ts_min_us": ts_min_us,
             "ts_max_us": ts_max_us,
             "block": block,
+            "shadow_of_version_id": shadow_of_version_id,
         },
     ).scalar()
 

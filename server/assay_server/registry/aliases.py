@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from ..errors import NotFound, ValidationFailed
 from .models import AliasHistory, ModelAlias, ModelVersion, RegisteredModel
@@ -207,3 +207,13 @@ class AliasService(RegistryQueries):
 
 def _holding(row: ModelAlias) -> AliasHolding:
     return AliasHolding(row.alias, row.version.version, row.set_at, row.set_by)
+
+
+def alias_version(session: Session, model_id: int, alias: str) -> ModelVersion | None:
+    """The version ``alias`` names now, or None (for readers without a service context:
+    policy evidence, comparisons)."""
+    return session.scalar(
+        select(ModelVersion)
+        .join(ModelAlias, ModelAlias.version_id == ModelVersion.id)
+        .where(ModelAlias.model_id == model_id, ModelAlias.alias == alias)
+    )

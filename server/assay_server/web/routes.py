@@ -24,6 +24,7 @@ from . import (  # noqa: F401  (each registers its pages on bp)
     approval_pages,
     audit_pages,
     charts,
+    comparison_pages,
     model_pages,
     monitoring_pages,
     policy_pages,
