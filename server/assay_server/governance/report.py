@@ -88,7 +88,9 @@ class PromotionPart(TypedDict):
     """One promotion request of the version, with its decisions and evaluations."""
 
     id: int
-    stage: str
+    stage: str | None
+    alias: str | None
+    target: str
     status: str
     reason: str
     requested_by: str
@@ -268,6 +270,8 @@ def _promotions(session: Session, version_id: int) -> list[PromotionPart]:
             {
                 "id": request.id,
                 "stage": request.stage,
+                "alias": request.alias,
+                "target": request.target,
                 "status": request.status,
                 "reason": request.reason,
                 "requested_by": request.requested_by,

@@ -143,7 +143,7 @@ sha256 <code>{{ b.reference.sha256 }}</code>{% else %}none{% endif %}</td></tr><
 
 <h2>Promotions, policy evaluations and approvals</h2>
 {% for p in b.promotions %}
-<h3>Request {{ p.id }} → {{ p.stage }}: <span class="{{ p.status }}">{{ p.status }}</span></h3>
+<h3>Request {{ p.id }} → {{ p.target }}: <span class="{{ p.status }}">{{ p.status }}</span></h3>
 <p>Requested by {{ p.requested_by }} at {{ p.created_at }}
 {% if p.reason %}: {{ p.reason }}{% endif %}.
 Approvals required: {{ p.required_approvals }}.</p>
