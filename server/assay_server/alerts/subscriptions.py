@@ -38,6 +38,7 @@ LIFECYCLE_EVENTS = (
     "promotion.rejected",
     "promotion.cancelled",
     "monitor.run_failed",
+    "retraining.suggested",
 )
 #: Every type a channel may subscribe to.
 DELIVERED_EVENTS = (*ALERT_EVENTS, *LIFECYCLE_EVENTS)
@@ -52,6 +53,7 @@ PUBLISHED_LIFECYCLE_EVENTS = (
     "promotion.rejected",
     "promotion.cancelled",
     "monitor.run_failed",
+    "retraining.suggested",
 )
 
 
@@ -96,6 +98,7 @@ _SUMMARIES = {
     "promotion.rejected": "promotion of {model} v{version} to {target} rejected",
     "promotion.cancelled": "promotion of {model} v{version} to {target} cancelled",
     "monitor.run_failed": "monitor {monitor} of {model} failed its run {run_id}",
+    "retraining.suggested": "retraining of {model} suggested by alert {alert_id} ({subject})",
 }
 
 
