@@ -5,6 +5,7 @@ are imported when a call needs them.
 """
 
 from assay import webhooks
+from assay._aliases import Alias, AliasStay
 from assay._http import VERSION as __version__
 from assay.alerts import Alert, AlertChange, Channel, Delivery
 from assay.audit import verify_audit_export
@@ -58,6 +59,8 @@ __all__ = [
     "APITimeoutError",
     "Alert",
     "AlertChange",
+    "Alias",
+    "AliasStay",
     "AppliedPolicy",
     "Artifact",
     "AssayError",

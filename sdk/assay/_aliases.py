@@ -89,7 +89,8 @@ class AliasMethods(RegistryMethods):
         Raises:
             NotFound: no such model or version.
             Conflict: the model is archived, or a policy governs the alias (it then moves
-                only through a promotion).
+                only through a promotion: ``request_promotion(model, version,
+                alias=alias)``).
             ValidationError: the alias is not a slug.
         """
         number = version.version if isinstance(version, ModelVersion) else int(version)

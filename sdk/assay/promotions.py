@@ -88,12 +88,13 @@ class Decision:
 
 @dataclass(frozen=True)
 class PromotionRequest:
-    """A request to move a version to a stage: status, evaluation, decisions."""
+    """A request to move a version to a stage, or to point a governed alias at it (``stage``
+    is then None and ``alias`` names it): status, evaluation, decisions."""
 
     id: int
     model: str
     version: int
-    stage: str
+    stage: str | None
     reason: str
     status: str
     required_approvals: int
@@ -105,6 +106,12 @@ class PromotionRequest:
     failing_rules: tuple[RuleResult, ...]
     evaluation: FreeForm
     decisions: tuple[Decision, ...]
+    alias: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What the request moves the version to, in words: ``production``, ``alias champion``."""
+        return f"alias {self.alias}" if self.alias is not None else str(self.stage)
 
     @classmethod
     def from_json(cls, data: object) -> PromotionRequest:
@@ -114,7 +121,8 @@ class PromotionRequest:
             id=read.integer("id"),
             model=read.text("model"),
             version=read.integer("version"),
-            stage=read.text("stage"),
+            stage=read.optional_text("stage"),
+            alias=read.optional_text("alias"),
             reason=read.text_or_empty("reason"),
             status=read.text("status"),
             required_approvals=read.integer("required_approvals"),
@@ -218,15 +226,27 @@ class PromotionMethods(ServerCalls):
     """Promotion requests, the gate, stage history and rollbacks (mixed into Client)."""
 
     def request_promotion(
-        self, model: ModelRef, version: VersionRef, stage: str, reason: str = ""
+        self,
+        model: ModelRef,
+        version: VersionRef,
+        stage: str | None = None,
+        reason: str = "",
+        *,
+        alias: str | None = None,
     ) -> PromotionRequest:
-        """Ask to move a version to ``staging`` or ``production`` (contributor).
+        """Ask to move a version to ``staging`` or ``production``, or to point a governed
+        ``alias`` (``alias="champion"``) at it (contributor); give a stage or an alias.
 
-        The policies are evaluated at once: the request is ``blocked`` (a rule fails or lacks
-        evidence), ``pending_approval``, or already ``approved`` if no approval is needed.
+        The policies are evaluated at once (for an alias: the policies that govern it): the
+        request is ``blocked`` (a rule fails or lacks evidence), ``pending_approval``, or
+        already ``approved`` if no approval is needed. Once approved, the version moves, or
+        the alias names it.
         """
         path = version_path(model, version) + "/promotions"
-        body = self._transport.json("POST", path, json={"stage": stage, "reason": reason})
+        target = {"stage": stage} if alias is None else {"alias": alias}
+        if alias is not None and stage is not None:
+            target["stage"] = stage  # the server refuses both, saying so
+        body = self._transport.json("POST", path, json={**target, "reason": reason})
         return PromotionRequest.from_json(body)
 
     def get_promotion(self, promotion_id: int) -> PromotionRequest:

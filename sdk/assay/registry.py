@@ -135,6 +135,7 @@ class RegistryMethods(ServerCalls):
         tags: Sequence[str] | None = None,
         format: str | None = None,
         model_card: Mapping[str, object] | None = None,
+        triggered_by: Mapping[str, int] | None = None,
     ) -> ModelVersion:
         """Register a new version of a model (contributor).
 
@@ -152,12 +153,16 @@ class RegistryMethods(ServerCalls):
             lineage: ``dataset_uri``, ``dataset_hash``, ``git_commit``, ``params``,
                 ``metrics``, ``metadata``; ``params`` and ``metrics`` are merged into it.
             format: ``skops``, ``onnx`` or ``pickle``; the server infers it from the file name.
+            triggered_by: ``{"alert": id}``: the alert of this model the version was retrained
+                for (a ``retraining.suggested`` event names it); the version page and the
+                compliance report then show the chain from the alert to the version.
 
         Returns:
             The registered version, numbered by the server.
 
         Raises:
-            ValidationError: the server rejected a field (see ``details``).
+            ValidationError: the server rejected a field (see ``details``), or
+                ``triggered_by`` names no alert of this model.
             PayloadTooLarge: the artifact or the body is over the server's limit.
         """
         metadata = present(
@@ -167,6 +172,8 @@ class RegistryMethods(ServerCalls):
             metadata["tags"] = list(tags)
         if model_card is not None:
             metadata["model_card"] = dict(model_card)
+        if triggered_by is not None:
+            metadata["triggered_by"] = dict(triggered_by)
         full_lineage = merged_lineage(lineage, params, metrics)
         if full_lineage:
             metadata["lineage"] = full_lineage

@@ -203,6 +203,8 @@ class ModelVersion:
     created_by: str | None
     created_at: datetime
     stage_changed_at: datetime | None = None
+    #: the alert the version was retrained for (``register_version(triggered_by=...)``)
+    triggered_by_alert: int | None = None
 
     @classmethod
     def from_json(cls, data: object) -> ModelVersion:
@@ -210,6 +212,7 @@ class ModelVersion:
         read = JSONObject(data, "a model version")
         artifact = read.optional_nested("artifact")
         reference = read.optional_nested("reference")
+        trigger = read.optional_nested("triggered_by")
         return cls(
             id=read.integer("id"),
             model=read.text("model"),
@@ -225,6 +228,7 @@ class ModelVersion:
             created_by=read.optional_text("created_by"),
             created_at=read.moment("created_at"),
             stage_changed_at=read.optional_moment("stage_changed_at"),
+            triggered_by_alert=trigger.optional_integer("alert") if trigger is not None else None,
         )
 
 

@@ -15,6 +15,8 @@ Connected here:
 - alert changes → the outbox (``alert.*`` → ``alerts.outbox``);
 - a version registered, a stage changed, a promotion's steps, a failed run → the channels
   subscribed to them (``alerts.subscriptions``);
+- a version registered in answer to an alert → the alert checked to be of its model
+  (``version.registered`` → ``alerts.retraining``);
 - a model's new owner → refused while a promotion of it is open (``model.updated`` →
   ``governance.ownership``);
 - evidence providers → policy rules (monitoring's reports and comparisons, explanations,
@@ -32,6 +34,7 @@ from .alerts import silent_failures
 from .alerts.monitor_channels import check_monitor_channels
 from .alerts.outbox import on_alert_event
 from .alerts.raising import on_monitor_deleted, on_run_succeeded
+from .alerts.retraining import check_version_trigger
 from .alerts.subscriptions import PUBLISHED_LIFECYCLE_EVENTS, on_lifecycle_event
 from .context import ServiceContext
 from .db import utcnow
@@ -86,6 +89,7 @@ def wire() -> Wiring:
         "monitor.run_failed": [silent_failures.on_run_failed],
         "model.updated": [refuse_owner_change_while_open],
         "alias.changed": [refuse_direct_move_of_governed_alias],
+        "version.registered": [check_version_trigger],
         **{name: [on_alert_event] for name in ALERT_CHANGES},
     }
     for name in PUBLISHED_LIFECYCLE_EVENTS:

@@ -44,7 +44,11 @@ RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
         "no two stand for one value (1, '1' and 1.0 are alike)"
     ),
     ("POST", "/api/v1/models/{name}/versions"): (
-        "target and prediction are not features; model-card keys are snake_case names"
+        "target and prediction are not features; model-card keys are snake_case names; "
+        "triggered_by names an alert of the model"
+    ),
+    ("POST", "/api/v1/models/{name}/versions/{version}/promotions"): (
+        "a promotion names a stage or an alias, not both"
     ),
     ("PATCH", "/api/v1/models/{name}/versions/{version}"): "model-card keys are snake_case",
     ("POST", "/api/v1/models/{name}/versions/{version}/stage"): (

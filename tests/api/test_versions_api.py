@@ -77,6 +77,7 @@ def test_registering_with_declared_features_answers_the_whole_version(
         "created_by": "data-scientist",
         "created_at": "2026-11-23T09:00:00.000000Z",
         "stage_changed_at": None,
+        "triggered_by": None,
     }
 
 

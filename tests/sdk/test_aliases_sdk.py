@@ -66,3 +66,51 @@ def test_the_errors_of_aliases_reach_the_caller_as_sdk_errors(
     with pytest.raises(ValueError):
         admin_client.get_version("churn", 1, alias="champion")
     assert admin_client.get_version("churn", 1).version == 1  # by number, as before
+
+
+GOVERNING = """
+name: champion-gate
+applies_to: {models: [churn]}
+rules:
+  - {id: lineage, check: lineage_present, fields: [git_commit]}
+governed_aliases: [champion]
+"""
+
+
+def test_a_governed_alias_moves_through_a_promotion_requested_and_approved_from_the_sdk(
+    client_as, admin_client: assay.Client, churn_model: assay.Model, tmp_path
+) -> None:
+    policy = tmp_path / "champion.yaml"
+    policy.write_text(GOVERNING)
+    admin_client.apply_policies(policy)
+    scientist = client_as("contributor")
+    scientist.register_version(
+        "churn", features={"age": "numerical"}, lineage={"git_commit": "abc1234"}
+    )
+    with pytest.raises(assay.Conflict) as refused:
+        scientist.set_alias("churn", "champion", 1)
+    assert refused.value.details["policies"] == ["champion-gate"]
+
+    request = scientist.request_promotion("churn", 1, alias="champion", reason="won")
+    assert isinstance(request, assay.PromotionRequest)
+    assert (request.stage, request.alias, request.target) == (None, "champion", "alias champion")
+    assert request.status == "pending_approval"
+    with pytest.raises(assay.PermissionDenied):  # a contributor decides nothing
+        scientist.approve(request.id)
+    approved = client_as("approver").approve(request.id, comment="checked")
+    assert approved.status == "approved"
+    assert scientist.get_version("churn", alias="champion").version == 1
+    [stay] = scientist.alias_history("churn", alias="champion")
+    assert (
+        isinstance(stay, assay.AliasStay)
+        and stay.comment == f"promotion request {request.id} approved"
+    )
+    with pytest.raises(assay.ValidationError):
+        scientist.request_promotion("churn", 1, "production", alias="champion")
+
+
+def test_the_alias_types_are_exported_with_docstrings() -> None:
+    for name in ("Alias", "AliasStay", "PromotionRequest"):
+        exported = getattr(assay, name)
+        assert name in assay.__all__ and exported.__doc__
+    assert assay.Alias is Alias

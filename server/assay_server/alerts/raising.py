@@ -40,6 +40,7 @@ from .findings import (
     worst_first,
 )
 from .models import OPEN_ALERT_STATUSES, Alert, AlertStatus, Delivery
+from .retraining import suggest_retraining
 
 DEFAULT_COOLDOWN_MINUTES = 60.0
 DEFAULT_RESOLVE_AFTER_OK_RUNS = 1
@@ -217,6 +218,7 @@ def _fire(
         occurrence.worst,
         notify="alert.firing",
     )
+    suggest_retraining(session, ctx, monitor, alert)
     return alert
 
 

@@ -38,6 +38,7 @@ LIFECYCLE_EVENTS = (
     "promotion.rejected",
     "promotion.cancelled",
     "monitor.run_failed",
+    "retraining.suggested",
 )
 #: Every type a channel may subscribe to.
 DELIVERED_EVENTS = (*ALERT_EVENTS, *LIFECYCLE_EVENTS)
@@ -52,6 +53,7 @@ PUBLISHED_LIFECYCLE_EVENTS = (
     "promotion.rejected",
     "promotion.cancelled",
     "monitor.run_failed",
+    "retraining.suggested",
 )
 
 
@@ -90,12 +92,13 @@ _SUMMARIES = {
     "version.registered": "version {version} of {model} registered",
     "stage.changed": "{model} v{version} moved from {from} to {stage} by {changed_by}",
     "alias.changed": "alias {alias} of {model} {change} by {changed_by}",
-    "promotion.requested": "promotion of {model} v{version} to {stage} requested: {status}",
-    "promotion.blocked": "promotion of {model} v{version} to {stage} blocked by its policies",
-    "promotion.approved": "promotion of {model} v{version} to {stage} approved",
-    "promotion.rejected": "promotion of {model} v{version} to {stage} rejected",
-    "promotion.cancelled": "promotion of {model} v{version} to {stage} cancelled",
+    "promotion.requested": "promotion of {model} v{version} to {target} requested: {status}",
+    "promotion.blocked": "promotion of {model} v{version} to {target} blocked by its policies",
+    "promotion.approved": "promotion of {model} v{version} to {target} approved",
+    "promotion.rejected": "promotion of {model} v{version} to {target} rejected",
+    "promotion.cancelled": "promotion of {model} v{version} to {target} cancelled",
     "monitor.run_failed": "monitor {monitor} of {model} failed its run {run_id}",
+    "retraining.suggested": "retraining of {model} suggested by alert {alert_id} ({subject})",
 }
 
 

@@ -11,7 +11,7 @@ from ..errors import Conflict, PermissionDenied, ValidationFailed
 from ..roles import Role
 from .models import PromotionDecision, PromotionRequest, PromotionStatus
 from .ownership import ownership_of
-from .promotions import PromotionService
+from .promotions import PromotionService, target_of
 from .verdicts import DEFAULT_APPROVALS, FailingRule, describe, failing_rules, policy_summary
 
 
@@ -88,12 +88,7 @@ class PromotionDecisions:
         self.promotions.announce(
             "promotion.rejected",
             request,
-            {
-                "model": request.model.name,
-                "version": request.version.version,
-                "stage": request.stage,
-                "comment": comment,
-            },
+            {**target_of(request), "comment": comment},
         )
         return request
 

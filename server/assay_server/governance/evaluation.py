@@ -1,5 +1,6 @@
-"""Judging a version for a stage: every policy in force that applies to it, rule by rule, and
-the approvals the strictest of them asks for."""
+"""Judging a version for a stage, or for a governed alias: every policy in force that applies
+to it (for an alias: that governs the alias), rule by rule, and the approvals the strictest of
+them asks for."""
 
 from __future__ import annotations
 
@@ -10,22 +11,34 @@ from ..db import TIMESTAMP_FORMAT
 from ..registry.models import ModelVersion
 from ..roles import Role
 from .evidence import EvidenceContext
-from .policies import PolicyDocument, applies
+from .policies import PolicyDocument, applies, governs
 from .rules import evaluate_rule
 from .service import PolicyService
 from .verdicts import DEFAULT_APPROVALS, Approvals, Evaluation, PolicyVerdict, outcome_of
 
 
 def evaluate_version(
-    session: Session, ctx: ServiceContext, version: ModelVersion, stage: str
+    session: Session,
+    ctx: ServiceContext,
+    version: ModelVersion,
+    stage: str | None,
+    *,
+    alias: str | None = None,
 ) -> Evaluation:
-    """Judge ``version`` for ``stage`` against every policy in force that applies to it."""
+    """Judge ``version`` for ``stage`` against every policy in force that applies to it; or,
+    with ``alias`` (and no stage), for pointing that alias at it, against every policy in
+    force that governs the alias for the model."""
     now = ctx.clock()
     evidence = EvidenceContext(session, version, now, ctx.evidence)
     policies: list[PolicyVerdict] = []
     for policy_version in PolicyService(session, ctx).in_force():
         document = policy_version.document
-        if not applies(document, model=version.model, version=version, stage=stage):
+        if alias is not None:
+            if not governs(document, model=version.model, alias=alias):
+                continue
+        elif stage is None or not applies(
+            document, model=version.model, version=version, stage=stage
+        ):
             continue
         rules = [evaluate_rule(evidence, rule) for rule in document["rules"]]
         policies.append(
@@ -42,6 +55,7 @@ def evaluate_version(
         "outcome": outcome_of(policies),
         "evaluated_at": now.strftime(TIMESTAMP_FORMAT),
         "stage": stage,
+        "alias": alias,
         "policies": policies,
         "approvals": approvals_needed(policies),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
@@ -80,19 +80,24 @@ class PolicyVersion(Base):
 
 
 class PromotionRequest(Base):
-    """A request to move a version to a stage, its latest evaluation and its decisions.
+    """A request to move a version to a stage, or a governed alias to a version; its latest
+    evaluation and its decisions.
 
-    ``owner_at_request`` is the model's owner when the request was opened: independent
-    validation (``independent_of_owner``) judges approvers against it, not only against
-    whoever owns the model when they approve.
+    A request targets exactly one of ``stage`` and ``alias``. ``owner_at_request`` is the
+    model's owner when the request was opened: independent validation
+    (``independent_of_owner``) judges approvers against it, not only against whoever owns the
+    model when they approve.
     """
 
     __tablename__ = "promotion_requests"
+    __table_args__ = (CheckConstraint("(stage IS NULL) <> (alias IS NULL)", name="stage_or_alias"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
-    stage: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str | None] = mapped_column(String(16))
+    # a governed alias the request moves to the version (registry/aliases.py), instead of a stage
+    alias: Mapped[str | None] = mapped_column(String(63))
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), index=True)
     required_approvals: Mapped[int]
@@ -119,6 +124,11 @@ class PromotionRequest(Base):
     def version_number(self) -> int:
         """The version's number."""
         return self.version.version
+
+    @property
+    def target(self) -> str:
+        """What the request moves the version to, in words: ``production``, ``alias champion``."""
+        return f"alias {self.alias}" if self.alias is not None else str(self.stage)
 
     @property
     def approvals(self) -> int:

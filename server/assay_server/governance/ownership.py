@@ -45,7 +45,7 @@ def refuse_owner_change_while_open(
     first = open_requests[0]
     raise Conflict(
         f"Promotion request {first.id} (v{first.version.version} of "
-        f"{event.payload['model']!r} to {first.stage}) is {first.status}: the model's owner "
+        f"{event.payload['model']!r} to {first.target}) is {first.status}: the model's owner "
         "cannot change until it is approved, rejected or cancelled.",
         details={
             "promotion_id": first.id,

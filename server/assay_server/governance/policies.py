@@ -89,7 +89,8 @@ class PolicyDocumentSchema(StrictSchema):
     applies_to = fields.Nested(AppliesToSchema, load_default=dict)
     rules = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=MAX_RULES))
     approvals = fields.Nested(ApprovalsSchema, load_default=dict)
-    # aliases (registry/aliases.py) that only the promotion flow may move where this applies
+    # aliases (registry/aliases.py) that only the promotion flow may move where this applies;
+    # a promotion request moving one is judged by this policy's rules and approvals
     governed_aliases = fields.List(
         fields.String(validate=validate.Regexp(ALIAS_PATTERN, error=ALIAS_RULE)), load_default=list
     )
@@ -284,3 +285,18 @@ def applies(
         return False
     tags = set(model.tags or []) | set(version.tags or [])
     return not (scope.get("tags") and not tags & set(scope["tags"]))
+
+
+def governs(document: PolicyDocument, *, model: RegisteredModel, alias: str) -> bool:
+    """True when the policy governs ``alias`` of ``model``: it names the alias in
+    ``governed_aliases`` and applies to the model (its risk tier, name and tags; an alias is
+    not a stage, so ``stage`` is not asked). Such a policy refuses a direct move of the alias
+    and judges a promotion request moving it."""
+    if alias not in document.get("governed_aliases", []):
+        return False
+    scope = document.get("applies_to") or {}
+    if scope.get("risk_tier") and model.risk_tier not in scope["risk_tier"]:
+        return False
+    if scope.get("models") and model.name not in scope["models"]:
+        return False
+    return not (scope.get("tags") and not set(model.tags or []) & set(scope["tags"]))

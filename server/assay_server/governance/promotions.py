@@ -1,5 +1,6 @@
 """Promotion requests: opened with the policies' evaluation stored, re-evaluated as evidence
-arrives, cancelled by their requester, and, once approved by enough people, the stage change.
+arrives, cancelled by their requester, and, once approved by enough people, the stage change
+(or, for a request naming a governed alias, the alias moved to the version).
 
 Who may approve or reject, and how, is in :mod:`.decisions`; what the policies say of a
 version, in :mod:`.evaluation`.
@@ -15,11 +16,13 @@ from sqlalchemy.orm import Session, joinedload
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..registry.models import ModelVersion, Stage
+from ..registry.aliases import AliasService, check_alias
+from ..registry.models import ModelVersion, RegisteredModel, Stage
 from ..registry.paging import Page, paged
 from ..registry.service import RegistryService
 from ..roles import Role
 from .evaluation import evaluate_version
+from .governed_aliases import governing_policies
 from .models import OPEN_STATUSES, PolicyEvaluationRecord, PromotionRequest, PromotionStatus
 from .verdicts import Evaluation, failing_rule_names, overrides_pass, policy_summary
 
@@ -43,35 +46,53 @@ class PromotionService:
         self.audit = AuditTrail(session, ctx)
 
     def request(
-        self, model_name: str, version: int, *, stage: str, reason: str = ""
+        self,
+        model_name: str,
+        version: int,
+        *,
+        stage: str | None = None,
+        alias: str | None = None,
+        reason: str = "",
     ) -> PromotionRequest:
-        """Open a request to move a version to ``stage``, evaluated now, its evidence stored."""
-        if stage not in TARGET_STAGES:
+        """Open a request to move a version to ``stage``, or to point the governed ``alias``
+        at it; evaluated now, its evidence stored."""
+        if (stage is None) == (alias is None):
+            raise ValidationFailed(
+                "Promote to a stage or to an alias, not both.",
+                details={"stage": ["Give a stage or an alias, not both."]},
+            )
+        if stage is not None and stage not in TARGET_STAGES:
             raise ValidationFailed("", details={"stage": [f"Promote to one of {TARGET_STAGES}."]})
         model = self.registry.get_model(model_name, for_update=True)
         if model.archived:
             raise Conflict(f"Model {model_name!r} is archived; restore it first.")
         row = self.registry.get_version(model_name, version)
-        if row.stage == stage:
+        if alias is not None:
+            self._check_alias_target(model, row, alias)
+        elif row.stage == stage:
             raise Conflict(f"Version {version} of {model_name!r} is already in {stage}.")
         open_request = self.session.scalar(
             select(PromotionRequest.id).where(
                 PromotionRequest.version_id == row.id,
-                PromotionRequest.stage == stage,
+                PromotionRequest.stage == stage
+                if stage is not None
+                else PromotionRequest.alias == alias,
                 PromotionRequest.status.in_(OPEN_STATUSES),
             )
         )
         if open_request is not None:
+            target = stage if stage is not None else f"alias {alias}"
             raise Conflict(
-                f"Promotion request {open_request} for v{version} to {stage} is still open.",
+                f"Promotion request {open_request} for v{version} to {target} is still open.",
                 details={"promotion_id": open_request},
             )
         now = self.ctx.clock()
-        evaluation = evaluate_version(self.session, self.ctx, row, stage)
+        evaluation = evaluate_version(self.session, self.ctx, row, stage, alias=alias)
         request = PromotionRequest(
             model=model,
             version=row,
             stage=stage,
+            alias=alias,
             reason=reason,
             status=status_after(evaluation),
             required_approvals=evaluation["approvals"]["required"],
@@ -89,9 +110,7 @@ class PromotionService:
             "promotion.requested",
             request,
             {
-                "model": model.name,
-                "version": version,
-                "stage": stage,
+                **target_of(request),
                 "reason": reason,
                 "status": request.status,
                 "policies": policy_summary(evaluation),
@@ -100,6 +119,19 @@ class PromotionService:
         )
         self.promote_if_enough(request)
         return request
+
+    def _check_alias_target(self, model: RegisteredModel, row: ModelVersion, alias: str) -> None:
+        """An alias request names a governed alias that does not name the version yet."""
+        check_alias(alias)
+        if not governing_policies(self.session, self.ctx, model, alias):
+            raise Conflict(
+                f"Alias {alias!r} of {model.name!r} is governed by no policy in force: set it "
+                "directly (PUT …/aliases/{alias}), no promotion needed.",
+                details={"alias": alias, "policies": []},
+            )
+        holding = AliasService(self.session, self.ctx).holding(model.name, alias)
+        if holding is not None and holding.version == row.version:
+            raise Conflict(f"Alias {alias!r} of {model.name!r} names v{row.version} already.")
 
     def override(self, row: ModelVersion, stage: str, *, reason: str) -> PromotionRequest:
         """Record an admin's direct move of ``row`` to ``stage`` as an ``overridden`` request:
@@ -231,7 +263,9 @@ class PromotionService:
     def store_evaluation(self, request: PromotionRequest, trigger: str) -> Evaluation:
         """Evaluate the request's version now; keep the result on the request and as a record
         (``trigger`` says why: "request", "approval", "on_demand" …)."""
-        evaluation = evaluate_version(self.session, self.ctx, request.version, request.stage)
+        evaluation = evaluate_version(
+            self.session, self.ctx, request.version, request.stage, alias=request.alias
+        )
         self._keep_evaluation(request, evaluation, trigger)
         return evaluation
 
@@ -280,16 +314,7 @@ class PromotionService:
         request.status = PromotionStatus.CANCELLED.value
         request.decided_at = request.updated_at = self.ctx.clock()
         self.session.flush()
-        self.announce(
-            "promotion.cancelled",
-            request,
-            {
-                "model": request.model.name,
-                "version": request.version.version,
-                "stage": request.stage,
-                "comment": comment,
-            },
-        )
+        self.announce("promotion.cancelled", request, {**target_of(request), "comment": comment})
         return request
 
     def announce(self, event: str, request: PromotionRequest, payload: dict[str, object]) -> None:
@@ -304,7 +329,7 @@ class PromotionService:
 
     def promote_if_enough(self, request: PromotionRequest) -> None:
         """Approve a pending request that has the approvals it needs, and move its version
-        (archiving the previous production version)."""
+        (archiving the previous production version), or point its governed alias at it."""
         if request.status != PromotionStatus.PENDING_APPROVAL.value:
             return
         if request.approvals < request.required_approvals:
@@ -316,18 +341,34 @@ class PromotionService:
             "promotion.approved",
             request,
             {
-                "model": request.model.name,
-                "version": request.version.version,
-                "stage": request.stage,
+                **target_of(request),
                 "approvers": [d.approver for d in request.decisions if d.decision == "approve"],
             },
         )
-        stage = request.stage
+        comment = f"promotion request {request.id} approved"
+        if request.alias is not None:
+            AliasService(self.session, self.ctx).move_governed(
+                request.version, request.alias, comment, promotion_id=request.id
+            )
+            return
+        stage = str(request.stage)
         self.registry.move_stage(
             request.version,
             stage,
-            f"promotion request {request.id} approved",
+            comment,
             archive_holders=f"archived: v{request.version.version} moved to {stage}"
             if stage == Stage.PRODUCTION.value
             else None,
         )
+
+
+def target_of(request: PromotionRequest) -> dict[str, object]:
+    """What a ``promotion.*`` event says of the request's target: model, version, the stage or
+    the alias (the other None), and ``target`` in words (``production``, ``alias champion``)."""
+    return {
+        "model": request.model.name,
+        "version": request.version.version,
+        "stage": request.stage,
+        "alias": request.alias,
+        "target": request.target,
+    }

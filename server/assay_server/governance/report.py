@@ -19,6 +19,7 @@ from ..registry.service import RegistryService
 from ..registry.stages import stage_history
 from .evidence import EvidenceContext
 from .models import PolicyEvaluationRecord, PromotionDecision, PromotionRequest
+from .report_chain import RetrainingChain, retraining_chain
 from .verdicts import PolicyVerdict
 
 MONITORING_REPORTS = ("drift", "bias", "performance", "data_quality")
@@ -88,7 +89,9 @@ class PromotionPart(TypedDict):
     """One promotion request of the version, with its decisions and evaluations."""
 
     id: int
-    stage: str
+    stage: str | None
+    alias: str | None
+    target: str
     status: str
     reason: str
     requested_by: str
@@ -175,6 +178,7 @@ class VersionEvidence(TypedDict):
     monitoring: dict[str, dict[str, object]]
     promotions: list[PromotionPart]
     stage_history: list[StayPart]
+    retraining: RetrainingChain
     audit_events: list[dict[str, Any]]
     ingest_daily: list[IngestDay]
 
@@ -268,6 +272,8 @@ def _promotions(session: Session, version_id: int) -> list[PromotionPart]:
             {
                 "id": request.id,
                 "stage": request.stage,
+                "alias": request.alias,
+                "target": request.target,
                 "status": request.status,
                 "reason": request.reason,
                 "requested_by": request.requested_by,
@@ -342,6 +348,7 @@ def compliance_bundle(
         "monitoring": _latest_reports(session, ctx, row),
         "promotions": promotions,
         "stage_history": history,
+        "retraining": retraining_chain(session, row),
         "audit_events": audit,
         "ingest_daily": ingest,
     }

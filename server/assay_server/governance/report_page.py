@@ -143,7 +143,7 @@ sha256 <code>{{ b.reference.sha256 }}</code>{% else %}none{% endif %}</td></tr><
 
 <h2>Promotions, policy evaluations and approvals</h2>
 {% for p in b.promotions %}
-<h3>Request {{ p.id }} → {{ p.stage }}: <span class="{{ p.status }}">{{ p.status }}</span></h3>
+<h3>Request {{ p.id }} → {{ p.target }}: <span class="{{ p.status }}">{{ p.status }}</span></h3>
 <p>Requested by {{ p.requested_by }} at {{ p.created_at }}
 {% if p.reason %}: {{ p.reason }}{% endif %}.
 Approvals required: {{ p.required_approvals }}.</p>
@@ -166,6 +166,27 @@ Approvals required: {{ p.required_approvals }}.</p>
 <td>{{ s.entered_at }}</td><td>{{ s.left_at or "now" }}</td><td>{{ s.entered_by }}</td>
 <td>{{ s.comment or "" }}</td></tr>{% endfor %}</table>
 {% else %}<p>Never moved from its first stage.</p>{% endif %}
+
+<h2 id="retraining">Retraining chain</h2>
+{% set chain = b.retraining %}
+{% if chain.alert_id is not none %}{% set a = chain.alert %}
+<table><tr><th>step</th><th>what</th></tr>
+<tr><td>alert</td><td>{% if a %}alert {{ a.id }}: {{ a.check }} on v{{ a.version }}, {{ a.subject }}
+({{ a.severity }}, {{ a.status }}), first seen {{ a.first_seen }}; window {{ a.window.start }}
+→ {{ a.window.end }}{% if a.features %}; drifted: {{ a.features|join(", ") }}{% endif %}
+{% else %}alert {{ chain.alert_id }} (no longer stored: it went with its monitor)
+{% endif %}</td></tr>
+<tr><td>retrained version</td><td>v{{ b.version.version }}, registered by
+{{ b.version.created_by }} at {{ b.version.created_at }}</td></tr>
+<tr><td>comparison</td><td>{% for c in chain.comparisons %}{{ c.id }}: {{ c.verdict }}
+{% if not loop.last %}; {% endif %}{% else %}none yet{% endfor %}</td></tr>
+<tr><td>rollout</td><td>{% for r in chain.rollouts %}{{ r.id }}: {{ r.status }}
+{% if not loop.last %}; {% endif %}{% else %}none yet{% endfor %}</td></tr>
+</table>
+{% else %}<p>Not registered in answer to an alert.</p>{% endif %}
+{% if chain.retrained_as %}<p>Retrained as: {% for r in chain.retrained_as %}v{{ r.version }}
+(for alert {{ r.alert_id }}, by {{ r.created_by }} at {{ r.created_at }}){% if not loop.last %},
+{% endif %}{% endfor %}.</p>{% endif %}
 
 <h2>Prediction ingest, per day</h2>
 {% if b.ingest_daily %}<table><tr><th>day (UTC)</th><th>batches</th><th>rows accepted</th>

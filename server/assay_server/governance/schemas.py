@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypedDict
 
-from marshmallow import ValidationError, fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
+from ..registry.aliases import ALIAS_PATTERN, ALIAS_RULE
 from ..registry.models import Stage
 from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp, stored_id
 from .models import PromotionStatus
@@ -92,16 +93,27 @@ class PolicySchema(StrictSchema):
 
 
 class PromotionCreateSchema(StrictSchema):
-    """A request to move a version to a stage."""
+    """A request to move a version to a stage, or to point a governed alias at it: give
+    ``stage`` or ``alias``, not both."""
 
-    stage = fields.String(required=True, validate=TARGET_STAGE)
+    stage = fields.String(validate=TARGET_STAGE)
+    alias = fields.String(
+        validate=validate.Regexp(ALIAS_PATTERN, error=ALIAS_RULE),
+        metadata={"description": "A governed alias to point at the version, instead of a stage."},
+    )
     reason = fields.String(load_default="", validate=validate.Length(max=5000))
+
+    @validates_schema
+    def _stage_or_alias(self, data: dict[str, object], **_: object) -> None:
+        if ("stage" in data) == ("alias" in data):
+            raise ValidationError("Give a stage or an alias, not both.", field_name="stage")
 
 
 class PromotionCreateArgs(TypedDict):
     """What :class:`PromotionCreateSchema` loads."""
 
-    stage: str
+    stage: NotRequired[str]
+    alias: NotRequired[str]
     reason: str
 
 
@@ -145,7 +157,9 @@ class PromotionSchema(StrictSchema):
     id = fields.Integer()
     model = fields.String(attribute="model_name")
     version = fields.Integer(attribute="version_number")
-    stage = fields.String()
+    stage = fields.String(allow_none=True)
+    alias = fields.String(allow_none=True)
+    target = fields.String()
     reason = fields.String()
     status = fields.String()
     required_approvals = fields.Integer()

@@ -8,9 +8,12 @@ shapes are the API's too. Nothing here reads the store.
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypedDict
+from typing import TYPE_CHECKING, Final, Literal, TypedDict
 
 from ..roles import Role
+
+if TYPE_CHECKING:
+    from typing_extensions import NotRequired
 
 RuleStatus = Literal["pass", "fail", "missing_evidence"]
 PASS: Final = "pass"
@@ -69,11 +72,13 @@ class PolicyVerdict(TypedDict):
 
 
 class Evaluation(TypedDict):
-    """A version judged for a stage by every policy in force that applies to it."""
+    """A version judged for a stage (or for a governed alias: ``alias`` set, ``stage`` None)
+    by every policy in force that applies to it."""
 
     outcome: Outcome
     evaluated_at: str
-    stage: str
+    stage: str | None
+    alias: NotRequired[str | None]  # absent from evaluations stored before alias promotions
     policies: list[PolicyVerdict]
     approvals: Approvals
 

@@ -109,6 +109,8 @@ class OptionsSchema(StrictSchema):
     cooldown_minutes = fields.Float(allow_nan=False, validate=validate.Range(min=0, max=10_080))
     resolve_after_ok_runs = fields.Integer(validate=validate.Range(min=1, max=1000))
     no_data_after_runs = fields.Integer(validate=validate.Range(min=1, max=1000))
+    # each incident the monitor raises also publishes ``retraining.suggested``
+    suggest_retraining = fields.Boolean()
 
 
 class MonitorFieldsSchema(StrictSchema):

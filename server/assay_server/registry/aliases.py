@@ -5,7 +5,8 @@ set, moved and removed with their history, audited, published as ``alias.changed
 ``alias_history`` holds every stay of an alias on a version, from when to when, so "which
 version was ``champion`` at time T" is one query. Who may move an alias is decided here for
 roles (contributors) and by the subscribers of ``alias.changed`` for policies: governance
-refuses a direct move of an alias a policy governs, and the change rolls back with it.
+refuses a direct move of an alias a policy governs, and the change rolls back with it; an
+approved promotion request moves such an alias through :meth:`AliasService.move_governed`.
 """
 
 from __future__ import annotations
@@ -52,10 +53,42 @@ class AliasService(RegistryQueries):
         self, model_name: str, alias: str, version: int, *, comment: str | None = None
     ) -> AliasHolding:
         """Point ``alias`` at ``version`` (set it, or move it from the version it names);
-        pointing it where it already points changes nothing."""
+        pointing it where it already points changes nothing. An alias a policy governs is
+        refused here (by governance's ``alias.changed`` subscriber): it moves only through
+        :meth:`move_governed`."""
         check_alias(alias)
         model = self._live_model(model_name)
         row = self.get_version(model_name, version)
+        return self._point(model, alias, row, comment, promotion_id=None)
+
+    def move_governed(
+        self, row: ModelVersion, alias: str, comment: str | None, *, promotion_id: int
+    ) -> AliasHolding:
+        """The one path that moves a governed alias: point ``alias`` at ``row`` for the
+        approved promotion request ``promotion_id``, which the audit event and the
+        ``alias.changed`` event carry (so governance lets the change through).
+
+        Who may move it is decided by the caller (governance), as for
+        :meth:`~assay_server.registry.stages.StageMoves.move_stage`.
+        """
+        check_alias(alias)
+        model = self._live_model(row.model.name)
+        return self._point(model, alias, row, comment, promotion_id=promotion_id)
+
+    def holding(self, model_name: str, alias: str) -> AliasHolding | None:
+        """Where ``alias`` of the model points now, or None."""
+        current = self._current(self.get_model(model_name), alias)
+        return _holding(current) if current is not None else None
+
+    def _point(
+        self,
+        model: RegisteredModel,
+        alias: str,
+        row: ModelVersion,
+        comment: str | None,
+        *,
+        promotion_id: int | None,
+    ) -> AliasHolding:
         current = self._current(model, alias)
         if current is not None and current.version_id == row.id:
             return _holding(current)
@@ -80,15 +113,21 @@ class AliasService(RegistryQueries):
             )
         )
         self.session.flush()
+        governed = {} if promotion_id is None else {"promotion_id": promotion_id}
         self.audit.append(
             "alias.set",
             "model",
             model.name,
-            {"alias": alias, "version": row.version, "from": previous, "comment": comment},
+            {
+                "alias": alias,
+                "version": row.version,
+                "from": previous,
+                "comment": comment,
+                **governed,
+            },
         )
-        self._publish(
-            model, alias, "set" if previous is None else "moved", row.version, previous, comment
-        )
+        change = "set" if previous is None else "moved"
+        self._publish(model, alias, change, row.version, previous, comment, governed)
         return _holding(current)
 
     def remove_alias(self, model_name: str, alias: str, *, comment: str | None = None) -> None:
@@ -108,7 +147,7 @@ class AliasService(RegistryQueries):
             model.name,
             {"alias": alias, "version": previous, "comment": comment},
         )
-        self._publish(model, alias, "removed", None, previous, comment)
+        self._publish(model, alias, "removed", None, previous, comment, {})
 
     def list_aliases(self, model_name: str, *, at: datetime | None = None) -> list[AliasHolding]:
         """The model's aliases, by name: where each points now or, with ``at``, where each
@@ -187,6 +226,7 @@ class AliasService(RegistryQueries):
         version: int | None,
         previous: int | None,
         comment: str | None,
+        governed: dict[str, int],
     ) -> None:
         self.ctx.events.publish(
             self.session,
@@ -201,6 +241,7 @@ class AliasService(RegistryQueries):
                 "from": previous,
                 "changed_by": self.ctx.actor.name,
                 "comment": comment,
+                **governed,
             },
         )
 

@@ -135,6 +135,10 @@ class ModelVersion(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_by_token_id: Mapped[int | None]
     stage_changed_at: Mapped[datetime | None]
+    # the alert this version was retrained for (``triggered_by={"alert": id}``): checked by
+    # the alerts package when the version registers; no foreign key, as the registry sits
+    # below alerts and an alert goes with its monitor while the version stays
+    triggered_by_alert_id: Mapped[int | None] = mapped_column(index=True)
 
     model: Mapped[RegisteredModel] = relationship(back_populates="versions")
 
@@ -142,6 +146,13 @@ class ModelVersion(Base):
     def model_name(self) -> str:
         """The model's name."""
         return self.model.name
+
+    @property
+    def triggered_by(self) -> dict[str, int] | None:
+        """What the version was registered in answer to: ``{"alert": id}``, or None."""
+        if self.triggered_by_alert_id is None:
+            return None
+        return {"alert": self.triggered_by_alert_id}
 
     @property
     def artifact(self) -> ArtifactInfo | None:

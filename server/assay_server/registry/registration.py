@@ -41,6 +41,12 @@ class Lineage(TypedDict):
     metadata: dict[str, object]
 
 
+class TriggeredBy(TypedDict):
+    """What a version was registered in answer to: an alert of its model."""
+
+    alert: int
+
+
 @dataclass(frozen=True)
 class VersionSpec:
     """What a client says about a version it registers (all optional)."""
@@ -54,6 +60,9 @@ class VersionSpec:
     prediction: str | None = None
     lineage: LineageSpec = field(default_factory=LineageSpec)
     model_card: dict[str, object] = field(default_factory=dict)
+    # what the version answers: ``{"alert": id}``, checked by the alerts package when the
+    # version registers (``version.registered``)
+    triggered_by: TriggeredBy | None = None
 
 
 class VersionChanges(TypedDict, total=False):
@@ -162,6 +171,7 @@ class VersionRegistration(RegistryQueries):
             created_at=now,
             created_by=self.ctx.actor.name,
             created_by_token_id=self.ctx.actor.token_id,
+            triggered_by_alert_id=spec.triggered_by["alert"] if spec.triggered_by else None,
             **file_columns,
         )
         self.session.add(version)
@@ -178,13 +188,20 @@ class VersionRegistration(RegistryQueries):
                 "reference_rows": version.reference_rows,
                 "features": len(schema.features),
                 "lineage": {k: v for k, v in version.lineage.items() if k in _AUDITED_LINEAGE},
+                **({"triggered_by": version.triggered_by} if version.triggered_by else {}),
             },
         )
         self.ctx.events.publish(
             self.session,
             self.ctx,
             "version.registered",
-            {"model": model.name, "version": version.version, "version_id": version.id},
+            {
+                "model": model.name,
+                "model_id": model.id,
+                "version": version.version,
+                "version_id": version.id,
+                "triggered_by_alert_id": version.triggered_by_alert_id,
+            },
         )
         return version
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp
+from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp, stored_id
 from .declared_classes import MAX_CLASS_TEXT, MAX_DECLARED_CLASSES
 from .models import ArtifactFormat, FeatureKind, RiskTier, Stage, Task
 
@@ -196,6 +196,12 @@ def _model_card() -> fields.Dict:
     )
 
 
+class TriggeredBySchema(StrictSchema):
+    """What a version was registered in answer to: an alert of its model."""
+
+    alert = stored_id(required=True)
+
+
 class VersionCreateSchema(StrictSchema):
     """What a client says about a version it registers (the JSON body, or ``metadata``)."""
 
@@ -213,6 +219,12 @@ class VersionCreateSchema(StrictSchema):
     prediction = fields.String(load_default=None, allow_none=True, validate=COLUMN_NAME)
     lineage = fields.Nested(LineageSchema, load_default=dict)
     model_card = _model_card()
+    triggered_by = fields.Nested(
+        TriggeredBySchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The alert of this model the version was retrained for."},
+    )
 
     @validates("features")
     def _unique_features(self, value: list[dict[str, str]] | None, **_: object) -> None:
@@ -279,6 +291,7 @@ class VersionSchema(StrictSchema):
     artifact = fields.Nested(ArtifactSchema, allow_none=True)
     schema = fields.Dict(attribute="feature_schema")
     lineage = fields.Dict()
+    triggered_by = fields.Dict(allow_none=True)
     reference = fields.Nested(ReferenceSchema, allow_none=True)
     created_by = fields.String()
     created_at = Timestamp()

@@ -85,9 +85,10 @@ def _decide(
 def _approved(promotion: PromotionRequest) -> str:
     subject = f"Promotion request {promotion.id}"
     if promotion.status == PromotionStatus.APPROVED.value:
-        return (
-            f"{subject} approved: {promotion.model.name} v{promotion.version.version} "
-            f"is now in {promotion.stage}."
+        return f"{subject} approved: {promotion.model.name} v{promotion.version.version} " + (
+            f"is now {promotion.alias}."
+            if promotion.alias is not None
+            else f"is now in {promotion.stage}."
         )
     return (
         f"{subject}: your approval is recorded "

@@ -32,8 +32,9 @@ from ..registry.benchmarks import BenchmarkService, Leaderboard, benchmarks_of
 from ..registry.models import ModelVersion, RegisteredModel, RiskTier, StageHistory
 from ..registry.service import RegistryService
 from ..registry.stages import stage_history
-from ..request_scope import db_session, service_context
+from ..request_scope import current_actor, db_session, service_context
 from ..roles import Role
+from .alias_pages import AliasPanel, alias_panel
 from .blueprint import bp
 from .charts import Figure
 from .model_charts import (
@@ -200,6 +201,7 @@ class ModelOverview:
     stays: list[StageHistory]
     promotions: list[PromotionRequest]
     reports: list[Report]
+    aliases: AliasPanel
     stages: dict[str, list[int]] = field(default_factory=dict)
 
 
@@ -212,7 +214,7 @@ def _leaderboards(
 
 
 def model_overview(session: Session, ctx: ServiceContext, name: str, days: int) -> ModelOverview:
-    """A model's page: stages, incidents, charts over the last ``days``, versions,
+    """A model's page: stages, aliases, incidents, charts over the last ``days``, versions,
     benchmarks, monitors, stage history and promotions."""
     registry = RegistryService(session, ctx)
     monitors = MonitorService(session, ctx)
@@ -241,6 +243,7 @@ def model_overview(session: Session, ctx: ServiceContext, name: str, days: int) 
         stays=list(reversed(stage_history(session, model.id))),
         promotions=PromotionService(session, ctx).list(model=name, limit=PROMOTIONS_SHOWN).items,
         reports=monitors.reports(name, ReportFilters(), limit=LATEST_REPORTS),
+        aliases=alias_panel(session, ctx, model),
         stages={stage: _stages(model, stage) for stage in ("production", "staging")},
     )
 
@@ -262,4 +265,10 @@ def model_page(name: str) -> str:
     stage history, promotions and its latest reports."""
     days = _days(request.args.get("days"))
     overview = model_overview(db_session(), service_context(), name, days)
-    return render_template("model.html", page=overview, model=overview.model, ranges=DAY_RANGES)
+    return render_template(
+        "model.html",
+        page=overview,
+        model=overview.model,
+        ranges=DAY_RANGES,
+        can_contribute=current_actor().role.allows(Role.CONTRIBUTOR),
+    )

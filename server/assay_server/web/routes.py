@@ -21,6 +21,7 @@ from ..request_scope import db_session, service_context, settings
 from . import (  # noqa: F401  (each registers its pages on bp)
     admin_pages,
     alert_pages,
+    alias_pages,
     approval_pages,
     audit_pages,
     charts,

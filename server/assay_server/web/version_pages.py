@@ -1,5 +1,6 @@
-"""A model version's page: lineage, schema, reference data, policy evaluation, promotions,
-explanations; and its compliance report for the browser.
+"""A model version's page: lineage, the aliases naming it, its retraining chain, schema,
+reference data, policy evaluation, promotions, explanations; and its compliance report for
+the browser.
 
 The explanation form POSTs one row to the same runner the API uses (a worker process loads
 the model, never this one), then shows the stored answer by its id (post, redirect, get).
@@ -32,6 +33,7 @@ from ..governance.evaluation import evaluate_version
 from ..governance.models import PromotionRequest
 from ..governance.promotions import TARGET_STAGES, PromotionService
 from ..governance.report import compliance_bundle
+from ..governance.report_chain import RetrainingChain, retraining_chain
 from ..governance.report_page import render_html
 from ..governance.verdicts import Evaluation
 from ..registry.models import ModelVersion
@@ -40,6 +42,7 @@ from ..registry.service import RegistryService
 from ..request_scope import current_actor, database, db_session, service_context
 from ..roles import Role
 from . import charts
+from .alias_pages import aliases_naming
 from .blueprint import bp, error_message
 from .protection import PAGE_POLICY
 from .version_charts import FeatureSummary, reference_summary, typical_row, weights_figure
@@ -73,6 +76,8 @@ class VersionView:
     promotions: list[PromotionRequest]
     typical: dict[str, str]
     explained: ExplainedRow | None
+    aliases: list[str]
+    chain: RetrainingChain
 
 
 def _evaluated_stage(row: ModelVersion) -> str:
@@ -132,6 +137,8 @@ def version_view(session: Session, ctx: ServiceContext, name: str, version: int)
         promotions=promotions.items,
         typical=typical_row(features, reference),
         explained=_explained(session, ctx, row),
+        aliases=aliases_naming(session, ctx, name, version),
+        chain=retraining_chain(session, row),
     )
 
 
