@@ -48,6 +48,12 @@ EVENT_NAMES = frozenset(
         "alert.acknowledged",
         "alert.silenced",
         "alert.resolved",
+        "rollout.started",
+        "rollout.advanced",
+        "rollout.halted",
+        "rollout.resumed",
+        "rollout.rolled_back",
+        "rollout.completed",
     }
 )
 

@@ -15,6 +15,8 @@ Connected here:
 - alert changes → the outbox (``alert.*`` → ``alerts.outbox``);
 - a version registered, a stage changed, a promotion's steps, a failed run → the channels
   subscribed to them (``alerts.subscriptions``);
+- a critical alert on a rollout's candidate → the rollout halts (``alert.fired`` /
+  ``alert.escalated`` → ``governance.rollouts_jobs``);
 - a model's new owner → refused while a promotion of it is open (``model.updated`` →
   ``governance.ownership``);
 - evidence providers → policy rules (monitoring's reports, explanations, open alerts).
@@ -39,6 +41,7 @@ from .evidence import EvidenceProviders
 from .explain import evidence as explain_evidence
 from .governance.governed_aliases import refuse_direct_move_of_governed_alias
 from .governance.ownership import refuse_owner_change_while_open
+from .governance.rollouts_jobs import halt_on_critical_alert
 from .monitoring import evidence as monitoring_evidence
 from .roles import Actor
 from .settings import Settings
@@ -86,6 +89,8 @@ def wire() -> Wiring:
         "alias.changed": [refuse_direct_move_of_governed_alias],
         **{name: [on_alert_event] for name in ALERT_CHANGES},
     }
+    for name in ("alert.fired", "alert.escalated"):  # a critical alert halts a rollout
+        subscriptions[name].append(halt_on_critical_alert)
     for name in PUBLISHED_LIFECYCLE_EVENTS:
         subscriptions.setdefault(name, []).append(on_lifecycle_event)
     events = EventBus(subscriptions)

@@ -28,6 +28,14 @@ from .outbox import new_event_id, queue_notification
 from .render import Notification
 
 ALERT_EVENTS = ("alert.firing", "alert.escalated", "alert.resolved")
+ROLLOUT_EVENTS = (
+    "rollout.started",
+    "rollout.advanced",
+    "rollout.halted",
+    "rollout.resumed",
+    "rollout.rolled_back",
+    "rollout.completed",
+)
 LIFECYCLE_EVENTS = (
     "version.registered",
     "stage.changed",
@@ -38,6 +46,7 @@ LIFECYCLE_EVENTS = (
     "promotion.rejected",
     "promotion.cancelled",
     "monitor.run_failed",
+    *ROLLOUT_EVENTS,
 )
 #: Every type a channel may subscribe to.
 DELIVERED_EVENTS = (*ALERT_EVENTS, *LIFECYCLE_EVENTS)
@@ -52,6 +61,7 @@ PUBLISHED_LIFECYCLE_EVENTS = (
     "promotion.rejected",
     "promotion.cancelled",
     "monitor.run_failed",
+    *ROLLOUT_EVENTS,
 )
 
 
@@ -96,6 +106,12 @@ _SUMMARIES = {
     "promotion.rejected": "promotion of {model} v{version} to {stage} rejected",
     "promotion.cancelled": "promotion of {model} v{version} to {stage} cancelled",
     "monitor.run_failed": "monitor {monitor} of {model} failed its run {run_id}",
+    "rollout.started": "rollout {rollout_id} of {model} v{version} started at {percent}%",
+    "rollout.advanced": "rollout {rollout_id} of {model} v{version} advanced to {percent}%",
+    "rollout.halted": "rollout {rollout_id} of {model} v{version} halted at {percent}%: {reason}",
+    "rollout.resumed": "rollout {rollout_id} of {model} v{version} resumed at {percent}%",
+    "rollout.rolled_back": "rollout {rollout_id} of {model} v{version} rolled back: {reason}",
+    "rollout.completed": "rollout {rollout_id} of {model} v{version} completed: in production",
 }
 
 

@@ -21,6 +21,7 @@ from ..registry.service import RegistryService
 from ..roles import Role
 from .evaluation import evaluate_version
 from .models import OPEN_STATUSES, PolicyEvaluationRecord, PromotionRequest, PromotionStatus
+from .rollout_rules import awaits_rollout
 from .verdicts import Evaluation, failing_rule_names, overrides_pass, policy_summary
 
 TARGET_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
@@ -43,11 +44,14 @@ class PromotionService:
         self.audit = AuditTrail(session, ctx)
 
     def request(
-        self, model_name: str, version: int, *, stage: str, reason: str = ""
+        self, model_name: str, version: int, *, stage: str, reason: str = "", rollout: bool = False
     ) -> PromotionRequest:
-        """Open a request to move a version to ``stage``, evaluated now, its evidence stored."""
+        """Open a request to move a version to ``stage``, evaluated now, its evidence stored
+        (``rollout``: to production, once approved it waits for a phased rollout)."""
         if stage not in TARGET_STAGES:
             raise ValidationFailed("", details={"stage": [f"Promote to one of {TARGET_STAGES}."]})
+        if rollout and stage != Stage.PRODUCTION.value:
+            raise ValidationFailed("", details={"rollout": ["Only production is rolled out."]})
         model = self.registry.get_model(model_name, for_update=True)
         if model.archived:
             raise Conflict(f"Model {model_name!r} is archived; restore it first.")
@@ -81,6 +85,7 @@ class PromotionService:
             owner_at_request=model.owner,
             created_at=now,
             updated_at=now,
+            rollout=rollout,
         )
         self.session.add(request)
         self.session.flush()
@@ -322,6 +327,8 @@ class PromotionService:
                 "approvers": [d.approver for d in request.decisions if d.decision == "approve"],
             },
         )
+        if awaits_rollout(self.session, request):
+            return  # the rollout's last step moves it (governance/rollouts.py)
         stage = request.stage
         self.registry.move_stage(
             request.version,

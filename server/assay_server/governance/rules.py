@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..registry.stages import stage_history
+from . import rollout_rules
 from .evidence import EvidenceContext, Missing
 from .rule_schemas import (
     OPERATORS,
@@ -348,6 +349,8 @@ _EVALUATORS: dict[str, Callable[[EvidenceContext, Any], RuleResult]] = {
     "artifact_format": _artifact_format,
     "stage_prerequisite": _stage_prerequisite,
     "max_open_alerts": _max_open_alerts,
+    "rollout_min_duration": rollout_rules.rollout_min_duration,
+    "no_open_incident": rollout_rules.no_open_incident,
 }
 assert set(_EVALUATORS) == set(RULE_SCHEMAS)
 

@@ -96,6 +96,13 @@ class PromotionCreateSchema(StrictSchema):
 
     stage = fields.String(required=True, validate=TARGET_STAGE)
     reason = fields.String(load_default="", validate=validate.Length(max=5000))
+    rollout = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "To production: once approved, the version waits for a phased "
+            "rollout (POST /models/{name}/rollouts) instead of moving at once."
+        },
+    )
 
 
 class PromotionCreateArgs(TypedDict):
@@ -103,6 +110,7 @@ class PromotionCreateArgs(TypedDict):
 
     stage: str
     reason: str
+    rollout: bool
 
 
 class DecisionArgsSchema(StrictSchema):
@@ -154,6 +162,7 @@ class PromotionSchema(StrictSchema):
     created_at = Timestamp()
     updated_at = Timestamp()
     decided_at = Timestamp(allow_none=True)
+    rollout = fields.Boolean()
     failing_rules = fields.List(fields.Dict())
     evaluation = fields.Dict()
     decisions = fields.List(fields.Nested(DecisionSchema))

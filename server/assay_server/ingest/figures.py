@@ -3,6 +3,7 @@ table: per model (for ``/metrics``) and per version and day (for the compliance 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
@@ -56,6 +57,18 @@ def batches_per_day(session: Session, version_id: int) -> list[IngestDayCounts]:
         .order_by(day)
     )
     return [IngestDayCounts(str(d), int(b), int(a), int(du), int(r)) for d, b, a, du, r in rows]
+
+
+def served_since(session: Session, version_id: int, since: datetime) -> int:
+    """Predictions of a version stored from batches received at or after ``since`` (the
+    rollout gate's "served at this step"). Every stored row counts: shadow predictions are
+    not told apart yet."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(PredictionBatch.accepted), 0)).where(
+            PredictionBatch.version_id == version_id, PredictionBatch.received_at >= since
+        )
+    )
+    return int(total or 0)
 
 
 def _utc_day(session: Session, column: Any) -> Any:
