@@ -60,12 +60,12 @@ def batches_per_day(session: Session, version_id: int) -> list[IngestDayCounts]:
 
 
 def served_since(session: Session, version_id: int, since: datetime) -> int:
-    """Predictions of a version stored from batches received at or after ``since`` (the
+    """Predictions of a version stored from batches received after ``since`` (the
     rollout gate's "served at this step"). Every stored row counts: shadow predictions are
     not told apart yet."""
     total = session.scalar(
         select(func.coalesce(func.sum(PredictionBatch.accepted), 0)).where(
-            PredictionBatch.version_id == version_id, PredictionBatch.received_at >= since
+            PredictionBatch.version_id == version_id, PredictionBatch.received_at > since
         )
     )
     return int(total or 0)
