@@ -37,6 +37,15 @@ from assay.governance import (
 )
 from assay.logger import DeliveryError, PredictionLogger, init, log_label, log_prediction
 from assay.monitoring import Monitor, MonitorRun, Report
+from assay.rollouts import (
+    GateCheck,
+    Rollout,
+    RolloutAdvance,
+    RolloutEvent,
+    RolloutGate,
+    RolloutStatus,
+    RolloutStep,
+)
 from assay.types import (
     Artifact,
     AuditEvent,
@@ -74,6 +83,7 @@ __all__ = [
     "Explanation",
     "FeatureSpec",
     "FeatureWeight",
+    "GateCheck",
     "GateStatus",
     "GlobalExplanation",
     "Identity",
@@ -92,6 +102,12 @@ __all__ = [
     "PromotionRequest",
     "Reference",
     "Report",
+    "Rollout",
+    "RolloutAdvance",
+    "RolloutEvent",
+    "RolloutGate",
+    "RolloutStatus",
+    "RolloutStep",
     "RuleResult",
     "Schema",
     "ServerError",

@@ -23,6 +23,7 @@ from assay.governance import GovernanceMethods
 from assay.logger import DeliveryError, PredictionLogger
 from assay.monitoring import MonitoringMethods
 from assay.registry import RegistryMethods
+from assay.rollouts import RolloutMethods
 from assay.types import CreatedToken, Identity, Token
 
 __all__ = ["Client", "verify_audit_export"]
@@ -36,6 +37,7 @@ class Client(
     AlertMethods,
     ExplanationMethods,
     GovernanceMethods,
+    RolloutMethods,
 ):
     """A connection to one Assay server, authenticated by one API token.
 

@@ -218,15 +218,24 @@ class PromotionMethods(ServerCalls):
     """Promotion requests, the gate, stage history and rollbacks (mixed into Client)."""
 
     def request_promotion(
-        self, model: ModelRef, version: VersionRef, stage: str, reason: str = ""
+        self,
+        model: ModelRef,
+        version: VersionRef,
+        stage: str,
+        reason: str = "",
+        *,
+        rollout: bool = False,
     ) -> PromotionRequest:
         """Ask to move a version to ``staging`` or ``production`` (contributor).
 
         The policies are evaluated at once: the request is ``blocked`` (a rule fails or lacks
         evidence), ``pending_approval``, or already ``approved`` if no approval is needed.
+        With ``rollout=True`` (to production), once approved the version waits for a phased
+        rollout (:meth:`~assay.rollouts.RolloutMethods.start_rollout`) instead of moving.
         """
         path = version_path(model, version) + "/promotions"
-        body = self._transport.json("POST", path, json={"stage": stage, "reason": reason})
+        sent = {"stage": stage, "reason": reason, **({"rollout": True} if rollout else {})}
+        body = self._transport.json("POST", path, json=sent)
         return PromotionRequest.from_json(body)
 
     def get_promotion(self, promotion_id: int) -> PromotionRequest:

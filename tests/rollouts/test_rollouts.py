@@ -8,20 +8,18 @@ from typing import Any
 
 from assay_server.checks.comparison import Verdict
 from assay_server.scheduler import MonitorScheduler
-from tests.alerts.conftest import add_webhook_channel, outbox, webhook  # noqa: F401
+from tests.alerts.conftest import add_webhook_channel
 from tests.alerts.receivers import WebhookReceiver
 from tests.api.factories import API, audit_events
 from tests.monitoring.conftest import Monitored
 
-from .rollout_setup import (  # noqa: F401  (fixtures)
+from .release import (
     ALICE,
     BOB,
     FakeComparison,
     checks_of,
-    comparison,
     plan,
     prepare_release,
-    settings,
     split_of,
     start,
     status_of,

@@ -1,18 +1,12 @@
-"""A release to roll out, for the rollout tests: ``churn`` v1 in production, v2 (with a
-reference dataset) approved to production and waiting for a rollout; and the comparison the
-step gates read, replaced by a fake through its seam."""
+"""A release to roll out: ``churn`` v1 in production, v2 (with a reference dataset)
+approved to production and waiting for a rollout; the fake comparison; request helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import pytest
-
 from assay_server.checks.comparison import Verdict
-from assay_server.governance import rollouts_gate
-from assay_server.settings import Settings
 from tests.api.factories import parquet_bytes, register_version, stage
 from tests.monitoring.conftest import FEATURES, Monitored, reference
 
@@ -42,22 +36,6 @@ class FakeComparison:
     ) -> Verdict:
         self.calls.append((model, champion, challenger, start, end))
         return self.verdict
-
-
-@pytest.fixture
-def comparison(monkeypatch: pytest.MonkeyPatch) -> FakeComparison:
-    """The comparison every step gate reads in this test (through the seam)."""
-    fake = FakeComparison()
-    monkeypatch.setattr(rollouts_gate, "live_comparison", fake)
-    return fake
-
-
-@pytest.fixture
-def settings(session_settings: Settings, tmp_path: Any) -> Settings:
-    """Per-test settings whose webhooks may reach loopback receivers."""
-    return session_settings.with_overrides(
-        data_dir=tmp_path / "data", secret_key="test-secret", webhook_allow_private=True
-    )
 
 
 def prepare_release(
@@ -119,6 +97,3 @@ def status_of(api: Any, rollout_id: int) -> dict[str, Any]:
 def checks_of(status: dict[str, Any]) -> dict[str, bool]:
     """``{check name: passed}`` of the current gate."""
     return {check["name"]: check["passed"] for check in status["gate"]["checks"]}
-
-
-Logger = Callable[..., list[str]]

@@ -15,16 +15,14 @@ from tests.api.factories import declared_version, stage
 from tests.governance.conftest import Store
 from tests.monitoring.conftest import Monitored
 
-from .rollout_setup import (  # noqa: F401  (fixtures)
+from .release import (
     ALICE,
     CI,
     DEV,
     FakeComparison,
     checks_of,
-    comparison,
     plan,
     prepare_release,
-    settings,
     split_of,
     start,
     status_of,
