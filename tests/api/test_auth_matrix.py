@@ -54,6 +54,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/approvals"): PAGE,
     ("POST", "/promotions/<int:promotion_id>/approve"): page("approver"),
     ("POST", "/promotions/<int:promotion_id>/reject"): page("approver"),
+    # the rollout page
+    ("GET", "/models/<name>/rollout"): PAGE,
+    ("POST", "/rollouts/<int:rollout_id>/halt"): page("approver"),
+    ("POST", "/rollouts/<int:rollout_id>/resume"): page("approver"),
+    ("POST", "/rollouts/<int:rollout_id>/rollback"): page("approver"),
     # audit, policies and admin pages
     ("GET", "/audit"): PAGE,
     ("GET", "/audit/export"): PAGE,

@@ -13,6 +13,7 @@ from assay_server.settings import Settings
 from tests.alerts.conftest import outbox, webhook  # noqa: F401  (fixtures)
 from tests.governance.conftest import api, store  # noqa: F401  (fixtures)
 from tests.monitoring.conftest import monitored  # noqa: F401  (a fixture)
+from tests.web.conftest import signed_in  # noqa: F401  (a fixture)
 
 from .release import FakeComparison
 
