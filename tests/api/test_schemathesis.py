@@ -54,6 +54,12 @@ RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
         "metric names are 1 to 100 characters"
     ),
     ("GET", "/api/v1/promotions"): "a version filter needs a model filter",
+    ("POST", "/api/v1/models/{name}/versions/{version}/promotions"): (
+        "only a promotion to production asks for a rollout"
+    ),
+    ("POST", "/api/v1/models/{name}/rollouts"): (
+        "the steps' shares rise strictly, from a first step below 100 to exactly 100"
+    ),
     ("GET", "/api/v1/models/{name}/leaderboard"): "sort names a metric the versions have",
     ("POST", "/api/v1/policies"): "each file's content is a YAML policy",
     ("POST", "/api/v1/models/{name}/monitors"): (
