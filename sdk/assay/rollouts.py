@@ -238,8 +238,9 @@ class RolloutMethods(ServerCalls):
 
         The answer is kept for ``max_age`` seconds (default :attr:`split_ttl`). When Assay
         cannot be reached (a connection error, a timeout, a 5xx), the last split this client
-        got for the model is returned, however old, and a warning logged; with none known,
-        the error is raised.
+        got for the model is returned, however old, a warning logged, and Assay asked again
+        only ``max_age`` seconds later; with none known, the error is raised. Give a serving
+        client a short ``timeout``: the one call per ``max_age`` that asks waits for it.
         """
         name = model_name(model)
         ttl = self.split_ttl if max_age is None else max_age
@@ -254,6 +255,8 @@ class RolloutMethods(ServerCalls):
             if cached is None:
                 raise
             log.warning("Assay unreachable (%s); using the last known split of %s", exc, name)
+            with lock:  # asked again only after another ``ttl``: no request waits on each try
+                known[name] = (time.monotonic(), cached[1])
             return dict(cached[1])
         split = {int(version): body.number(version) for version in body.as_dict()}
         with lock:

@@ -23,6 +23,8 @@ from assay_server.governance.rule_schemas import (
     FieldsPresent,
     MaxOpenAlerts,
     MonitoredMetric,
+    NoOpenIncident,
+    RolloutMinDuration,
     Rule,
     StagePrerequisite,
     ThresholdRule,
@@ -96,6 +98,8 @@ RULES: dict[str, tuple[dict[str, Any], Any]] = {
     "artifact_format": ({"allowed": ["skops"]}, ArtifactFormats),
     "stage_prerequisite": ({"stage": "staging"}, StagePrerequisite),
     "max_open_alerts": ({"value": 0}, MaxOpenAlerts),
+    "rollout_min_duration": ({"hours": 24}, RolloutMinDuration),
+    "no_open_incident": ({}, NoOpenIncident),
 }
 
 

@@ -230,4 +230,6 @@ def test_every_rule_kind_is_covered_here() -> None:
         "artifact_format",
         "stage_prerequisite",
         "max_open_alerts",
+        "rollout_min_duration",  # tests/rollouts/test_rollout_rules.py
+        "no_open_incident",  # tests/rollouts/test_rollout_rules.py
     }

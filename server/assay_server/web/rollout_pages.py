@@ -20,7 +20,7 @@ from ..governance.rollouts_models import Rollout
 from ..governance.rollouts_schemas import RolloutReasonSchema
 from ..request_scope import current_actor, db_session, service_context
 from ..roles import Role
-from .blueprint import bp, error_message
+from .blueprint import bp, error_message, safe_next
 
 
 def _service() -> RolloutService:
@@ -50,24 +50,23 @@ def rollout_page(name: str) -> str:
 
 
 def _steer(rollout_id: int, act: Callable[[RolloutService, str], Rollout], done: str) -> Response:
-    """Take an action with the form's reason, flash how it went, go back to the page."""
+    """Take an action with the form's reason, flash how it went, and go back to the rollout's
+    page (to ``next`` when the rollout is not found)."""
     service = _service()
-    rollout = service.get(rollout_id)
-    page = url_for("web.rollout_page", name=rollout.model.name)
+    back = safe_next(request.form.get("next"), "web.index")
     try:
+        back = url_for("web.rollout_page", name=service.get(rollout_id).model.name)
         try:
-            reason = str(
-                RolloutReasonSchema().load({"reason": request.form.get("reason", "")})["reason"]
-            )
+            loaded = RolloutReasonSchema().load({"reason": request.form.get("reason", "")})
         except ValidationError as exc:
             raise ValidationFailed("", details=exc.normalized_messages()) from exc
-        act(service, reason)
+        act(service, str(loaded["reason"]))
     except AssayError as exc:
         db_session().rollback()
         flash(error_message(exc), "error")
     else:
         flash(f"Rollout {rollout_id} {done}.", "ok")
-    return redirect(page)
+    return redirect(back)
 
 
 @bp.post("/rollouts/<int:rollout_id>/halt")
