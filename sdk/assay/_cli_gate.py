@@ -79,7 +79,7 @@ def _duration(text: str) -> float:
 
 
 #: Gate states no waiting changes: an admin's override is one, whether or not it passes.
-_FINAL = {"rejected", "cancelled", "superseded", "override"}
+_FINAL = {"rejected", "cancelled", "superseded", "override", "rolled_back"}
 
 
 def _gate_check(args: argparse.Namespace) -> int:

@@ -185,3 +185,30 @@ def test_without_monitoring_comparisons_the_comparison_check_fails_and_says_why(
         assert "no version comparisons" in compared["message"]
     else:  # once monitoring compares versions, the gate asks it
         assert compared["observed"] in {v.value for v in Verdict}
+
+
+def test_the_stage_gate_follows_a_release_through_its_rollout(
+    monitored: Monitored, api: Any, comparison: FakeComparison, clock: Any
+) -> None:
+    def gate() -> dict[str, Any]:
+        answer = api.get("/models/churn/versions/2/gate", query_string={"stage": "production"})
+        assert answer.status_code == 200, answer.json
+        return dict(answer.json)
+
+    promotion = prepare_release(monitored, api)
+    assert (gate()["status"], gate()["passed"]) == ("awaiting_rollout", False)
+    rollout = start(api, plan(promotion["id"], steps=(50, 100), min_predictions=0)).json
+    assert gate()["status"] == "rolling_out"
+    clock.advance(hours=2)
+    assert api.post(f"/rollouts/{rollout['id']}/advance", CI).json["advanced"]
+    assert (gate()["status"], gate()["passed"]) == ("approved", True)
+
+
+def test_the_stage_gate_says_rolled_back_when_the_release_was(
+    monitored: Monitored, api: Any
+) -> None:
+    promotion = prepare_release(monitored, api)
+    rollout = start(api, plan(promotion["id"])).json
+    api.post(f"/rollouts/{rollout['id']}/rollback", ALICE, {"reason": "no"})
+    answer = api.get("/models/churn/versions/2/gate", query_string={"stage": "production"})
+    assert (answer.json["status"], answer.json["passed"]) == ("rolled_back", False)

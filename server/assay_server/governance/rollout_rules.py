@@ -61,6 +61,16 @@ def awaits_rollout(session: Session, request: PromotionRequest) -> bool:
     return any(row.id != request.version_id for row in production)
 
 
+def rollout_gate_status(session: Session, request: PromotionRequest) -> str | None:
+    """What the stage gate says of an approved promotion whose version has not moved:
+    ``awaiting_rollout`` (no rollout started yet), ``rolling_out`` (one runs or is halted),
+    ``rolled_back``; None when it does not wait for a rollout."""
+    rollout = session.scalar(select(Rollout).where(Rollout.promotion_id == request.id))
+    if rollout is not None:
+        return "rolled_back" if rollout.status == RolloutStatus.ROLLED_BACK.value else "rolling_out"
+    return "awaiting_rollout" if awaits_rollout(session, request) else None
+
+
 def _result(
     rule: Rule,
     status: RuleStatus,
