@@ -29,8 +29,10 @@ import assay
 def _rollout(url: str, token: str) -> None:
     with assay.Client(url, token) as admin:
         admin.create_model("bench", "binary_classification")
-        for _ in range(2):
-            admin.register_version("bench", features={"age": "numerical"})
+        lineage = {"dataset_uri": "s3://bench/train.parquet", "dataset_hash": "sha256:b"}
+        for version in (1, 2):  # what the bundled baseline policy asks
+            admin.register_version("bench", features={"age": "numerical"}, lineage=lineage)
+            admin.log_benchmark("bench", version, name="holdout", metrics={"accuracy": 0.9})
         admin.set_stage("bench", 1, "production", reason="bench")
         promotion = admin.request_promotion("bench", 2, "production", "bench", rollout=True)
         with assay.Client(url, admin.create_token("approver", "approver").token) as approver:
