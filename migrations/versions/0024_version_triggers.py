@@ -4,7 +4,7 @@ instead of a stage (``promotion_requests.alias``; ``stage`` is then empty, exact
 two is set).
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

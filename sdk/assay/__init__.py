@@ -39,6 +39,15 @@ from assay.governance import (
 )
 from assay.logger import DeliveryError, PredictionLogger, init, log_label, log_prediction
 from assay.monitoring import Monitor, MonitorRun, Report
+from assay.rollouts import (
+    GateCheck,
+    Rollout,
+    RolloutAdvance,
+    RolloutEvent,
+    RolloutGate,
+    RolloutStatus,
+    RolloutStep,
+)
 from assay.types import (
     Artifact,
     AuditEvent,
@@ -79,6 +88,7 @@ __all__ = [
     "Explanation",
     "FeatureSpec",
     "FeatureWeight",
+    "GateCheck",
     "GateStatus",
     "GlobalExplanation",
     "Identity",
@@ -97,6 +107,12 @@ __all__ = [
     "PromotionRequest",
     "Reference",
     "Report",
+    "Rollout",
+    "RolloutAdvance",
+    "RolloutEvent",
+    "RolloutGate",
+    "RolloutStatus",
+    "RolloutStep",
     "RuleResult",
     "SampleSize",
     "Schema",

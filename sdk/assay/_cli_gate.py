@@ -8,7 +8,8 @@ import re
 import time
 from typing import Any
 
-from assay._cli_common import EXIT_BROKEN, EXIT_OK, client_for
+from assay._cli_common import EXIT_BROKEN, EXIT_OK, client_for, fail
+from assay._cli_rollout import rollout_check
 from assay.errors import Conflict, PermissionDenied
 from assay.promotions import GateStatus
 
@@ -22,9 +23,17 @@ def add_gate_commands(commands: Any) -> None:
         help="exit 0 if the version is approved for the stage, 1 if not",
         description="Ask whether VERSION of MODEL is approved for STAGE. Exit 0 when it is, "
         "1 when the request is blocked, pending or rejected (each failing rule is printed "
-        "with its observed value and threshold), 2 on a usage or connection error.",
+        "with its observed value and threshold), 2 on a usage or connection error. "
+        "With --rollout: take the next step of MODEL's rollout if its gate passes (exit 0, "
+        "also once completed), 1 while it waits or is halted or rolled back.",
     )
-    _model_args(check)
+    _model_args(check, required=False)
+    check.add_argument(
+        "--rollout",
+        action="store_true",
+        help="check MODEL's phased rollout and advance it when its step's gate passes "
+        "(contributor token); --version and --stage are not needed",
+    )
     check.add_argument(
         "--wait",
         metavar="DURATION",
@@ -47,12 +56,12 @@ def add_gate_commands(commands: Any) -> None:
     request.set_defaults(handler=_gate_request)
 
 
-def _model_args(parser: argparse.ArgumentParser) -> None:
+def _model_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument("model", help="the model's name")
     parser.add_argument(
-        "--version", dest="model_version", type=int, required=True, help="the version number"
+        "--version", dest="model_version", type=int, required=required, help="the version number"
     )
-    parser.add_argument("--stage", required=True, choices=("staging", "production"))
+    parser.add_argument("--stage", required=required, choices=("staging", "production"))
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*\Z")
@@ -70,10 +79,14 @@ def _duration(text: str) -> float:
 
 
 #: Gate states no waiting changes: an admin's override is one, whether or not it passes.
-_FINAL = {"rejected", "cancelled", "superseded", "override"}
+_FINAL = {"rejected", "cancelled", "superseded", "override", "rolled_back"}
 
 
 def _gate_check(args: argparse.Namespace) -> int:
+    if args.rollout:
+        return rollout_check(args)
+    if args.model_version is None or args.stage is None:
+        return fail("gate check needs --version and --stage (or --rollout)")
     deadline = time.monotonic() + args.wait
     may_evaluate = True
     with client_for(args) as client:

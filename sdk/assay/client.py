@@ -24,6 +24,7 @@ from assay.governance import GovernanceMethods
 from assay.logger import DeliveryError, PredictionLogger
 from assay.monitoring import MonitoringMethods
 from assay.registry import RegistryMethods
+from assay.rollouts import RolloutMethods
 from assay.types import CreatedToken, Identity, Token
 
 __all__ = ["Client", "verify_audit_export"]
@@ -38,6 +39,7 @@ class Client(
     ExplanationMethods,
     GovernanceMethods,
     ComparisonMethods,
+    RolloutMethods,
 ):
     """A connection to one Assay server, authenticated by one API token.
 

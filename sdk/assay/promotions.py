@@ -233,6 +233,7 @@ class PromotionMethods(ServerCalls):
         reason: str = "",
         *,
         alias: str | None = None,
+        rollout: bool = False,
     ) -> PromotionRequest:
         """Ask to move a version to ``staging`` or ``production``, or to point a governed
         ``alias`` (``alias="champion"``) at it (contributor); give a stage or an alias.
@@ -240,12 +241,16 @@ class PromotionMethods(ServerCalls):
         The policies are evaluated at once (for an alias: the policies that govern it): the
         request is ``blocked`` (a rule fails or lacks evidence), ``pending_approval``, or
         already ``approved`` if no approval is needed. Once approved, the version moves, or
-        the alias names it.
+        the alias names it. With ``rollout=True`` (to production), once approved the version
+        waits for a phased rollout (:meth:`~assay.rollouts.RolloutMethods.start_rollout`)
+        instead of moving.
         """
         path = version_path(model, version) + "/promotions"
-        target = {"stage": stage} if alias is None else {"alias": alias}
+        target: dict[str, object] = {"stage": stage} if alias is None else {"alias": alias}
         if alias is not None and stage is not None:
             target["stage"] = stage  # the server refuses both, saying so
+        if rollout:
+            target["rollout"] = True
         body = self._transport.json("POST", path, json={**target, "reason": reason})
         return PromotionRequest.from_json(body)
 

@@ -101,6 +101,7 @@ def create_app(
     from .audit.routes import blp as audit_blp
     from .auth.routes import blp as auth_blp
     from .explain.routes import blp as explain_blp
+    from .governance.rollouts_routes import blp as rollouts_blp
     from .governance.routes import blp as governance_blp
     from .health import blp as health_blp
     from .ingest.routes import blp as ingest_blp
@@ -120,6 +121,7 @@ def create_app(
         ingest_blp,
         explain_blp,
         governance_blp,
+        rollouts_blp,
         monitoring_blp,
         comparisons_blp,
         alerts_blp,

@@ -49,6 +49,12 @@ EVENT_NAMES = frozenset(
         "alert.silenced",
         "alert.resolved",
         "retraining.suggested",
+        "rollout.started",
+        "rollout.advanced",
+        "rollout.halted",
+        "rollout.resumed",
+        "rollout.rolled_back",
+        "rollout.completed",
     }
 )
 

@@ -10,6 +10,7 @@ def import_all_models() -> None:
     from .auth import models as _auth  # noqa: F401
     from .explain import models as _explain  # noqa: F401
     from .governance import models as _governance  # noqa: F401
+    from .governance import rollouts_models as _rollouts  # noqa: F401
     from .idempotency import IdempotencyKey as _idempotency_keys  # noqa: F401
     from .ingest import models as _ingest  # noqa: F401
     from .monitoring import models as _monitoring  # noqa: F401

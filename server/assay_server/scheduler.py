@@ -27,6 +27,7 @@ from sqlalchemy import select
 from .alerts.outbox import Outbox
 from .alerts.outbox import wake as outbox_wake
 from .db import Database, utcnow
+from .governance.rollouts_jobs import advance_due_rollouts
 from .ingest import rollup
 from .monitoring.html import build_missing_pages
 from .monitoring.models import Monitor
@@ -42,6 +43,8 @@ REAP_EVERY_SECONDS = 30.0
 PAGES_EVERY_SECONDS = 60.0
 #: How often ended hours of ingest are rolled up into the audit trail (ingest/rollup.py).
 ROLLUP_EVERY_SECONDS = 300.0
+#: How often running rollouts are asked to advance (governance/rollouts_jobs.py).
+ROLLOUTS_EVERY_SECONDS = 60.0
 _JOB_PREFIX = "monitor:"
 
 
@@ -92,6 +95,7 @@ class MonitorScheduler:
             ("take-queued-runs", self.settings.scheduler_sync_seconds, self.take_queued),
             ("build-evidently-pages", PAGES_EVERY_SECONDS, self.build_pages),
             ("roll-up-ingest", ROLLUP_EVERY_SECONDS, self.roll_up_ingest),
+            ("advance-rollouts", ROLLOUTS_EVERY_SECONDS, self.advance_rollouts),
         ]
         for name, seconds, job in housekeeping:
             self._scheduler.add_job(
@@ -133,6 +137,10 @@ class MonitorScheduler:
         """Put each ended hour's prediction batches in one audit event per version."""
         with self.database.unit_of_work() as session:
             return rollup.roll_up_ingest(session, self.runner.ctx, self.clock())
+
+    def advance_rollouts(self) -> int:
+        """Take the next step of each running rollout whose step's gate passes."""
+        return advance_due_rollouts(self.database, self.runner.ctx)
 
     def build_pages(self) -> int:
         """Build the Evidently pages of recent reports, so they are ready when opened."""

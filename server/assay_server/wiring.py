@@ -17,6 +17,8 @@ Connected here:
   subscribed to them (``alerts.subscriptions``);
 - a version registered in answer to an alert → the alert checked to be of its model
   (``version.registered`` → ``alerts.retraining``);
+- a critical alert on a rollout's candidate → the rollout halts (``alert.fired`` /
+  ``alert.escalated`` → ``governance.rollouts_jobs``);
 - a model's new owner → refused while a promotion of it is open (``model.updated`` →
   ``governance.ownership``);
 - evidence providers → policy rules (monitoring's reports and comparisons, explanations,
@@ -43,6 +45,7 @@ from .evidence import EvidenceProviders
 from .explain import evidence as explain_evidence
 from .governance.governed_aliases import refuse_direct_move_of_governed_alias
 from .governance.ownership import refuse_owner_change_while_open
+from .governance.rollouts_jobs import halt_on_critical_alert
 from .monitoring import comparison_evidence
 from .monitoring import evidence as monitoring_evidence
 from .roles import Actor
@@ -92,6 +95,8 @@ def wire() -> Wiring:
         "version.registered": [check_version_trigger],
         **{name: [on_alert_event] for name in ALERT_CHANGES},
     }
+    for name in ("alert.fired", "alert.escalated"):  # a critical alert halts a rollout
+        subscriptions[name].append(halt_on_critical_alert)
     for name in PUBLISHED_LIFECYCLE_EVENTS:
         subscriptions.setdefault(name, []).append(on_lifecycle_event)
     events = EventBus(subscriptions)

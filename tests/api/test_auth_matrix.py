@@ -58,6 +58,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/models/<name>/comparison"): PAGE,
     ("POST", "/promotions/<int:promotion_id>/approve"): page("approver"),
     ("POST", "/promotions/<int:promotion_id>/reject"): page("approver"),
+    # the rollout page
+    ("GET", "/models/<name>/rollout"): PAGE,
+    ("POST", "/rollouts/<int:rollout_id>/halt"): page("approver"),
+    ("POST", "/rollouts/<int:rollout_id>/resume"): page("approver"),
+    ("POST", "/rollouts/<int:rollout_id>/rollback"): page("approver"),
     # audit, policies and admin pages
     ("GET", "/audit"): PAGE,
     ("GET", "/audit/export"): PAGE,
@@ -139,6 +144,16 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/models/<string:name>/alias-history"): "viewer",
     ("GET", "/api/v1/models/<string:name>/versions/by-alias/<string:alias>"): "viewer",
     ("POST", "/api/v1/models/<string:name>/rollback"): "approver",
+    # phased rollouts
+    ("GET", "/api/v1/models/<string:name>/rollouts"): "viewer",
+    ("POST", "/api/v1/models/<string:name>/rollouts"): "contributor",
+    ("GET", "/api/v1/models/<string:name>/rollout"): "viewer",
+    ("GET", "/api/v1/models/<string:name>/rollout/status"): "viewer",
+    ("GET", "/api/v1/rollouts/<int:rollout_id>"): "viewer",
+    ("POST", "/api/v1/rollouts/<int:rollout_id>/advance"): "contributor",
+    ("POST", "/api/v1/rollouts/<int:rollout_id>/halt"): "approver",
+    ("POST", "/api/v1/rollouts/<int:rollout_id>/resume"): "approver",
+    ("POST", "/api/v1/rollouts/<int:rollout_id>/rollback"): "approver",
     ("GET", "/api/v1/models/<string:name>/versions/<int:version>/compliance-report"): "viewer",
     # monitoring
     ("GET", "/api/v1/models/<string:name>/monitors"): "viewer",
@@ -209,6 +224,7 @@ def _url(rule: str, token_id: int) -> str:
         "channel_id": "1",
         "delivery_id": "1",
         "alias": "champion",
+        "rollout_id": "1",
     }
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule)
 

@@ -48,7 +48,8 @@ RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
         "triggered_by names an alert of the model"
     ),
     ("POST", "/api/v1/models/{name}/versions/{version}/promotions"): (
-        "a promotion names a stage or an alias, not both"
+        "a promotion names a stage or an alias, not both; only a promotion to production asks "
+        "for a rollout"
     ),
     ("PATCH", "/api/v1/models/{name}/versions/{version}"): "model-card keys are snake_case",
     ("POST", "/api/v1/models/{name}/versions/{version}/stage"): (
@@ -58,6 +59,9 @@ RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
         "metric names are 1 to 100 characters"
     ),
     ("GET", "/api/v1/promotions"): "a version filter needs a model filter",
+    ("POST", "/api/v1/models/{name}/rollouts"): (
+        "the steps' shares rise strictly, from a first step below 100 to exactly 100"
+    ),
     ("GET", "/api/v1/models/{name}/leaderboard"): "sort names a metric the versions have",
     ("POST", "/api/v1/policies"): "each file's content is a YAML policy",
     ("POST", "/api/v1/models/{name}/monitors"): (

@@ -109,3 +109,18 @@ def test_the_service_takes_naive_times_as_utc(churn: Churn, db, settings, clock)
         )
     assert (report.n, report.start.tzinfo is not None) == (150, True)
     assert report.as_json()["verdict"] == report.verdict.value
+
+
+def test_rows_logged_in_a_shadow_are_not_served_traffic_for_a_rollout(churn: Churn, db):
+    from datetime import datetime, timezone
+
+    from assay_server.ingest.figures import served_since
+    from assay_server.registry.models import ModelVersion
+
+    churn.shadow(40, champion_accuracy=0.8, challenger_accuracy=0.8)  # v1 served, v2 in shadow
+    served = churn.arm(2, 30, 0.8, seed=3)  # and v2 serves rows of its own
+    since = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    with db.unit_of_work(write=False) as session:
+        ids = {v.version: v.id for v in session.query(ModelVersion).all()}
+        assert served_since(session, ids[1], since) == 40
+        assert served_since(session, ids[2], since) == len(served)

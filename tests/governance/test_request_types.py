@@ -24,6 +24,8 @@ from assay_server.governance.rule_schemas import (
     FieldsPresent,
     MaxOpenAlerts,
     MonitoredMetric,
+    NoOpenIncident,
+    RolloutMinDuration,
     Rule,
     ShadowMinPredictions,
     StagePrerequisite,
@@ -100,6 +102,8 @@ RULES: dict[str, tuple[dict[str, Any], Any]] = {
     "max_open_alerts": ({"value": 0}, MaxOpenAlerts),
     "challenger_not_worse": ({"metric": "accuracy"}, ChallengerNotWorse),
     "shadow_min_predictions": ({"n": 100}, ShadowMinPredictions),
+    "rollout_min_duration": ({"hours": 24}, RolloutMinDuration),
+    "no_open_incident": ({}, NoOpenIncident),
 }
 
 

@@ -232,4 +232,6 @@ def test_every_rule_kind_is_covered_here() -> None:
         "max_open_alerts",
         "challenger_not_worse",  # tests/comparisons/test_release_rules.py
         "shadow_min_predictions",
+        "rollout_min_duration",  # tests/rollouts/test_rollout_rules.py
+        "no_open_incident",  # tests/rollouts/test_rollout_rules.py
     }

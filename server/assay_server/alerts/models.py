@@ -191,6 +191,7 @@ class Alert(Base):
             "alert_id": self.id,
             "monitor_id": self.monitor_id,
             "model_id": self.model_id,
+            "version_id": self.version_id,
             "check": self.check,
             "subject": self.subject,
             "severity": self.severity,

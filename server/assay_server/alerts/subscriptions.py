@@ -28,6 +28,14 @@ from .outbox import new_event_id, queue_notification
 from .render import Notification
 
 ALERT_EVENTS = ("alert.firing", "alert.escalated", "alert.resolved")
+ROLLOUT_EVENTS = (
+    "rollout.started",
+    "rollout.advanced",
+    "rollout.halted",
+    "rollout.resumed",
+    "rollout.rolled_back",
+    "rollout.completed",
+)
 LIFECYCLE_EVENTS = (
     "version.registered",
     "stage.changed",
@@ -39,6 +47,7 @@ LIFECYCLE_EVENTS = (
     "promotion.cancelled",
     "monitor.run_failed",
     "retraining.suggested",
+    *ROLLOUT_EVENTS,
 )
 #: Every type a channel may subscribe to.
 DELIVERED_EVENTS = (*ALERT_EVENTS, *LIFECYCLE_EVENTS)
@@ -54,6 +63,7 @@ PUBLISHED_LIFECYCLE_EVENTS = (
     "promotion.cancelled",
     "monitor.run_failed",
     "retraining.suggested",
+    *ROLLOUT_EVENTS,
 )
 
 
@@ -99,6 +109,12 @@ _SUMMARIES = {
     "promotion.cancelled": "promotion of {model} v{version} to {target} cancelled",
     "monitor.run_failed": "monitor {monitor} of {model} failed its run {run_id}",
     "retraining.suggested": "retraining of {model} suggested by alert {alert_id} ({subject})",
+    "rollout.started": "rollout {rollout_id} of {model} v{version} started at {percent}%",
+    "rollout.advanced": "rollout {rollout_id} of {model} v{version} advanced to {percent}%",
+    "rollout.halted": "rollout {rollout_id} of {model} v{version} halted at {percent}%: {reason}",
+    "rollout.resumed": "rollout {rollout_id} of {model} v{version} resumed at {percent}%",
+    "rollout.rolled_back": "rollout {rollout_id} of {model} v{version} rolled back: {reason}",
+    "rollout.completed": "rollout {rollout_id} of {model} v{version} completed: in production",
 }
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
@@ -108,6 +117,8 @@ class PromotionRequest(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+    #: approved to production, the version waits for a phased rollout (governance/rollouts.py)
+    rollout: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     model: Mapped[RegisteredModel] = relationship()
     version: Mapped[ModelVersion] = relationship()

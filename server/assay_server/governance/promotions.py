@@ -24,6 +24,7 @@ from ..roles import Role
 from .evaluation import evaluate_version
 from .governed_aliases import governing_policies
 from .models import OPEN_STATUSES, PolicyEvaluationRecord, PromotionRequest, PromotionStatus
+from .rollout_rules import awaits_rollout
 from .verdicts import Evaluation, failing_rule_names, overrides_pass, policy_summary
 
 TARGET_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
@@ -53,9 +54,11 @@ class PromotionService:
         stage: str | None = None,
         alias: str | None = None,
         reason: str = "",
+        rollout: bool = False,
     ) -> PromotionRequest:
         """Open a request to move a version to ``stage``, or to point the governed ``alias``
-        at it; evaluated now, its evidence stored."""
+        at it; evaluated now, its evidence stored (``rollout``: to production, once approved
+        it waits for a phased rollout)."""
         if (stage is None) == (alias is None):
             raise ValidationFailed(
                 "Promote to a stage or to an alias, not both.",
@@ -63,6 +66,8 @@ class PromotionService:
             )
         if stage is not None and stage not in TARGET_STAGES:
             raise ValidationFailed("", details={"stage": [f"Promote to one of {TARGET_STAGES}."]})
+        if rollout and stage != Stage.PRODUCTION.value:
+            raise ValidationFailed("", details={"rollout": ["Only production is rolled out."]})
         model = self.registry.get_model(model_name, for_update=True)
         if model.archived:
             raise Conflict(f"Model {model_name!r} is archived; restore it first.")
@@ -102,6 +107,7 @@ class PromotionService:
             owner_at_request=model.owner,
             created_at=now,
             updated_at=now,
+            rollout=rollout,
         )
         self.session.add(request)
         self.session.flush()
@@ -351,6 +357,8 @@ class PromotionService:
                 request.version, request.alias, comment, promotion_id=request.id
             )
             return
+        if awaits_rollout(self.session, request):
+            return  # the rollout's last step moves it (governance/rollouts.py)
         stage = str(request.stage)
         self.registry.move_stage(
             request.version,

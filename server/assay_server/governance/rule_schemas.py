@@ -249,6 +249,32 @@ class ShadowMinPredictions(Rule):
     days: float | None
 
 
+class RolloutMinDurationRule(RuleSchema):
+    """The version's phased rollout has run at least ``hours`` (see :mod:`.rollout_rules`)."""
+
+    hours = fields.Float(required=True, validate=validate.Range(min=0, max=24 * 365))
+
+
+class RolloutMinDuration(Rule):
+    """What :class:`RolloutMinDurationRule` loads."""
+
+    hours: float
+
+
+class NoOpenIncidentRule(RuleSchema):
+    """No incident of ``severity`` or worse is open on the version (:mod:`.rollout_rules`)."""
+
+    severity = fields.String(
+        load_default="critical", validate=validate.OneOf(["warning", "critical"])
+    )
+
+
+class NoOpenIncident(Rule):
+    """What :class:`NoOpenIncidentRule` loads."""
+
+    severity: str
+
+
 RULE_SCHEMAS: dict[str, type[RuleSchema]] = {
     "benchmark_metric": BenchmarkMetricRule,
     "performance_metric": MonitoredMetricRule,
@@ -263,5 +289,7 @@ RULE_SCHEMAS: dict[str, type[RuleSchema]] = {
     "max_open_alerts": MaxOpenAlertsRule,
     "challenger_not_worse": ChallengerNotWorseRule,
     "shadow_min_predictions": ShadowMinPredictionsRule,
+    "rollout_min_duration": RolloutMinDurationRule,
+    "no_open_incident": NoOpenIncidentRule,
 }
 RULE_KINDS = tuple(RULE_SCHEMAS)

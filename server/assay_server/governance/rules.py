@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..registry.stages import stage_history
+from . import rollout_rules
 from .evidence import EvidenceContext, Missing
 from .release_rules import challenger_not_worse, shadow_min_predictions
 from .rule_schemas import (
@@ -351,6 +352,8 @@ _EVALUATORS: dict[str, Callable[[EvidenceContext, Any], RuleResult]] = {
     "max_open_alerts": _max_open_alerts,
     "challenger_not_worse": challenger_not_worse,
     "shadow_min_predictions": shadow_min_predictions,
+    "rollout_min_duration": rollout_rules.rollout_min_duration,
+    "no_open_incident": rollout_rules.no_open_incident,
 }
 assert set(_EVALUATORS) == set(RULE_SCHEMAS)
 

@@ -102,6 +102,13 @@ class PromotionCreateSchema(StrictSchema):
         metadata={"description": "A governed alias to point at the version, instead of a stage."},
     )
     reason = fields.String(load_default="", validate=validate.Length(max=5000))
+    rollout = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "To production: once approved, the version waits for a phased "
+            "rollout (POST /models/{name}/rollouts) instead of moving at once."
+        },
+    )
 
     @validates_schema
     def _stage_or_alias(self, data: dict[str, object], **_: object) -> None:
@@ -115,6 +122,7 @@ class PromotionCreateArgs(TypedDict):
     stage: NotRequired[str]
     alias: NotRequired[str]
     reason: str
+    rollout: bool
 
 
 class DecisionArgsSchema(StrictSchema):
@@ -168,6 +176,7 @@ class PromotionSchema(StrictSchema):
     created_at = Timestamp()
     updated_at = Timestamp()
     decided_at = Timestamp(allow_none=True)
+    rollout = fields.Boolean()
     failing_rules = fields.List(fields.Dict())
     evaluation = fields.Dict()
     decisions = fields.List(fields.Nested(DecisionSchema))

@@ -26,6 +26,7 @@ from ..roles import Role
 from .evaluation import evaluate_version
 from .models import PromotionRequest, PromotionStatus
 from .promotions import TARGET_STAGES, PromotionService
+from .rollout_rules import rollout_gate_status
 from .verdicts import (
     Evaluation,
     FailingRule,
@@ -106,7 +107,7 @@ class StageService:
             evaluation = latest.evaluation
             status = "approved" if holds else latest.status
             if latest.status in _ENTRIES and not holds:
-                status = "superseded"
+                status = rollout_gate_status(self.session, latest) or "superseded"
         return self._answer(row, stage, evaluation, latest, status, holds)
 
     def _latest_request(

@@ -3,6 +3,7 @@ table: per model (for ``/metrics``) and per version and day (for the compliance 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
@@ -56,6 +57,20 @@ def batches_per_day(session: Session, version_id: int) -> list[IngestDayCounts]:
         .order_by(day)
     )
     return [IngestDayCounts(str(d), int(b), int(a), int(du), int(r)) for d, b, a, du, r in rows]
+
+
+def served_since(session: Session, version_id: int, since: datetime) -> int:
+    """Predictions of a version stored from batches received after ``since`` (the
+    rollout gate's "served at this step"); rows logged in another version's shadow were not
+    served, so they do not count."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(PredictionBatch.accepted), 0)).where(
+            PredictionBatch.version_id == version_id,
+            PredictionBatch.received_at > since,
+            PredictionBatch.shadow_of_version_id.is_(None),
+        )
+    )
+    return int(total or 0)
 
 
 def _utc_day(session: Session, column: Any) -> Any:

@@ -30,6 +30,7 @@ from . import (  # noqa: F401  (each registers its pages on bp)
     monitoring_pages,
     policy_pages,
     protection,
+    rollout_pages,
     version_pages,
 )
 from .blueprint import bp, safe_next
