@@ -148,7 +148,11 @@ def test_an_unknown_risk_tier_is_a_clear_refusal(models: Scenario, signed_in: An
 def test_the_model_page_charts_what_the_reports_say_and_says_it_in_words(
     models: Scenario, monitored: Monitored, signed_in: Any
 ) -> None:
-    page = signed_in("viewer").get("/models/churn").get_data(as_text=True)
+    viewer = signed_in("viewer")
+    page = viewer.get("/models/churn").get_data(as_text=True)
+    for linked in ("/models/churn/rollout", "/models/churn/comparison"):
+        assert f'href="{linked}"' in page
+        assert viewer.get(linked).status_code == 200
     drift = monitored.report(models.reports["drift"])
 
     share = _figure(page, "drift-share")

@@ -2,15 +2,15 @@
 retrained for (``triggered_by``) → this version → its comparisons → its rollouts; and, the
 other way, the versions retrained for alerts raised on it.
 
-The comparison and rollout links are read by :func:`comparison_links` and
-:func:`rollout_links`: the one place where the comparison reports
-(``monitoring/comparisons.py``) and the phased rollouts (``governance/rollouts*.py``) of a
-version join the chain.
+The rollout links are the version's phased rollouts (``governance/rollouts*.py``); the
+comparison links are the A/B verdicts their step gates recorded (``compare_versions`` of
+``monitoring/comparisons.py``), each linked to the live comparison page.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypedDict
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..alerts.retraining import alert_facts, alert_ids_of_version
 from ..db import TIMESTAMP_FORMAT
 from ..registry.models import ModelVersion
+from .rollouts_models import Rollout
 
 
 class RetrainedVersion(TypedDict):
@@ -57,16 +58,53 @@ def retraining_chain(session: Session, row: ModelVersion) -> RetrainingChain:
 
 
 def comparison_links(session: Session, row: ModelVersion) -> list[dict[str, Any]]:
-    """The comparison reports that judged ``row`` as a challenger (``id``, ``champion``,
-    ``verdict``, ``link``): the comparisons package's query joins the chain here. None are
-    recorded by this package."""
-    return []
+    """The comparisons that judged ``row`` as a challenger (``id``, ``champion``,
+    ``verdict``, ``link``): the last comparison each of its rollouts' step gates recorded,
+    linked to the live A/B comparison page against that rollout's baseline."""
+    links = []
+    for rollout in _rollouts_of(session, row):
+        verdict = _last_comparison_verdict(rollout)
+        if verdict is None:
+            continue
+        champion = rollout.baseline.version
+        links.append(
+            {
+                "id": rollout.id,
+                "champion": champion,
+                "verdict": verdict,
+                "link": f"/models/{quote(row.model.name)}/comparison?champion={champion}"
+                f"&challenger={row.version}&mode=ab",
+            }
+        )
+    return links
 
 
 def rollout_links(session: Session, row: ModelVersion) -> list[dict[str, Any]]:
-    """The phased rollouts of ``row`` (``id``, ``status``, ``step``, ``link``): the rollouts'
-    query joins the chain here. None are recorded by this package."""
-    return []
+    """The phased rollouts of ``row`` (``id``, ``status``, ``step``, ``link``), oldest first."""
+    return [
+        {
+            "id": rollout.id,
+            "status": rollout.status,
+            "step": rollout.step,
+            "percent": round(rollout.candidate_share * 100, 4),
+            "link": f"/models/{quote(row.model.name)}/rollout",
+        }
+        for rollout in _rollouts_of(session, row)
+    ]
+
+
+def _rollouts_of(session: Session, row: ModelVersion) -> list[Rollout]:
+    return list(
+        session.scalars(select(Rollout).where(Rollout.candidate_id == row.id).order_by(Rollout.id))
+    )
+
+
+def _last_comparison_verdict(rollout: Rollout) -> str | None:
+    for event in sorted(rollout.history, key=lambda e: e.id, reverse=True):
+        for check in (event.gate or {}).get("checks", []):
+            if check.get("name") == "comparison" and check.get("observed") is not None:
+                return str(check["observed"])
+    return None
 
 
 def _retrained_as(session: Session, row: ModelVersion) -> list[RetrainedVersion]:
