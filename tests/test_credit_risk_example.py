@@ -44,6 +44,12 @@ PROMISED = (
     "assay gate check exits 0",
     "incident received and its signature verified: drift",
     "explained one declined applicant",
+    "retrained as v2 for alert #",
+    "v2 in v1's shadow on 3,000 labelled requests",
+    "v2 to production, as a phased rollout: approved",
+    "rollout started: v2 takes 20% of the traffic",
+    "assay gate check --rollout exits 0",
+    "rollout completed: production is now {2: 1.0}",
     "audit trail verified on this machine",
     "The demo is ready",
 )

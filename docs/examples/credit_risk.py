@@ -33,7 +33,7 @@ from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, PowerTransformer, StandardScaler
 
 import assay
 from assay import webhooks
@@ -75,6 +75,69 @@ def applicants(
     )
     frame["default"] = (rng.random(n) < 1 / (1 + np.exp(-risk))).astype(int)
     return frame, group
+
+
+def validation_evidence(
+    client: assay.Client,
+    model: str,
+    version: int,
+    estimator: Any,
+    holdout: pd.DataFrame,
+    holdout_group: np.ndarray,
+) -> None:
+    """What the high-risk policy asks of a version before production: bias measured on
+    validation traffic, and a global explanation."""
+    scores = estimator.predict_proba(holdout[FEATURES])[:, 1]
+    with client.prediction_logger(model, version) as logger:  # validation traffic
+        for i, row in enumerate(holdout[FEATURES].to_dict("records")):
+            pid = logger.log(
+                row,
+                int(scores[i] >= 0.5),
+                score=float(scores[i]),
+                sensitive={"group": holdout_group[i]},
+            )
+            logger.log_label(pid, int(holdout["default"][i]))
+    validation = client.create_monitor(
+        model,
+        ["bias", "performance"],
+        version=version,
+        schedule=None,
+        sensitive_features=["group"],
+        name=f"validation-v{version}",
+    )
+    run = client.run_monitor(model, validation.id)
+    bias = next(r for r in client.list_reports(model) if r.kind == "bias" and r.run_id == run.id)
+    parity = bias.summary["features"]["group"]["demographic_parity_difference"]
+    step(f"v{version} bias on validation traffic: demographic parity difference {parity:.3f}")
+    client.global_explanation(model, version, sample_size=60, num_samples=300)
+    step(f"v{version} global explanation computed (LIME over a reference sample)")
+
+
+def holdout_benchmark(
+    client: assay.Client,
+    model: str,
+    version: int,
+    estimator: Any,
+    holdout: pd.DataFrame,
+    dataset_hash: str,
+) -> None:
+    """The version's accuracy and ROC AUC on the held-out applicants, logged as a benchmark."""
+    scores = estimator.predict_proba(holdout[FEATURES])[:, 1]
+    metrics = {
+        "accuracy": float(accuracy_score(holdout["default"], scores >= 0.5)),
+        "roc_auc": float(roc_auc_score(holdout["default"], scores)),
+    }
+    client.log_benchmark(model, version, "holdout", metrics, dataset_hash=dataset_hash)
+    step(
+        f"v{version} holdout benchmark: accuracy {metrics['accuracy']:.3f}, "
+        f"ROC AUC {metrics['roc_auc']:.3f}"
+    )
+
+
+def approve_by_two(people: dict[str, assay.Client], request_id: int) -> str:
+    """Alex and Sam approve; the request's status after."""
+    people["alex"].approve(request_id, "fairness and accuracy within policy")
+    return people["sam"].approve(request_id, "reviewed the model card").status
 
 
 class Receiver(http.server.ThreadingHTTPServer):
@@ -160,13 +223,7 @@ def main(model: str | None = None) -> None:
     assert version.artifact is not None
     step(f"registered {model} v{version.version} (artifact sha256 {version.artifact.sha256[:12]}…)")
 
-    scores = estimator.predict_proba(holdout[FEATURES])[:, 1]
-    metrics = {
-        "accuracy": float(accuracy_score(holdout["default"], scores >= 0.5)),
-        "roc_auc": float(roc_auc_score(holdout["default"], scores)),
-    }
-    dana.log_benchmark(model, 1, "holdout", metrics, dataset_hash=dataset_hash)
-    step(f"holdout benchmark: accuracy {metrics['accuracy']:.3f}, ROC AUC {metrics['roc_auc']:.3f}")
+    holdout_benchmark(dana, model, 1, estimator, holdout, dataset_hash)
 
     # -- the gate: blocked, then evidence, then approvals ------------------------------------
     request = dana.request_promotion(model, 1, "production", reason="first release")
@@ -174,29 +231,7 @@ def main(model: str | None = None) -> None:
     for rule in request.failing_rules:
         step(f"  {rule.policy}/{rule.id}: {rule.status} — {rule.message}")
 
-    with dana.prediction_logger(model, 1) as logger:  # validation traffic, before go-live
-        for i, row in enumerate(holdout[FEATURES].to_dict("records")):
-            pid = logger.log(
-                row,
-                int(scores[i] >= 0.5),
-                score=float(scores[i]),
-                sensitive={"group": holdout_group[i]},
-            )
-            logger.log_label(pid, int(holdout["default"][i]))
-    validation = dana.create_monitor(
-        model,
-        ["bias", "performance"],
-        version=1,
-        schedule=None,
-        sensitive_features=["group"],
-        name="validation",
-    )
-    dana.run_monitor(model, validation.id)
-    bias = next(r for r in dana.list_reports(model) if r.kind == "bias")
-    parity = bias.summary["features"]["group"]["demographic_parity_difference"]
-    step(f"bias on validation traffic: demographic parity difference {parity:.3f}")
-    dana.global_explanation(model, 1, sample_size=60, num_samples=300)
-    step("global explanation computed (LIME over a reference sample)")
+    validation_evidence(dana, model, 1, estimator, holdout, holdout_group)
 
     request = dana.evaluate_promotion(request.id)
     step(f"re-evaluated: {request.status}, {request.required_approvals} approvals required")
@@ -204,9 +239,7 @@ def main(model: str | None = None) -> None:
         dana.approve(request.id, "looks good to me")
     except assay.AssayError as refused:
         step(f"dana may not approve her own request: {refused}")
-    people["alex"].approve(request.id, "fairness and accuracy within policy")
-    request = people["sam"].approve(request.id, "reviewed the model card")
-    step(f"alex and sam approved: {request.status}")
+    step(f"alex and sam approved: {approve_by_two(people, request.id)}")
 
     gate = subprocess.run(
         [
@@ -284,9 +317,110 @@ def main(model: str | None = None) -> None:
     top = max(explanation.weights, key=lambda w: abs(w.weight))
     step(f"explained one declined applicant: top feature {top.feature} ({top.weight:+.3f})")
 
+    # -- a challenger: retrained for the alert, judged in shadow, rolled out in steps ---------
+    recent = day.iloc[::2]  # the labelled half of the production day
+    retrain = pd.concat([train, recent], ignore_index=True)
+    challenger = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["purpose"]),
+            (PowerTransformer(method="box-cox"), ["income"]),  # income acts on a log scale
+            (StandardScaler(), NUMERIC[1:]),
+        ),
+        LogisticRegression(max_iter=1000),
+    ).fit(retrain[FEATURES], retrain["default"])
+    retrain_hash = hashlib.sha256(retrain.to_csv(index=False).encode()).hexdigest()
+    v2 = dana.register_version(
+        model,
+        challenger,
+        reference_data=retrain[[*FEATURES, "default"]],
+        target="default",
+        lineage={
+            "git_commit": "4b7d0a3",
+            "dataset_uri": "s3://credit/applicants-2026-11-plus-recent.csv",
+            "dataset_hash": retrain_hash,
+        },
+        model_card={
+            "intended_use": "rank consumer-credit applications for manual review",
+            "limitations": "retrained on the year plus the latest labelled day",
+        },
+        triggered_by={"alert": alert["alert_id"]},
+    )
+    step(f"retrained as v{v2.version} for alert #{alert['alert_id']} (income on a log scale)")
+
+    holdout_benchmark(dana, model, v2.version, challenger, holdout, retrain_hash)
+    validation_evidence(dana, model, v2.version, challenger, holdout, holdout_group)
+
+    shadow, _ = applicants(3000, seed=5, income_shift=0.6)
+    champion_scores = estimator.predict_proba(shadow[FEATURES])[:, 1]
+    challenger_scores = challenger.predict_proba(shadow[FEATURES])[:, 1]
+    with (
+        dana.prediction_logger(model, 1) as serving,
+        dana.prediction_logger(model, v2.version, shadow_of=1) as in_shadow,
+    ):
+        for i, row in enumerate(shadow[FEATURES].to_dict("records")):
+            pid = serving.log(row, int(champion_scores[i] >= 0.5), score=float(champion_scores[i]))
+            in_shadow.log(
+                row,
+                int(challenger_scores[i] >= 0.5),
+                score=float(challenger_scores[i]),
+                prediction_id=pid,  # the same request: the two answers pair up
+            )
+            serving.log_label(pid, int(shadow["default"][i]))  # a label counts for both
+    judged = dana.compare_versions(model, champion=1, challenger=v2.version, mode="shadow")
+    step(
+        f"v{v2.version} in v1's shadow on {judged.n:,} labelled requests: accuracy "
+        f"{judged.champion_value:.3f} → {judged.challenger_value:.3f} "
+        f"({judged.test}, p={judged.p_value:.2g}): {judged.verdict}"
+    )
+
+    incidents = [a.id for a in admin.list_alerts(model, status="open")]
+    if incidents:
+        admin.resolve_alerts(incidents, f"v{v2.version} was retrained for them; it rolls out next")
+    step(f"on-call resolved {len(incidents)} incident(s): v{v2.version} answers them")
+    release = dana.request_promotion(
+        model, v2.version, "production", reason="retrained for the drift", rollout=True
+    )
+    for rule in release.failing_rules:
+        raise SystemExit(f"v{v2.version} is blocked: {rule.policy}/{rule.id}: {rule.message}")
+    step(f"v{v2.version} to production, as a phased rollout: {approve_by_two(people, release.id)}")
+
+    rollout = dana.start_rollout(
+        model, release.id, [20, 100], min_duration_minutes=0, min_predictions=200
+    )
+    step(f"rollout started: v{v2.version} takes {rollout.percent:g}% of the traffic")
+    pick = np.random.default_rng(6)
+    loggers = {
+        1: dana.prediction_logger(model, 1),
+        v2.version: dana.prediction_logger(model, v2.version),
+    }
+    traffic, _ = applicants(2000, seed=7, income_shift=0.6)
+    answers = {  # what each version would answer, computed up front to keep the loop short
+        1: estimator.predict_proba(traffic[FEATURES])[:, 1],
+        v2.version: challenger.predict_proba(traffic[FEATURES])[:, 1],
+    }
+    for i, row in enumerate(traffic[FEATURES].to_dict("records")):
+        split = dana.rollout(model)  # {version: weight}, cached for a few seconds
+        serving_version = int(pick.choice(list(split), p=list(split.values())))
+        score = float(answers[serving_version][i])
+        pid = loggers[serving_version].log(row, int(score >= 0.5), score=score)
+        loggers[serving_version].log_label(pid, int(traffic["default"][i]))
+    for logger in loggers.values():
+        logger.close()
+    gate = subprocess.run(
+        [sys.executable, "-m", "assay.cli", "gate", "check", model, "--rollout"],
+        env={**os.environ, "ASSAY_URL": url, "ASSAY_TOKEN": os.environ["ASSAY_TOKEN"]},
+        capture_output=True,
+        text=True,
+    )
+    step(f"assay gate check --rollout exits {gate.returncode}: {gate.stdout.strip()[:110]}")
+    if gate.returncode != 0:
+        raise SystemExit(gate.stdout + gate.stderr)
+    done = dana.rollout_status(model).rollout
+    step(f"rollout {done.status}: production is now {dana.rollout(model, max_age=0)}")
+
     # -- evidence for the auditor ----------------------------------------------------------------
     out = Path(tempfile.mkdtemp(prefix="assay-credit-"))
-    written = dana.compliance_report(model, 1, path=out / "compliance.html")
+    written = dana.compliance_report(model, v2.version, path=out / "compliance.html")
     step(f"compliance report written to {written} ({written.stat().st_size:,} bytes)")
     verified = admin.verify_audit_locally(public_key=admin.audit_public_key())
     if not verified.ok:
