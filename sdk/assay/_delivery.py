@@ -70,7 +70,12 @@ class DeliveryWorker:
         self.stats = stats
         self.clock = clock
         self.batcher = Batcher(
-            settings, name=spool.new_name, dispatch=self._dispatch, stats=stats, clock=clock
+            settings,
+            name=spool.new_name,
+            dispatch=self._dispatch,
+            stats=stats,
+            clock=clock,
+            server_on_this_host=endpoint.on_this_host,
         )
         # What log() and log_label() touch, at hand.
         self.queue: deque[Row] = self.batcher.queue
@@ -127,6 +132,7 @@ class DeliveryWorker:
         if self._batcher_thread is not None:
             self._batcher_thread.join(timeout=1.0)
         self._spool_leftovers()
+        self.stats.report_drops()
         for thread in self._sender_threads:
             thread.join(timeout=0.5)
         self.spool.release_replay_lock()
@@ -394,14 +400,17 @@ class DeliveryWorker:
 
     def _split(self, batch: Batch) -> None:
         """413: the server takes fewer rows (or bytes) per batch; send halves, cut smaller."""
-        self.settings.batch_size = max(1, min(self.settings.batch_size, batch.rows // 2))
+        fewer = max(1, batch.rows // 2)
+        self.settings.batch_size = min(self.settings.batch_size, fewer)
+        self.settings.max_batch_size = min(self.settings.max_batch_size, fewer)
         _log.warning(
             "assay: the server refused a batch of %d rows as too large; batch_size is now %d",
             batch.rows,
             self.settings.batch_size,
         )
         for body, rows in split_batch(batch.kind, batch.body):
-            self._to_spool(Batch(batch.kind, self.spool.new_name(batch.kind, rows), body, rows))
+            name = self.spool.new_name(batch.kind, rows, batch.gzipped)
+            self._to_spool(Batch(batch.kind, name, body, rows))
 
     def _back_off(self, retry_after: float | None, error: AssayError | None = None) -> None:
         settings = self.settings

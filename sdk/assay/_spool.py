@@ -59,9 +59,9 @@ class Spool:
         # The replay order from the last scan, consumed oldest first.
         self._replay: list[Path] = []
 
-    def new_name(self, kind: str, rows: int) -> str:
+    def new_name(self, kind: str, rows: int, gzipped: bool) -> str:
         """A file name that sorts after every name this process made before."""
-        suffix = ".json.gz" if kind == "predictions" else ".json"
+        suffix = ".json.gz" if gzipped else ".json"
         return f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}.{kind}.{rows}{suffix}"
 
     def _ensure_directory(self) -> None:

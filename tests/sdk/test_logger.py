@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import subprocess
@@ -79,6 +80,7 @@ def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
 ) -> None:
     scripted_server.answer(200, accepted(2))
     logger = make_logger(scripted_server.url)
+    logger.compress = True  # as to any server not on this host
 
     first = logger.log({"age": 30, "plan": "pro"}, 1, score=0.8, sensitive={"sex": "F"})
     second = logger.log({"age": 41, "plan": "basic"}, 0, score=0.1, sensitive={"sex": "M"})
@@ -97,6 +99,40 @@ def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
     assert columns["sensitive"] == {"sex": ["F", "M"]}
     assert all(isinstance(ts, float) for ts in columns["timestamp"])
     assert logger.stats["sent"] == 2
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_batches_to_a_server_on_this_host_go_as_plain_json(
+    scripted_server: ScriptedServer, make_logger: Any, host: str
+) -> None:
+    scripted_server.answer(200, accepted(1))
+    url = scripted_server.url.replace("127.0.0.1", host)
+    if host == "[::1]":  # the scripted server listens on IPv4: only the decision is checked
+        assert make_logger(url)._worker.endpoint.on_this_host
+        return
+    logger = make_logger(url)
+
+    pid = logger.log({"age": 30}, 1)
+
+    assert logger.flush(timeout=10)
+    (request,) = scripted_server.requests
+    assert "Content-Encoding" not in request.headers
+    assert json.loads(request.body)["columns"]["prediction_id"] == [pid]
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.2:8080", True),
+        ("http://localhost", True),
+        ("https://assay.example.com", False),
+        ("http://10.0.0.5:8080", False),
+    ],
+)
+def test_only_a_loopback_address_counts_as_this_host(
+    make_logger: Any, url: str, local: bool
+) -> None:
+    assert make_logger(url)._worker.endpoint.on_this_host is local
 
 
 def test_stats_read_by_attribute_or_by_key_as_the_dict_they_were(
@@ -385,7 +421,10 @@ def test_a_full_memory_queue_drops_the_oldest_rows_and_counts_them(
 def test_when_memory_and_spool_are_full_the_oldest_are_dropped_with_one_warning(
     closed_port_url: str, make_logger: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logger = make_logger(closed_port_url, batch_size=50, max_spool_mb=0.004)  # about 4 KB
+    told: list[DeliveryError] = []
+    logger = make_logger(
+        closed_port_url, batch_size=50, max_spool_mb=0.004, on_error=told.append
+    )  # a spool of about 4 KB
 
     with caplog.at_level(logging.WARNING, logger="assay.logger"):
         ids = [logger.log({"age": i, "plan": f"plan-{i}"}, i) for i in range(2000)]
@@ -398,6 +437,8 @@ def test_when_memory_and_spool_are_full_the_oldest_are_dropped_with_one_warning(
     assert on_disk == ids[-len(on_disk) :]  # the newest survive, in order
     drop_warnings = [r for r in caplog.records if "dropped" in r.getMessage()]
     assert len(drop_warnings) == 1
+    (drops,) = [error for error in told if error.dropped]
+    assert 0 < drops.dropped <= stats["dropped"] and drops.rejected == 0
 
 
 def test_an_unreachable_server_sends_batches_to_the_spool(

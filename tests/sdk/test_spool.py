@@ -17,7 +17,7 @@ pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
 
 
 def _batch(spool: Spool, rows: int = 10, size: int = 100) -> Batch:
-    return Batch("predictions", spool.new_name("predictions", rows), b"x" * size, rows)
+    return Batch("predictions", spool.new_name("predictions", rows, True), b"x" * size, rows)
 
 
 def test_batches_replay_in_the_order_they_were_written(tmp_path: Path) -> None:
