@@ -5,7 +5,8 @@ handed to the worker (:mod:`assay._delivery`), which sends or spools it.
 A batch holds ``batch_size`` rows while predictions arrive slowly, and what arrives in
 :data:`BATCH_SECONDS` when they come faster, up to ``max_batch_size``: the server's cost per
 request is paid once for thousands of rows, and a batch still leaves within a fraction of a
-second of its first row.
+second of its first row. A batcher that falls behind (:data:`BEHIND`) sends its batches
+uncompressed until it catches up.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ _Item = TypeVar("_Item")
 BATCH_SECONDS = 0.2
 #: How often (seconds) the arrival rate is measured again.
 _RATE_WINDOW = 0.5
+#: The batcher is behind when this share of ``max_queue`` waits: it stops gzipping batches
+#: until it has caught up, rather than let the queue fill and drop rows.
+BEHIND = 0.25
 
 
 class BatchSettings(Protocol):
@@ -158,7 +162,7 @@ class Batcher:
         if elapsed >= _RATE_WINDOW:
             queued = len(self.queue)
             arrived = self._rate_taken + queued - self._rate_queued
-            wanted = int(arrived / elapsed * BATCH_SECONDS)
+            wanted = round(arrived / elapsed * BATCH_SECONDS)
             self.cut_at = max(settings.batch_size, min(wanted, ceiling))
             self._rate_since, self._rate_queued, self._rate_taken = now, queued, 0
         elif self.cut_at > ceiling:  # a 413 made batches smaller
@@ -168,6 +172,8 @@ class Batcher:
         compress = self.settings.compress
         if compress is None:  # gzip on loopback costs the CPU the server needs and saves nothing
             compress = not self._server_on_this_host
+        if len(self.queue) > self.settings.max_queue * BEHIND:
+            compress = False  # behind: gzip is most of the encoding's cost; rows come first
         batch, bad = prediction_batch(rows, self._name, compress=compress)
         if bad:
             self._stats.add("rejected", len(bad))

@@ -221,7 +221,16 @@ class DeliveryWorker:
         return head
 
     def _to_spool(self, batch: Batch) -> bool:
-        """Write ``batch`` to disk (True); when the disk refuses, keep it in memory (bounded)."""
+        """Write ``batch`` to disk (True); when the disk refuses, keep it in memory (bounded).
+
+        A batch larger than the whole spool is written in halves, so that a small spool keeps
+        the newest rows rather than drop a large batch whole."""
+        if len(batch.body) > self.spool.max_bytes and batch.rows > 1:
+            written = True
+            for body, rows in split_batch(batch.kind, batch.body):
+                name = self.spool.new_name(batch.kind, rows, batch.gzipped)
+                written = self._to_spool(Batch(batch.kind, name, body, rows)) and written
+            return written
         try:
             dropped = self.spool.write(batch)
         except OSError as exc:
