@@ -173,7 +173,8 @@ class PredictionLogger:
             probabilities: ``{class: probability}``.
             sensitive: attributes for fairness checks, e.g. ``{"sex": "F"}``.
             label: the ground truth, when already known (else see :meth:`log_label`).
-            prediction_id: your id for this prediction (a uuid4 hex when not given); logging
+            prediction_id: your id for this prediction (when not given, a random UUID of
+                the time-ordered version 7, as 32 hex digits); logging
                 the same id twice stores it once.
             timestamp: epoch seconds or a datetime (naive means UTC); defaults to now.
         """

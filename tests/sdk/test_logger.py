@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 
 import assay
 from assay import DeliveryError, PredictionLogger
+from assay._batches import new_prediction_id
 from tests.sdk.conftest import ScriptedServer
 from tests.sdk.logger_support import (
     ManualClock,
@@ -75,7 +78,7 @@ def _posted_ids(server: ScriptedServer) -> list[str]:
     return [pid for document in _posted(server) for pid in ids_in(document)]
 
 
-def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
+def test_log_returns_a_uuid7_hex_and_the_batch_goes_gzipped_and_column_wise(
     scripted_server: ScriptedServer, make_logger: Any
 ) -> None:
     scripted_server.answer(200, accepted(2))
@@ -86,7 +89,7 @@ def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
     second = logger.log({"age": 41, "plan": "basic"}, 0, score=0.1, sensitive={"sex": "M"})
 
     assert logger.flush(timeout=10)
-    assert re.fullmatch(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}", first)
+    assert re.fullmatch(r"[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}", first)
     (request,) = scripted_server.requests
     assert request.method == "POST" and request.path == PREDICTIONS
     assert request.headers["Content-Encoding"] == "gzip"
@@ -99,6 +102,19 @@ def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
     assert columns["sensitive"] == {"sex": ["F", "M"]}
     assert all(isinstance(ts, float) for ts in columns["timestamp"])
     assert logger.stats["sent"] == 2
+
+
+def test_made_ids_are_uuid7_and_sort_in_the_order_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
+    made = []
+    for _ in range(3):
+        made.append(new_prediction_id())
+        time.sleep(0.002)  # another millisecond: the ids' time part grows
+
+    assert made == sorted(made) and len(set(made)) == 3
+    parsed = [uuid.UUID(hex=each) for each in made]
+    assert {(each.version, each.variant) for each in parsed} == {(7, uuid.RFC_4122)}
+    assert before <= int(made[0][:12], 16) <= time.time_ns() // 1_000_000
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
