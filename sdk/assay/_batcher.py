@@ -6,7 +6,8 @@ A batch holds ``batch_size`` rows while predictions arrive slowly, and what arri
 :data:`BATCH_SECONDS` when they come faster, up to ``max_batch_size``: the server's cost per
 request is paid once for thousands of rows, and a batch still leaves within a fraction of a
 second of its first row. A batcher that falls behind (:data:`BEHIND`) sends its batches
-uncompressed until it catches up.
+uncompressed until it catches up; batches to a loopback server, uncompressed, are gzipped
+while the ones waiting for the senders fill more than half of their memory.
 """
 
 from __future__ import annotations
@@ -57,9 +58,11 @@ class Batcher:
         stats: StatsKeeper,
         clock: Clock,
         server_on_this_host: bool = False,
+        memory_filling: Callable[[], bool] = lambda: False,
     ) -> None:
         self.settings = settings
         self._server_on_this_host = server_on_this_host
+        self._memory_filling = memory_filling
         self._name = name
         self._dispatch = dispatch
         self._stats = stats
@@ -171,7 +174,9 @@ class Batcher:
     def _encode_predictions(self, rows: list[Row]) -> Batch | None:
         compress = self.settings.compress
         if compress is None:  # gzip on loopback costs the CPU the server needs and saves nothing
-            compress = not self._server_on_this_host
+            # ... unless batches pile up in memory: gzipped, twice the rows wait there before
+            # any goes to disk (where one sender alone replays them)
+            compress = not self._server_on_this_host or self._memory_filling()
         if len(self.queue) > self.settings.max_queue * BEHIND:
             compress = False  # behind: gzip is most of the encoding's cost; rows come first
         batch, bad = prediction_batch(rows, self._name, compress=compress)

@@ -76,6 +76,7 @@ class DeliveryWorker:
             stats=stats,
             clock=clock,
             server_on_this_host=endpoint.on_this_host,
+            memory_filling=self._memory_filling,
         )
         # What log() and log_label() touch, at hand.
         self.queue: deque[Row] = self.batcher.queue
@@ -198,6 +199,10 @@ class DeliveryWorker:
                 self._hand_over(batch)
                 return
         self._to_spool(batch)
+
+    def _memory_filling(self) -> bool:
+        """Whether the batches waiting for the senders hold more than half of their memory."""
+        return self._handoff_bytes * 2 > self.settings.max_memory_mb * 1024 * 1024
 
     def _hand_over(self, batch: Batch) -> None:
         """Queue ``batch`` for the senders (the caller holds ``_cond``)."""
