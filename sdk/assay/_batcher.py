@@ -146,11 +146,16 @@ class Batcher:
     def _cut(
         self, source: deque[_Item], encode: Callable[[list[_Item]], Batch | None], cut_all: bool
     ) -> None:
+        # A forced cut owes the rows queued when it began, not those logged meanwhile: chasing
+        # those cut a batch of a few rows per spool write while the server was down.
+        owed = len(source) if cut_all else 0
         while True:
             self._measure_rate()
-            if not (len(source) >= self.cut_at or (cut_all and source)):
+            full = len(source) >= self.cut_at
+            if not (full or (owed > 0 and source)):
                 return
-            rows = take(source, self.cut_at)
+            rows = take(source, self.cut_at if full else owed)
+            owed -= len(rows)
             self._rate_taken += len(rows)
             batch = encode(rows) if rows else None
             if batch is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ class Settings:
     compress: bool | None = True
 
 
-def _batcher(settings: Settings, clock: ManualClock, sent: list[Batch]) -> Batcher:
+def _batcher(settings: Settings, clock: ManualClock, sent: list[Batch], **options: Any) -> Batcher:
     stats = StatsKeeper(owner="churn v3", kept_errors=5, on_error=None, clock=clock)
     names = iter(range(1_000_000))
     return Batcher(
@@ -34,6 +35,7 @@ def _batcher(settings: Settings, clock: ManualClock, sent: list[Batch]) -> Batch
         dispatch=sent.append,
         stats=stats,
         clock=clock,
+        **options,
     )
 
 
@@ -82,3 +84,43 @@ def test_a_batcher_that_falls_behind_stops_gzipping_until_it_catches_up() -> Non
     assert gzipped[0] is False  # the backlog went plain
     assert gzipped[-1] is True  # caught up: the last batch is gzipped again
     assert sum(batch.rows for batch in sent) == 300
+
+
+def test_to_a_loopback_server_batches_are_gzipped_only_while_memory_fills() -> None:
+    clock, sent = ManualClock(), []
+    filling = False
+    batcher = _batcher(
+        Settings(compress=None),
+        clock,
+        sent,
+        server_on_this_host=True,
+        memory_filling=lambda: filling,
+    )
+
+    batcher.queue.extend([ROW] * 10)
+    batcher.cut(force=True)
+    filling = True
+    batcher.queue.extend([ROW] * 10)
+    batcher.cut(force=True)
+
+    assert [batch.gzipped for batch in sent] == [False, True]
+
+
+def test_a_forced_cut_takes_the_rows_queued_when_it_began_not_those_logged_meanwhile() -> None:
+    clock, sent = ManualClock(), []
+    batcher = _batcher(Settings(batch_size=50), clock, sent)
+    late = 0
+
+    def log_while_dispatching(batch: Batch) -> None:
+        nonlocal late
+        sent.append(batch)
+        if late < 1000:  # a serving thread keeps logging while each batch is written
+            batcher.queue.extend([ROW] * 7)
+            late += 7
+
+    batcher._dispatch = log_while_dispatching  # type: ignore[method-assign]
+    batcher.queue.extend([ROW] * 120)
+    batcher.cut(force=True)
+
+    assert [batch.rows for batch in sent] == [50, 50, 20]
+    assert len(batcher.queue) == 3 * 7  # logged during the cut: they wait for the next one
