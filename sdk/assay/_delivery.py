@@ -36,6 +36,8 @@ _log = logging.getLogger("assay.logger")
 _IDLE_WAIT = 1.0
 #: Longest single wait of flush() and close() between two looks at the work left.
 _FLUSH_POLL = 0.05
+#: Batches for disk that wait for a sender to write them; past it, the batcher writes.
+_SPILL_BATCHES = 8
 
 
 class DeliverySettings(BatchSettings, Protocol):
@@ -93,6 +95,10 @@ class DeliveryWorker:
         self._handoff: deque[Batch] = deque()
         self._handoff_bytes = 0
         self._inflight: dict[int, Batch] = {}  # by sender
+        # Batches the batcher sent to disk, for a sender to write: an fsync can take tens of
+        # milliseconds, which the batcher, with rows arriving, does not have.
+        self._spill: deque[Batch] = deque()
+        self._writing = 0  # spill batches being written now
         self._own_spooled: set[str] = set()
         self._retry_at = 0.0
         self._failures = 0
@@ -166,7 +172,7 @@ class DeliveryWorker:
     def in_memory_rows(self) -> int:
         """Rows in memory: queued, or cut into batches not yet sent or spooled."""
         with self._cond:
-            handed = sum(batch.rows for batch in self._handoff)
+            handed = sum(batch.rows for batch in (*self._handoff, *self._spill))
         return self.batcher.queued() + handed
 
     def delivered(self) -> bool:
@@ -182,7 +188,14 @@ class DeliveryWorker:
 
     def _in_memory_empty(self) -> bool:
         batcher = self.batcher
-        return not (batcher.queued() or batcher.busy or self._handoff or self._inflight)
+        return not (
+            batcher.queued()
+            or batcher.busy
+            or self._handoff
+            or self._inflight
+            or self._spill
+            or self._writing
+        )
 
     # -- between the threads ------------------------------------------------------------------
 
@@ -190,15 +203,20 @@ class DeliveryWorker:
         """Hand a new batch to the senders, or spool it behind the batches already waiting."""
         bound = self.settings.max_memory_mb * 1024 * 1024
         with self._cond:
-            if (
-                not self.closed
-                and not self._own_spooled
-                and self._retry_at <= self.clock.monotonic()
-                and (not self._handoff or self._handoff_bytes + len(batch.body) <= bound)
-            ):
-                self._hand_over(batch)
-                return
-        self._to_spool(batch)
+            if not self.closed:
+                if (
+                    not self._own_spooled
+                    and not self._spill
+                    and self._retry_at <= self.clock.monotonic()
+                    and (not self._handoff or self._handoff_bytes + len(batch.body) <= bound)
+                ):
+                    self._hand_over(batch)
+                    return
+                if len(self._spill) < _SPILL_BATCHES:  # for disk: a sender writes it
+                    self._spill.append(batch)
+                    self._cond.notify_all()
+                    return
+        self._to_spool(batch)  # closed, or the senders' writes fall behind: write it here
 
     def _memory_filling(self) -> bool:
         """Whether the batches waiting for the senders hold more than half of their memory."""
@@ -261,8 +279,9 @@ class DeliveryWorker:
         """At stop: put what is still in memory on disk, for a later process to deliver."""
         self.batcher.cut(force=True)
         with self._cond:
-            leftovers = list(self._handoff)
+            leftovers = [*self._handoff, *self._spill]
             self._handoff.clear()
+            self._spill.clear()
             self._handoff_bytes = 0
             inflight = [batch for batch in self._inflight.values() if batch.path is None]
         # maybe they arrive too: then they count as duplicates
@@ -294,8 +313,21 @@ class DeliveryWorker:
         with self._cond:
             if self._stopping.is_set():
                 return False
-            delay = self._retry_at - self.clock.monotonic()
-            batch = self._take(sender)
+            if self._spill:
+                spill = self._spill.popleft()
+                self._writing += 1
+            else:
+                spill = None
+                delay = self._retry_at - self.clock.monotonic()
+                batch = self._take(sender)
+        if spill is not None:
+            try:
+                self._to_spool(spill)
+            finally:
+                with self._cond:
+                    self._writing -= 1
+                    self._cond.notify_all()
+            return True
         if delay > 0:
             # Backing off: whatever arrives meanwhile goes to disk, in order; when the disk
             # refuses it, it stays in memory and the wait keeps that from spinning.
@@ -323,6 +355,8 @@ class DeliveryWorker:
 
     def _take_would_wait(self) -> bool:
         """Nothing this sender may take now (the caller holds ``_cond``)."""
+        if self._spill:
+            return False
         if not self._handoff:
             return True
         return self._handoff[0].kind != "predictions" and any(
