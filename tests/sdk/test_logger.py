@@ -19,6 +19,7 @@ import pytest
 import assay
 from assay import DeliveryError, PredictionLogger
 from assay._batches import new_prediction_id
+from assay._spool import Spool
 from tests.sdk.conftest import ScriptedServer
 from tests.sdk.logger_support import (
     ManualClock,
@@ -455,6 +456,30 @@ def test_when_memory_and_spool_are_full_the_oldest_are_dropped_with_one_warning(
     assert len(drop_warnings) == 1
     (drops,) = [error for error in told if error.dropped]
     assert 0 < drops.dropped <= stats["dropped"] and drops.rejected == 0
+
+
+def test_past_the_memory_bound_a_sender_writes_batches_to_the_spool_and_all_arrive(
+    scripted_server: ScriptedServer, make_logger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted_server.answer(200, accepted(10))
+    writers: list[str] = []
+    write = Spool.write
+
+    def noting_writer(spool: Spool, batch: Any) -> int:
+        writers.append(threading.current_thread().name)
+        return write(spool, batch)
+
+    monkeypatch.setattr(Spool, "write", noting_writer)
+    logger = make_logger(scripted_server.url, batch_size=10, flush_interval=60)
+    logger.max_memory_mb = 1e-6  # one batch waits in memory; the others go to disk
+
+    ids = [logger.log({"age": i}, 0) for i in range(200)]
+
+    assert logger.flush(timeout=20)
+    assert sorted(_posted_ids(scripted_server)) == sorted(ids)
+    assert logger.stats["spooled"] > 0 and logger.stats["dropped"] == 0
+    # the senders write (and fsync) them; the batcher only when eight wait for the senders
+    assert any(name.startswith("assay-logger-sender") for name in writers)
 
 
 def test_an_unreachable_server_sends_batches_to_the_spool(
