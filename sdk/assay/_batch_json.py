@@ -1,10 +1,10 @@
 """The JSON text of a prediction batch: orjson when it is importable, the standard library
 otherwise, and the same document either way.
 
-On a 20-feature batch ``orjson.dumps`` takes about a quarter of ``json.dumps``'s time (4.2 µs
-against 15.6 µs a row on the project's machine), which was most of the batcher's work. The
-SDK needs only ``requests``, so orjson is optional (``pip install "assay-ml[fast]"``); the
-plain path stays, and is tested with the same cases.
+A 5,000-row batch of 20 features took 2.8 µs of CPU a row with orjson against 12.5 µs with
+``json`` (columns built and JSON written, on the project's machine): the JSON was most of the
+batcher's work. The SDK needs only ``requests``, so orjson is optional (``pip install
+"assay-ml[fast]"``); the plain path stays, and is tested with the same cases.
 
 The two encoders do not write every value alike: orjson writes NaN and ±infinity as ``null``
 (``json`` writes ``NaN``, which the server refuses row by row, as it should), serialises
