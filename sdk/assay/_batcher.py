@@ -1,6 +1,14 @@
 """The prediction logger's batcher: the memory queues ``log()`` appends to, cut into encoded
-batches — when a queue holds ``batch_size`` rows, on a flush, or every ``flush_interval`` —
-each handed to the worker (:mod:`assay._delivery`), which sends or spools it."""
+batches — when a queue holds a batch's rows, on a flush, or every ``flush_interval`` — each
+handed to the worker (:mod:`assay._delivery`), which sends or spools it.
+
+A batch holds ``batch_size`` rows while predictions arrive slowly, and what arrives in
+:data:`BATCH_SECONDS` when they come faster, up to ``max_batch_size``: the server's cost per
+request is paid once for thousands of rows, and a batch still leaves within a fraction of a
+second of its first row. A batcher that falls behind (:data:`BEHIND`) sends its batches
+uncompressed until it catches up; batches to a loopback server, uncompressed, are gzipped
+while the ones waiting for the senders fill more than half of their memory.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +27,23 @@ __all__ = ["BatchSettings", "Batcher"]
 _log = logging.getLogger("assay.logger")
 _Item = TypeVar("_Item")
 
+#: At a high rate, a batch holds the predictions of this many seconds.
+BATCH_SECONDS = 0.2
+#: How often (seconds) the arrival rate is measured again.
+_RATE_WINDOW = 0.5
+#: The batcher is behind when this share of ``max_queue`` waits: it stops gzipping batches
+#: until it has caught up, rather than let the queue fill and drop rows.
+BEHIND = 0.25
+
 
 class BatchSettings(Protocol):
     """The tunables the batcher reads from its logger each time it needs them."""
 
     batch_size: int
+    max_batch_size: int
     flush_interval: float
     max_queue: int
+    compress: bool | None
 
 
 class Batcher:
@@ -39,8 +57,12 @@ class Batcher:
         dispatch: Callable[[Batch], None],
         stats: StatsKeeper,
         clock: Clock,
+        server_on_this_host: bool = False,
+        memory_filling: Callable[[], bool] = lambda: False,
     ) -> None:
         self.settings = settings
+        self._server_on_this_host = server_on_this_host
+        self._memory_filling = memory_filling
         self._name = name
         self._dispatch = dispatch
         self._stats = stats
@@ -52,6 +74,11 @@ class Batcher:
         self.wake = threading.Event()
         #: True while rows taken from a queue are being encoded or held back: in neither place.
         self.busy = False
+        #: Rows per prediction batch now; log() wakes the batcher when the queue holds as many.
+        self.cut_at = settings.batch_size
+        self._rate_since = clock.monotonic()
+        self._rate_queued = 0  # the queue's length when the rate window began
+        self._rate_taken = 0  # rows taken from the queue since
         self._flushes = 0
         self._stopping = threading.Event()
 
@@ -89,6 +116,7 @@ class Batcher:
                 next_cut = now + self.settings.flush_interval
             try:
                 self.cut(force)
+                self._stats.report_drops()  # here, not in log(): on_error may take its time
             except Exception:  # a bug here must not stop delivery for good
                 _log.exception("assay: the prediction logger's batcher failed")
             if stopping and not (self.queue or self.labels):
@@ -118,14 +146,45 @@ class Batcher:
     def _cut(
         self, source: deque[_Item], encode: Callable[[list[_Item]], Batch | None], cut_all: bool
     ) -> None:
-        while len(source) >= self.settings.batch_size or (cut_all and source):
-            rows = take(source, self.settings.batch_size)
+        # A forced cut owes the rows queued when it began, not those logged meanwhile: chasing
+        # those cut a batch of a few rows per spool write while the server was down.
+        owed = len(source) if cut_all else 0
+        while True:
+            self._measure_rate()
+            full = len(source) >= self.cut_at
+            if not (full or (owed > 0 and source)):
+                return
+            rows = take(source, self.cut_at if full else owed)
+            owed -= len(rows)
+            self._rate_taken += len(rows)
             batch = encode(rows) if rows else None
             if batch is not None:
                 self._dispatch(batch)
 
+    def _measure_rate(self) -> None:
+        """Every :data:`_RATE_WINDOW` s: size batches to the rate predictions arrive at."""
+        now = self._clock.monotonic()
+        elapsed = now - self._rate_since
+        settings = self.settings
+        ceiling = max(settings.batch_size, settings.max_batch_size)
+        if elapsed >= _RATE_WINDOW:
+            queued = len(self.queue)
+            arrived = self._rate_taken + queued - self._rate_queued
+            wanted = round(arrived / elapsed * BATCH_SECONDS)
+            self.cut_at = max(settings.batch_size, min(wanted, ceiling))
+            self._rate_since, self._rate_queued, self._rate_taken = now, queued, 0
+        elif self.cut_at > ceiling:  # a 413 made batches smaller
+            self.cut_at = ceiling
+
     def _encode_predictions(self, rows: list[Row]) -> Batch | None:
-        batch, bad = prediction_batch(rows, self._name)
+        compress = self.settings.compress
+        if compress is None:  # gzip on loopback costs the CPU the server needs and saves nothing
+            # ... unless batches pile up in memory: gzipped, twice the rows wait there before
+            # any goes to disk (where one sender alone replays them)
+            compress = not self._server_on_this_host or self._memory_filling()
+        if len(self.queue) > self.settings.max_queue * BEHIND:
+            compress = False  # behind: gzip is most of the encoding's cost; rows come first
+        batch, bad = prediction_batch(rows, self._name, compress=compress)
         if bad:
             self._stats.add("rejected", len(bad))
             self._stats.report(

@@ -3,8 +3,8 @@
 A batch the server refuses whole (a final answer: a 4xx other than 408, 413 and 429, or a 5xx
 the retry policy does not retry), or fails on again and again while it answers its readiness
 probe (a 500 on that batch only), would otherwise block every batch behind it in the spool. It
-is moved here instead: its body as it was sent (``<name>``, gzipped JSON for predictions) and
-why (``<name>.reason.json``: status, code, message, request id, when). The directory is
+is moved here instead: its body as it was sent (``<name>``: JSON, gzipped when it ends in
+``.gz``) and why (``<name>.reason.json``: status, code, message, request id, when). The directory is
 bounded; the oldest entries go first.
 """
 

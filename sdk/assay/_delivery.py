@@ -36,6 +36,8 @@ _log = logging.getLogger("assay.logger")
 _IDLE_WAIT = 1.0
 #: Longest single wait of flush() and close() between two looks at the work left.
 _FLUSH_POLL = 0.05
+#: Batches for disk that wait for a sender to write them; past it, the batcher writes.
+_SPILL_BATCHES = 8
 
 
 class DeliverySettings(BatchSettings, Protocol):
@@ -70,7 +72,13 @@ class DeliveryWorker:
         self.stats = stats
         self.clock = clock
         self.batcher = Batcher(
-            settings, name=spool.new_name, dispatch=self._dispatch, stats=stats, clock=clock
+            settings,
+            name=spool.new_name,
+            dispatch=self._dispatch,
+            stats=stats,
+            clock=clock,
+            server_on_this_host=endpoint.on_this_host,
+            memory_filling=self._memory_filling,
         )
         # What log() and log_label() touch, at hand.
         self.queue: deque[Row] = self.batcher.queue
@@ -87,6 +95,10 @@ class DeliveryWorker:
         self._handoff: deque[Batch] = deque()
         self._handoff_bytes = 0
         self._inflight: dict[int, Batch] = {}  # by sender
+        # Batches the batcher sent to disk, for a sender to write: an fsync can take tens of
+        # milliseconds, which the batcher, with rows arriving, does not have.
+        self._spill: deque[Batch] = deque()
+        self._writing = 0  # spill batches being written now
         self._own_spooled: set[str] = set()
         self._retry_at = 0.0
         self._failures = 0
@@ -127,6 +139,7 @@ class DeliveryWorker:
         if self._batcher_thread is not None:
             self._batcher_thread.join(timeout=1.0)
         self._spool_leftovers()
+        self.stats.report_drops()
         for thread in self._sender_threads:
             thread.join(timeout=0.5)
         self.spool.release_replay_lock()
@@ -159,7 +172,7 @@ class DeliveryWorker:
     def in_memory_rows(self) -> int:
         """Rows in memory: queued, or cut into batches not yet sent or spooled."""
         with self._cond:
-            handed = sum(batch.rows for batch in self._handoff)
+            handed = sum(batch.rows for batch in (*self._handoff, *self._spill))
         return self.batcher.queued() + handed
 
     def delivered(self) -> bool:
@@ -175,7 +188,14 @@ class DeliveryWorker:
 
     def _in_memory_empty(self) -> bool:
         batcher = self.batcher
-        return not (batcher.queued() or batcher.busy or self._handoff or self._inflight)
+        return not (
+            batcher.queued()
+            or batcher.busy
+            or self._handoff
+            or self._inflight
+            or self._spill
+            or self._writing
+        )
 
     # -- between the threads ------------------------------------------------------------------
 
@@ -183,15 +203,24 @@ class DeliveryWorker:
         """Hand a new batch to the senders, or spool it behind the batches already waiting."""
         bound = self.settings.max_memory_mb * 1024 * 1024
         with self._cond:
-            if (
-                not self.closed
-                and not self._own_spooled
-                and self._retry_at <= self.clock.monotonic()
-                and (not self._handoff or self._handoff_bytes + len(batch.body) <= bound)
-            ):
-                self._hand_over(batch)
-                return
-        self._to_spool(batch)
+            if not self.closed:
+                if (
+                    not self._own_spooled
+                    and not self._spill
+                    and self._retry_at <= self.clock.monotonic()
+                    and (not self._handoff or self._handoff_bytes + len(batch.body) <= bound)
+                ):
+                    self._hand_over(batch)
+                    return
+                if len(self._spill) < _SPILL_BATCHES:  # for disk: a sender writes it
+                    self._spill.append(batch)
+                    self._cond.notify_all()
+                    return
+        self._to_spool(batch)  # closed, or the senders' writes fall behind: write it here
+
+    def _memory_filling(self) -> bool:
+        """Whether the batches waiting for the senders hold more than half of their memory."""
+        return self._handoff_bytes * 2 > self.settings.max_memory_mb * 1024 * 1024
 
     def _hand_over(self, batch: Batch) -> None:
         """Queue ``batch`` for the senders (the caller holds ``_cond``)."""
@@ -215,7 +244,16 @@ class DeliveryWorker:
         return head
 
     def _to_spool(self, batch: Batch) -> bool:
-        """Write ``batch`` to disk (True); when the disk refuses, keep it in memory (bounded)."""
+        """Write ``batch`` to disk (True); when the disk refuses, keep it in memory (bounded).
+
+        A batch larger than the whole spool is written in halves, so that a small spool keeps
+        the newest rows rather than drop a large batch whole."""
+        if len(batch.body) > self.spool.max_bytes and batch.rows > 1:
+            written = True
+            for body, rows in split_batch(batch.kind, batch.body):
+                name = self.spool.new_name(batch.kind, rows, batch.gzipped)
+                written = self._to_spool(Batch(batch.kind, name, body, rows)) and written
+            return written
         try:
             dropped = self.spool.write(batch)
         except OSError as exc:
@@ -241,8 +279,9 @@ class DeliveryWorker:
         """At stop: put what is still in memory on disk, for a later process to deliver."""
         self.batcher.cut(force=True)
         with self._cond:
-            leftovers = list(self._handoff)
+            leftovers = [*self._handoff, *self._spill]
             self._handoff.clear()
+            self._spill.clear()
             self._handoff_bytes = 0
             inflight = [batch for batch in self._inflight.values() if batch.path is None]
         # maybe they arrive too: then they count as duplicates
@@ -274,8 +313,21 @@ class DeliveryWorker:
         with self._cond:
             if self._stopping.is_set():
                 return False
-            delay = self._retry_at - self.clock.monotonic()
-            batch = self._take(sender)
+            if self._spill:
+                spill = self._spill.popleft()
+                self._writing += 1
+            else:
+                spill = None
+                delay = self._retry_at - self.clock.monotonic()
+                batch = self._take(sender)
+        if spill is not None:
+            try:
+                self._to_spool(spill)
+            finally:
+                with self._cond:
+                    self._writing -= 1
+                    self._cond.notify_all()
+            return True
         if delay > 0:
             # Backing off: whatever arrives meanwhile goes to disk, in order; when the disk
             # refuses it, it stays in memory and the wait keeps that from spinning.
@@ -303,6 +355,8 @@ class DeliveryWorker:
 
     def _take_would_wait(self) -> bool:
         """Nothing this sender may take now (the caller holds ``_cond``)."""
+        if self._spill:
+            return False
         if not self._handoff:
             return True
         return self._handoff[0].kind != "predictions" and any(
@@ -394,14 +448,17 @@ class DeliveryWorker:
 
     def _split(self, batch: Batch) -> None:
         """413: the server takes fewer rows (or bytes) per batch; send halves, cut smaller."""
-        self.settings.batch_size = max(1, min(self.settings.batch_size, batch.rows // 2))
+        fewer = max(1, batch.rows // 2)
+        self.settings.batch_size = min(self.settings.batch_size, fewer)
+        self.settings.max_batch_size = min(self.settings.max_batch_size, fewer)
         _log.warning(
             "assay: the server refused a batch of %d rows as too large; batch_size is now %d",
             batch.rows,
             self.settings.batch_size,
         )
         for body, rows in split_batch(batch.kind, batch.body):
-            self._to_spool(Batch(batch.kind, self.spool.new_name(batch.kind, rows), body, rows))
+            name = self.spool.new_name(batch.kind, rows, batch.gzipped)
+            self._to_spool(Batch(batch.kind, name, body, rows))
 
     def _back_off(self, retry_after: float | None, error: AssayError | None = None) -> None:
         settings = self.settings

@@ -58,6 +58,8 @@ class DeliveryError:
     errors: list[dict[str, object]] = field(default_factory=list)
     #: Where the refused batch was set aside (None for row-level refusals).
     dead_letter: str | None = None
+    #: Rows dropped since the last such report (memory queue and spool full, …).
+    dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class StatsKeeper:
         self._errors: deque[DeliveryError] = deque(maxlen=kept_errors)
         self._last_error: str | None = None
         self._last_drop_warning = -math.inf
+        self._drops_reported = 0
 
     def add(self, counter: Counter, rows: int) -> None:
         """Add ``rows`` to one counter."""
@@ -148,20 +151,26 @@ class StatsKeeper:
             self._last_error = message
 
     def dropped(self, rows: int) -> None:
-        """Count dropped rows, with a warning at most once a :data:`DROP_WARNING_INTERVAL`."""
+        """Count dropped rows; :meth:`report_drops` tells of them, off the serving thread."""
         with self._lock:
             self._counts["dropped"] += rows
-            now = self._clock.monotonic()
-            if now - self._last_drop_warning < DROP_WARNING_INTERVAL:
-                return
-            self._last_drop_warning = now
+
+    def report_drops(self) -> None:
+        """Tell of rows dropped since the last time — a warning and an ``on_error`` call — at
+        most once a :data:`DROP_WARNING_INTERVAL`."""
+        with self._lock:
             total = self._counts["dropped"]
-        _log.warning(
-            "assay: the prediction logger of %s has dropped %d rows (memory queue and disk "
-            "spool full, logger closed, or features not a mapping); see stats['dropped']",
-            self._owner,
-            total,
+            new = total - self._drops_reported
+            moment = self._clock.monotonic()
+            if not new or moment - self._last_drop_warning < DROP_WARNING_INTERVAL:
+                return
+            self._last_drop_warning = moment
+            self._drops_reported = total
+        message = (
+            f"dropped {total} rows in all, {new} since the last report (memory queue and disk "
+            "spool full, logged after close(), or features not a mapping); see stats['dropped']"
         )
+        self.report(DeliveryError("predictions", message, 0, dropped=new))
 
     def report(self, error: DeliveryError) -> None:
         """Keep ``error``, log it, and hand it to ``on_error`` (whose failures are logged)."""

@@ -9,9 +9,11 @@ retry policy mounted and sends no ``Idempotency-Key``: the server already stores
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 
@@ -23,11 +25,10 @@ from assay.errors import AssayError
 
 __all__ = ["Answer", "IngestEndpoint"]
 
-# Prediction batches go gzipped; the labels endpoint takes plain JSON.
-_HEADERS = {
-    "predictions": {"Content-Type": "application/json", "Content-Encoding": "gzip"},
-    "labels": {"Content-Type": "application/json"},
-}
+# Prediction batches go gzipped (unless the server is on this host); labels as plain JSON.
+_PLAIN_JSON = {"Content-Type": "application/json"}
+_GZIPPED_JSON = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,8 @@ class IngestEndpoint:
         """Send one batch and say what the answer means; never raises for HTTP reasons."""
         url = self._urls[batch.kind]
         try:
-            response = self._open().post(
-                url, data=batch.body, headers=_HEADERS[batch.kind], timeout=timeout
-            )
+            headers = _GZIPPED_JSON if batch.gzipped else _PLAIN_JSON
+            response = self._open().post(url, data=batch.body, headers=headers, timeout=timeout)
         except requests.RequestException as exc:
             return Answer(Verdict.RETRY, error=network_error(exc, "POST", url))
         judged = verdict(response.status_code)
@@ -77,6 +77,17 @@ class IngestEndpoint:
             error = AssayError(f"POST {url}: the answer is not a JSON object", status=200)
             return Answer(Verdict.RETRY, error=error)
         return Answer(Verdict.DONE, body=body)
+
+    @property
+    def on_this_host(self) -> bool:
+        """Whether the server's address is a loopback one (``localhost``, ``127.0.0.1``, …)."""
+        host = urlsplit(self._connection.base_url).hostname or ""
+        if host.lower() in _LOOPBACK_NAMES:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     def ready(self, timeout: tuple[float, float]) -> bool:
         """Whether the server answers its readiness probe (``GET /ready``) with 200."""

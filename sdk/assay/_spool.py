@@ -59,9 +59,9 @@ class Spool:
         # The replay order from the last scan, consumed oldest first.
         self._replay: list[Path] = []
 
-    def new_name(self, kind: str, rows: int) -> str:
+    def new_name(self, kind: str, rows: int, gzipped: bool) -> str:
         """A file name that sorts after every name this process made before."""
-        suffix = ".json.gz" if kind == "predictions" else ".json"
+        suffix = ".json.gz" if gzipped else ".json"
         return f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}.{kind}.{rows}{suffix}"
 
     def _ensure_directory(self) -> None:
@@ -92,7 +92,9 @@ class Spool:
     def write(self, batch: Batch) -> int:
         """Store ``batch``; make room by deleting the oldest batches; return the rows dropped.
 
-        When the batch alone is over the spool's size, it is the one dropped.
+        "Oldest" is by name, the order batches were cut in: when the batch alone is over the
+        spool's size, or only batches cut after it could make room (a sender spooling a
+        batch it held while newer ones went to disk), it is the one dropped.
         Raises OSError when the disk refuses the write.
         """
         self._ensure_directory()
@@ -104,6 +106,10 @@ class Spool:
         if known is None or known + size > self.max_bytes or self._writes_since_scan >= 100:
             files = self.pending()
             total = sum(each for _, each in files)
+            older = sum(each for path, each in files if path.name < batch.name)
+            if total - older + size > self.max_bytes:
+                self._known_bytes, self._writes_since_scan = total, 0
+                return batch.rows
             for path, each in files:
                 if total + size <= self.max_bytes:
                     break

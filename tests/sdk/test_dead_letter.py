@@ -184,6 +184,6 @@ def test_a_batch_refused_whole_is_set_aside_not_just_counted(serve: Any, make_lo
     assert logger.flush(timeout=10)
 
     assert (logger.stats["rejected"], logger.stats["dead_lettered"]) == (10, 1)
-    (entry,) = [p for p in logger.dead_letter_dir.iterdir() if not p.name.endswith(".json")]
+    (entry,) = [p for p in logger.dead_letter_dir.iterdir() if not p.name.endswith(".reason.json")]
     assert ids_in(decoded(entry.read_bytes())) == ids
     assert len(server.seen) == 1  # a final answer: never retried, no readiness probe

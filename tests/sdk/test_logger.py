@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ import pytest
 
 import assay
 from assay import DeliveryError, PredictionLogger
+from assay._batches import new_prediction_id
+from assay._spool import Spool
 from tests.sdk.conftest import ScriptedServer
 from tests.sdk.logger_support import (
     ManualClock,
@@ -74,17 +79,18 @@ def _posted_ids(server: ScriptedServer) -> list[str]:
     return [pid for document in _posted(server) for pid in ids_in(document)]
 
 
-def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
+def test_log_returns_a_uuid7_hex_and_the_batch_goes_gzipped_and_column_wise(
     scripted_server: ScriptedServer, make_logger: Any
 ) -> None:
     scripted_server.answer(200, accepted(2))
     logger = make_logger(scripted_server.url)
+    logger.compress = True  # as to any server not on this host
 
     first = logger.log({"age": 30, "plan": "pro"}, 1, score=0.8, sensitive={"sex": "F"})
     second = logger.log({"age": 41, "plan": "basic"}, 0, score=0.1, sensitive={"sex": "M"})
 
     assert logger.flush(timeout=10)
-    assert re.fullmatch(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}", first)
+    assert re.fullmatch(r"[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}", first)
     (request,) = scripted_server.requests
     assert request.method == "POST" and request.path == PREDICTIONS
     assert request.headers["Content-Encoding"] == "gzip"
@@ -97,6 +103,53 @@ def test_log_returns_a_uuid4_hex_and_the_batch_goes_gzipped_and_column_wise(
     assert columns["sensitive"] == {"sex": ["F", "M"]}
     assert all(isinstance(ts, float) for ts in columns["timestamp"])
     assert logger.stats["sent"] == 2
+
+
+def test_made_ids_are_uuid7_and_sort_in_the_order_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
+    made = []
+    for _ in range(3):
+        made.append(new_prediction_id())
+        time.sleep(0.002)  # another millisecond: the ids' time part grows
+
+    assert made == sorted(made) and len(set(made)) == 3
+    parsed = [uuid.UUID(hex=each) for each in made]
+    assert {(each.version, each.variant) for each in parsed} == {(7, uuid.RFC_4122)}
+    assert before <= int(made[0][:12], 16) <= time.time_ns() // 1_000_000
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_batches_to_a_server_on_this_host_go_as_plain_json(
+    scripted_server: ScriptedServer, make_logger: Any, host: str
+) -> None:
+    scripted_server.answer(200, accepted(1))
+    url = scripted_server.url.replace("127.0.0.1", host)
+    if host == "[::1]":  # the scripted server listens on IPv4: only the decision is checked
+        assert make_logger(url)._worker.endpoint.on_this_host
+        return
+    logger = make_logger(url)
+
+    pid = logger.log({"age": 30}, 1)
+
+    assert logger.flush(timeout=10)
+    (request,) = scripted_server.requests
+    assert "Content-Encoding" not in request.headers
+    assert json.loads(request.body)["columns"]["prediction_id"] == [pid]
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.2:8080", True),
+        ("http://localhost", True),
+        ("https://assay.example.com", False),
+        ("http://10.0.0.5:8080", False),
+    ],
+)
+def test_only_a_loopback_address_counts_as_this_host(
+    make_logger: Any, url: str, local: bool
+) -> None:
+    assert make_logger(url)._worker.endpoint.on_this_host is local
 
 
 def test_stats_read_by_attribute_or_by_key_as_the_dict_they_were(
@@ -385,7 +438,10 @@ def test_a_full_memory_queue_drops_the_oldest_rows_and_counts_them(
 def test_when_memory_and_spool_are_full_the_oldest_are_dropped_with_one_warning(
     closed_port_url: str, make_logger: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logger = make_logger(closed_port_url, batch_size=50, max_spool_mb=0.004)  # about 4 KB
+    told: list[DeliveryError] = []
+    logger = make_logger(
+        closed_port_url, batch_size=50, max_spool_mb=0.004, on_error=told.append
+    )  # a spool of about 4 KB
 
     with caplog.at_level(logging.WARNING, logger="assay.logger"):
         ids = [logger.log({"age": i, "plan": f"plan-{i}"}, i) for i in range(2000)]
@@ -398,6 +454,32 @@ def test_when_memory_and_spool_are_full_the_oldest_are_dropped_with_one_warning(
     assert on_disk == ids[-len(on_disk) :]  # the newest survive, in order
     drop_warnings = [r for r in caplog.records if "dropped" in r.getMessage()]
     assert len(drop_warnings) == 1
+    (drops,) = [error for error in told if error.dropped]
+    assert 0 < drops.dropped <= stats["dropped"] and drops.rejected == 0
+
+
+def test_past_the_memory_bound_a_sender_writes_batches_to_the_spool_and_all_arrive(
+    scripted_server: ScriptedServer, make_logger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted_server.answer(200, accepted(10))
+    writers: list[str] = []
+    write = Spool.write
+
+    def noting_writer(spool: Spool, batch: Any) -> int:
+        writers.append(threading.current_thread().name)
+        return write(spool, batch)
+
+    monkeypatch.setattr(Spool, "write", noting_writer)
+    logger = make_logger(scripted_server.url, batch_size=10, flush_interval=60)
+    logger.max_memory_mb = 1e-6  # one batch waits in memory; the others go to disk
+
+    ids = [logger.log({"age": i}, 0) for i in range(200)]
+
+    assert logger.flush(timeout=20)
+    assert sorted(_posted_ids(scripted_server)) == sorted(ids)
+    assert logger.stats["spooled"] > 0 and logger.stats["dropped"] == 0
+    # the senders write (and fsync) them; the batcher only when eight wait for the senders
+    assert any(name.startswith("assay-logger-sender") for name in writers)
 
 
 def test_an_unreachable_server_sends_batches_to_the_spool(

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.store_independent  # pure: the SQLite run is enough
 
 
 def _batch(spool: Spool, rows: int = 10, size: int = 100) -> Batch:
-    return Batch("predictions", spool.new_name("predictions", rows), b"x" * size, rows)
+    return Batch("predictions", spool.new_name("predictions", rows, True), b"x" * size, rows)
 
 
 def test_batches_replay_in_the_order_they_were_written(tmp_path: Path) -> None:
@@ -50,6 +50,20 @@ def test_a_full_spool_drops_its_oldest_batches_and_reports_their_rows(tmp_path: 
 
     assert dropped == [0, 0, 0, 7, 7]
     assert [p.name for p, _ in spool.pending()] == [b.name for b in batches[2:]]
+
+
+def test_a_batch_cut_before_every_batch_on_disk_is_the_one_a_full_spool_drops(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, 1000)
+    late, first, second, third = [_batch(spool, rows=n, size=300) for n in (4, 5, 6, 7)]
+    for batch in (first, second, third):
+        spool.write(batch)
+
+    assert spool.write(late) == 4  # a sender spools, late, a batch it held: it is the oldest
+    assert [p.name for p, _ in spool.pending()] == [first.name, second.name, third.name]
+    spool.remove(spool.pending()[0][0])
+    assert spool.write(late) == 0  # room without deleting a newer batch: it is kept
 
 
 def test_a_batch_larger_than_the_whole_spool_is_the_one_dropped(tmp_path: Path) -> None:
