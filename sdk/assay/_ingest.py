@@ -45,10 +45,12 @@ class IngestEndpoint:
     """Where one model version's batches go. Each of the logger's sender threads posts on a
     session (connections) of its own."""
 
-    def __init__(self, connection: Connection, model: str, version: int) -> None:
+    def __init__(
+        self, connection: Connection, model: str, version: int, shadow_of: int | None = None
+    ) -> None:
         self._connection = connection
         self._urls = {
-            "predictions": connection.base_url + predictions_path(model, version),
+            "predictions": connection.base_url + predictions_path(model, version, shadow_of),
             "labels": connection.base_url + labels_path(model),
         }
         self._local = threading.local()

@@ -35,7 +35,6 @@ from assay._paths import (
     ModelRef,
     VersionRef,
     model_name,
-    predictions_path,
     spool_directory_name,
     version_number,
 )
@@ -143,11 +142,7 @@ class PredictionLogger:
             on_error=self.on_error,
             clock=self.clock,
         )
-        endpoint = IngestEndpoint(self._connection, self.model, self.version)
-        if self.shadow_of is not None:  # the same endpoint, with the query the server reads
-            endpoint._urls["predictions"] = self._connection.base_url + predictions_path(
-                self.model, self.version, self.shadow_of
-            )
+        endpoint = IngestEndpoint(self._connection, self.model, self.version, self.shadow_of)
         return DeliveryWorker(
             self,
             endpoint=endpoint,

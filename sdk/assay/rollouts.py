@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -273,7 +274,7 @@ class RolloutMethods(ServerCalls):
         self,
         model: ModelRef,
         promotion_id: int,
-        steps: list[float] | list[dict[str, float]],
+        steps: Sequence[float] | Sequence[Mapping[str, float]],
         *,
         min_duration_minutes: float = 60.0,
         min_predictions: int = 100,
@@ -293,7 +294,7 @@ class RolloutMethods(ServerCalls):
             rollback_on_halt: a halt (a critical alert on the candidate, or an approver)
                 also gives the production version all the traffic back.
         """
-        planned = [s if isinstance(s, dict) else {"percent": s} for s in steps]
+        planned = [dict(s) if isinstance(s, Mapping) else {"percent": s} for s in steps]
         body = {
             "promotion_id": int(promotion_id),
             "steps": planned,
