@@ -21,28 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .evidence import EvidenceContext, Missing
-from .rule_schemas import ChallengerNotWorse, Rule, ShadowMinPredictions
-from .verdicts import FAIL, MISSING, PASS, RuleResult, RuleStatus
-
-
-def _result(
-    rule: Rule,
-    status: RuleStatus,
-    message: str,
-    *,
-    threshold: str,
-    observed: object = None,
-    evidence: dict[str, object] | None = None,
-) -> RuleResult:
-    return {
-        "id": rule["id"],
-        "check": rule["check"],
-        "status": status,
-        "observed": observed,
-        "threshold": threshold,
-        "message": message,
-        "evidence": evidence,
-    }
+from .rule_schemas import ChallengerNotWorse, ShadowMinPredictions
+from .verdicts import FAIL, MISSING, PASS, RuleResult, rule_result
 
 
 def _worse_beyond_margin(report: Mapping[str, Any], margin: float) -> bool:
@@ -66,7 +46,7 @@ def challenger_not_worse(ctx: EvidenceContext, rule: ChallengerNotWorse) -> Rule
     metric_name = rule["metric"] or "the default metric"
     threshold = f"not worse than the champion on {metric_name} by more than {margin:g} ({test})"
     if isinstance(found, Missing):
-        return _result(rule, MISSING, found.reason, threshold=threshold)
+        return rule_result(rule, MISSING, found.reason, threshold=threshold)
     report = found.value
     evidence: dict[str, object] = {
         "type": "comparison",
@@ -85,7 +65,7 @@ def challenger_not_worse(ctx: EvidenceContext, rule: ChallengerNotWorse) -> Rule
     )
     observed = report.get("difference")
     if report["verdict"] == "insufficient_data":
-        return _result(
+        return rule_result(
             rule,
             MISSING,
             f"The comparison has too little evidence yet: {report['reason']}",
@@ -94,7 +74,7 @@ def challenger_not_worse(ctx: EvidenceContext, rule: ChallengerNotWorse) -> Rule
             evidence=evidence,
         )
     worse = _worse_beyond_margin(report, margin)
-    return _result(
+    return rule_result(
         rule,
         FAIL if worse else PASS,
         f"{report['verdict'].replace('_', ' ')}: {report['reason']}",
@@ -110,7 +90,7 @@ def shadow_min_predictions(ctx: EvidenceContext, rule: ShadowMinPredictions) -> 
     window = f" in the last {rule['days']:g} days" if rule.get("days") else ""
     threshold = f">= {rule['n']} shadow predictions{window}"
     if isinstance(found, Missing):
-        return _result(rule, MISSING, found.reason, threshold=threshold)
+        return rule_result(rule, MISSING, found.reason, threshold=threshold)
     count = int(found.value)
     evidence: dict[str, object] = {
         "type": "traffic",
@@ -118,7 +98,7 @@ def shadow_min_predictions(ctx: EvidenceContext, rule: ShadowMinPredictions) -> 
         "link": found.link,
         **found.detail,
     }
-    return _result(
+    return rule_result(
         rule,
         PASS if count >= rule["n"] else FAIL,
         f"{count} predictions in the shadow of v{found.detail.get('champion')}{window}; "

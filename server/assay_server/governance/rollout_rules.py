@@ -23,8 +23,8 @@ from ..registry.stages import holders
 from .evidence import EvidenceContext
 from .models import PromotionRequest
 from .rollouts_models import Rollout, RolloutStatus
-from .rule_schemas import NoOpenIncident, RolloutMinDuration, Rule
-from .verdicts import FAIL, PASS, RuleResult, RuleStatus
+from .rule_schemas import NoOpenIncident, RolloutMinDuration
+from .verdicts import FAIL, PASS, RuleResult, rule_result
 
 #: The rule kinds a rollout's gate judges again, and that make an approval wait for one.
 ROLLOUT_RULE_KINDS = frozenset({"rollout_min_duration", "no_open_incident"})
@@ -71,26 +71,6 @@ def rollout_gate_status(session: Session, request: PromotionRequest) -> str | No
     return "awaiting_rollout" if awaits_rollout(session, request) else None
 
 
-def _result(
-    rule: Rule,
-    status: RuleStatus,
-    message: str,
-    *,
-    threshold: str,
-    observed: object,
-    evidence: dict[str, object] | None,
-) -> RuleResult:
-    return {
-        "id": rule["id"],
-        "check": rule["check"],
-        "status": status,
-        "observed": observed,
-        "threshold": threshold,
-        "message": message,
-        "evidence": evidence,
-    }
-
-
 def rollout_min_duration(ctx: EvidenceContext, rule: RolloutMinDuration) -> RuleResult:
     """Judge ``rollout_min_duration`` (see the module's docstring)."""
     hours = rule["hours"]
@@ -98,7 +78,7 @@ def rollout_min_duration(ctx: EvidenceContext, rule: RolloutMinDuration) -> Rule
     rollout = latest_rollout(ctx.session, ctx.version.id)
     name = ctx.version.model.name
     if rollout is None:
-        return _result(
+        return rule_result(
             rule,
             PASS,
             f"v{ctx.version.version} has no rollout yet: approved to production it waits for "
@@ -115,7 +95,7 @@ def rollout_min_duration(ctx: EvidenceContext, rule: RolloutMinDuration) -> Rule
         "link": f"/api/v1/rollouts/{rollout.id}",
     }
     if rollout.status == RolloutStatus.ROLLED_BACK.value:
-        return _result(
+        return rule_result(
             rule,
             FAIL,
             f"Rollout {rollout.id} of v{ctx.version.version} was rolled back after {ran:g} hours.",
@@ -123,7 +103,7 @@ def rollout_min_duration(ctx: EvidenceContext, rule: RolloutMinDuration) -> Rule
             observed=ran,
             evidence=evidence,
         )
-    return _result(
+    return rule_result(
         rule,
         PASS if ran >= hours else FAIL,
         f"Rollout {rollout.id} of v{ctx.version.version} has run {ran:g} hours; "
@@ -147,7 +127,7 @@ def no_open_incident(ctx: EvidenceContext, rule: NoOpenIncident) -> RuleResult:
         "link": f"/api/v1/alerts?model={name}&status=open",
     }
     if not found:
-        return _result(
+        return rule_result(
             rule,
             PASS,
             f"No {severity}{worse} incident is open on v{ctx.version.version}.",
@@ -156,7 +136,7 @@ def no_open_incident(ctx: EvidenceContext, rule: NoOpenIncident) -> RuleResult:
             evidence=evidence,
         )
     listed = ", ".join(f"#{i.id} {i.check} of {i.subject} ({i.severity})" for i in found[:5])
-    return _result(
+    return rule_result(
         rule,
         FAIL,
         f"{len(found)} {severity}{worse} incidents are open on v{ctx.version.version}: {listed}.",

@@ -28,30 +28,10 @@ from .rule_schemas import (
     StagePrerequisite,
     ThresholdRule,
 )
-from .verdicts import FAIL, MISSING, PASS, RuleResult, RuleStatus
+from .verdicts import FAIL, MISSING, PASS, RuleResult, rule_result
 
 #: What a required field may not hold and still count as filled in.
 PLACEHOLDERS = frozenset({"", "todo", "tbd", "n/a", "na", "none", "-", "?"})
-
-
-def _result(
-    rule: Rule,
-    status: RuleStatus,
-    message: str,
-    *,
-    threshold: str,
-    observed: object = None,
-    evidence: dict[str, object] | None = None,
-) -> RuleResult:
-    return {
-        "id": rule["id"],
-        "check": rule["check"],
-        "status": status,
-        "observed": observed,
-        "threshold": threshold,
-        "message": message,
-        "evidence": evidence,
-    }
 
 
 def _compare(
@@ -64,7 +44,7 @@ def _compare(
 ) -> RuleResult:
     threshold = f"{op} {limit:g}"
     if isinstance(observed, bool) or not isinstance(observed, (int, float)):
-        return _result(
+        return rule_result(
             rule,
             MISSING,
             f"{what} is not a number ({observed!r}).",
@@ -73,9 +53,9 @@ def _compare(
             evidence=evidence,
         )
     if math.isnan(observed):
-        return _result(rule, MISSING, f"{what} is NaN.", threshold=threshold, evidence=evidence)
+        return rule_result(rule, MISSING, f"{what} is NaN.", threshold=threshold, evidence=evidence)
     ok = OPERATORS[op](observed, limit)
-    return _result(
+    return rule_result(
         rule,
         PASS if ok else FAIL,
         f"{what} is {observed:g}; the rule needs {threshold}.",
@@ -95,7 +75,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: BenchmarkMetric) -> RuleResult
     bench = next((b for b in ctx.benchmarks if rule.get("benchmark") in (None, b.name)), None)
     if bench is None:
         named = f"named {rule['benchmark']!r} " if rule.get("benchmark") else ""
-        return _result(
+        return rule_result(
             rule,
             MISSING,
             f"No benchmark {named}was logged for v{ctx.version.version}.",
@@ -109,7 +89,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: BenchmarkMetric) -> RuleResult
         "link": f"{_version_url(ctx)}/benchmarks/{bench.id}",
     }
     if metric is not None and metric not in bench.metrics:
-        return _result(
+        return rule_result(
             rule,
             MISSING,
             f"Benchmark {bench.name!r} (#{bench.id}) has no metric {metric!r}.",
@@ -119,7 +99,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: BenchmarkMetric) -> RuleResult
     if rule.get("independent"):
         training = ctx.version.lineage.get("dataset_hash")
         if not bench.dataset_hash or not training:
-            return _result(
+            return rule_result(
                 rule,
                 MISSING,
                 "An independent benchmark needs the dataset hash of both the benchmark and "
@@ -128,7 +108,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: BenchmarkMetric) -> RuleResult
                 evidence=evidence,
             )
         if bench.dataset_hash == training:
-            return _result(
+            return rule_result(
                 rule,
                 FAIL,
                 f"Benchmark {bench.name!r} ran on the training dataset ({training}); "
@@ -139,7 +119,7 @@ def _benchmark_metric(ctx: EvidenceContext, rule: BenchmarkMetric) -> RuleResult
             )
     op, limit = rule.get("op"), rule.get("value")
     if metric is None or op is None or limit is None:  # the schema gives all three or none
-        return _result(
+        return rule_result(
             rule,
             PASS,
             f"Benchmark {bench.name!r} (#{bench.id}) was logged.",
@@ -154,7 +134,7 @@ def _monitored(ctx: EvidenceContext, rule: ThresholdRule, what: str) -> RuleResu
     found = ctx.observe(rule["check"], rule)
     threshold = f"{rule['op']} {rule['value']:g}"
     if isinstance(found, Missing):
-        return _result(rule, MISSING, found.reason, threshold=threshold)
+        return rule_result(rule, MISSING, found.reason, threshold=threshold)
     evidence = {"type": "report", "source": found.source, "link": found.link, **found.detail}
     return _compare(
         rule,
@@ -197,7 +177,7 @@ def _fields_present(ctx: EvidenceContext, rule: FieldsPresent, source: str) -> R
     evidence: dict[str, object] = {"type": source, "link": _version_url(ctx), "fields": wanted}
     threshold = f"present: {', '.join(wanted)}"
     if absent:
-        return _result(
+        return rule_result(
             rule,
             MISSING,
             f"{source} has no {', '.join(absent)}.",
@@ -206,7 +186,7 @@ def _fields_present(ctx: EvidenceContext, rule: FieldsPresent, source: str) -> R
             evidence=evidence,
         )
     if blank:
-        return _result(
+        return rule_result(
             rule,
             FAIL,
             f"{source} fields are blank or placeholders: {', '.join(blank)}.",
@@ -214,7 +194,7 @@ def _fields_present(ctx: EvidenceContext, rule: FieldsPresent, source: str) -> R
             threshold=threshold,
             evidence=evidence,
         )
-    return _result(
+    return rule_result(
         rule,
         PASS,
         f"{source} has {', '.join(wanted)}.",
@@ -235,14 +215,14 @@ def _metadata_present(ctx: EvidenceContext, rule: FieldsPresent) -> RuleResult:
 def _explanation(ctx: EvidenceContext, rule: Rule) -> RuleResult:
     found = ctx.observe("explanation_available", rule)
     if isinstance(found, Missing):
-        return _result(rule, MISSING, found.reason, threshold="available")
+        return rule_result(rule, MISSING, found.reason, threshold="available")
     evidence: dict[str, object] = {
         "type": "explanation",
         "source": found.source,
         "link": found.link,
     }
     if found.value:
-        return _result(
+        return rule_result(
             rule,
             PASS,
             "An explanation is available.",
@@ -250,7 +230,7 @@ def _explanation(ctx: EvidenceContext, rule: Rule) -> RuleResult:
             threshold="available",
             evidence=evidence,
         )
-    return _result(
+    return rule_result(
         rule,
         FAIL,
         "No explanation of this version succeeded.",
@@ -276,8 +256,8 @@ def _artifact_format(ctx: EvidenceContext, rule: ArtifactFormats) -> RuleResult:
         "link": f"{_version_url(ctx)}/artifact",
     }
     if fmt is None:
-        return _result(rule, MISSING, "The version has no artifact.", threshold=threshold)
-    return _result(
+        return rule_result(rule, MISSING, "The version has no artifact.", threshold=threshold)
+    return rule_result(
         rule,
         PASS if ok else FAIL,
         f"The artifact is {fmt}; the rule allows {threshold}.",
@@ -297,7 +277,7 @@ def _stage_prerequisite(ctx: EvidenceContext, rule: StagePrerequisite) -> RuleRe
         "link": f"/api/v1/models/{ctx.version.model.name}/stage-history",
     }
     if not stays:
-        return _result(
+        return rule_result(
             rule,
             MISSING,
             f"v{ctx.version.version} has never been in {rule['stage']}.",
@@ -307,7 +287,7 @@ def _stage_prerequisite(ctx: EvidenceContext, rule: StagePrerequisite) -> RuleRe
     spent = sum(((s.left_at or ctx.now) - s.entered_at for s in stays), timedelta())
     days = round(spent.total_seconds() / 86400, 3)
     ok = days >= rule["min_days"]
-    return _result(
+    return rule_result(
         rule,
         PASS if ok else FAIL,
         f"v{ctx.version.version} has spent {days:g} days in {rule['stage']}; "
@@ -323,10 +303,10 @@ def _max_open_alerts(ctx: EvidenceContext, rule: MaxOpenAlerts) -> RuleResult:
     severity = f" {rule['severity']}" if rule.get("severity") else ""
     threshold = f"<= {rule['value']} open{severity} alerts"
     if isinstance(found, Missing):
-        return _result(rule, MISSING, found.reason, threshold=threshold)
+        return rule_result(rule, MISSING, found.reason, threshold=threshold)
     evidence: dict[str, object] = {"type": "alerts", "source": found.source, "link": found.link}
     ok = int(found.value) <= rule["value"]
-    return _result(
+    return rule_result(
         rule,
         PASS if ok else FAIL,
         f"{found.value} open{severity} alerts; the rule allows {rule['value']}.",

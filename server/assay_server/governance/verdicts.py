@@ -8,6 +8,7 @@ shapes are the API's too. Nothing here reads the store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final, Literal, TypedDict
 
 from ..roles import Role
@@ -136,3 +137,24 @@ def overrides_pass(evaluation: Evaluation) -> bool:
 def describe(failing: list[FailingRule]) -> str:
     """The failing rules in a sentence: ``policy/rule (status); …``."""
     return "; ".join(f"{r['policy']}/{r['id']} ({r['status']})" for r in failing)
+
+
+def rule_result(
+    rule: Mapping[str, object],
+    status: RuleStatus,
+    message: str,
+    *,
+    threshold: str,
+    observed: object = None,
+    evidence: dict[str, object] | None = None,
+) -> RuleResult:
+    """One rule's result, as every rule kind reports it."""
+    return {
+        "id": str(rule["id"]),
+        "check": str(rule["check"]),
+        "status": status,
+        "observed": observed,
+        "threshold": threshold,
+        "message": message,
+        "evidence": evidence,
+    }
