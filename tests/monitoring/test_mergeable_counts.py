@@ -293,6 +293,12 @@ def test_a_window_smaller_than_the_sample_is_kept_whole() -> None:
     pd.testing.assert_frame_equal(sample.result(), window, check_categorical=False)
 
 
+def test_an_empty_window_gives_an_empty_sample() -> None:
+    sample = SeededSample(10, seed=1)
+    sample.update(pd.DataFrame({"prediction_id": pd.Series([], dtype=object)}))
+    assert sample.result().empty and not sample.sampled and sample.rows == 0
+
+
 def test_concat_frames_keeps_categories_and_fills_absent_columns() -> None:
     first = pd.DataFrame({"c": pd.Series(["a", "b"], dtype="category"), "x": [1.0, 2.0]})
     second = pd.DataFrame({"c": pd.Series(["z"], dtype="category")})

@@ -113,7 +113,7 @@ class SeededSample:
     def result(self) -> pd.DataFrame:
         """The sample, in the order its rows arrived."""
         self._prune()
-        if not self._parts:
+        if not self._parts or _ORDER not in self._parts[0].columns:  # nothing offered
             return pd.DataFrame()
         whole = self._parts[0].sort_values(_ORDER, kind="stable")
         return whole.drop(columns=[_KEY, _ORDER]).reset_index(drop=True)

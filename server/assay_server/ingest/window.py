@@ -198,23 +198,128 @@ def read_window(
 
 #: Batches decoded together when a window is streamed (about 250k rows at the SDK's default).
 BATCHES_PER_BLOCK = 250
+#: Rows decoded together when a window is streamed with a row budget (monitor runs).
+ROWS_PER_BLOCK = 250_000
 
 
-def _labels_of_batches(session: Session, version_id: int, batch_ids: list[int]) -> Series | None:
-    import orjson
-    import pandas as pd
-
+def _next_batches(
+    session: Session,
+    version_id: int,
+    start_us: int,
+    end_us: int,
+    after: int,
+    batches: int,
+    max_rows: int | None,
+) -> list[tuple[int, int, int]]:
+    """``(id, ts_min_us, ts_max_us)`` of the next batches with rows in the window: at most
+    ``batches`` of them, and no more than ``max_rows`` rows (but at least one batch)."""
     rows = session.execute(
-        select(PredictionRow.prediction_id, cast(PredictionRow.label, Text)).where(
-            PredictionRow.version_id == version_id,
-            PredictionRow.batch_id.in_(batch_ids),
-            PredictionRow.label.is_not(None),
+        select(
+            PredictionBatch.id,
+            PredictionBatch.accepted,
+            PredictionBatch.ts_min_us,
+            PredictionBatch.ts_max_us,
         )
+        .where(
+            PredictionBatch.version_id == version_id,
+            PredictionBatch.id > after,
+            PredictionBatch.block.is_not(None),
+            PredictionBatch.ts_max_us >= start_us,
+            PredictionBatch.ts_min_us < end_us,
+        )
+        .order_by(PredictionBatch.id)
+        .limit(batches)
     ).all()
+    chosen: list[tuple[int, int, int]] = []
+    total = 0
+    for batch_id, accepted, ts_min, ts_max in rows:
+        if chosen and max_rows is not None and total + accepted > max_rows:
+            break
+        chosen.append((batch_id, int(ts_min or 0), int(ts_max or 0)))
+        total += accepted
+    return chosen
+
+
+def _blocks_of(session: Session, batch_ids: list[int]) -> list[tuple[int, bytes]]:
+    rows = session.execute(
+        select(PredictionBatch.id, PredictionBatch.block)
+        .where(PredictionBatch.id.in_(batch_ids))
+        .order_by(PredictionBatch.id)
+    )
+    return [(batch_id, block) for batch_id, block in rows if block is not None]
+
+
+def _labels_of_batches(
+    session: Session, version_id: int, batch_ids: list[int], ts_from: int, ts_to: int
+) -> tuple[list[int], list[int], list[Any]]:
+    """The labels known for rows of these batches: batch ids, rows in their blocks, values.
+
+    The time range (the batches' own) lets the store use its (version, time) index, and on a
+    store partitioned by time, only the partitions the batches touch; rows are placed by
+    their position in their block, so no prediction id is read or hashed."""
+    import orjson
+
+    query = select(
+        PredictionRow.batch_id, PredictionRow.row, cast(PredictionRow.label, Text)
+    ).where(
+        PredictionRow.version_id == version_id,
+        PredictionRow.ts_us >= ts_from,
+        PredictionRow.ts_us <= ts_to,
+        PredictionRow.batch_id.in_(batch_ids),
+        PredictionRow.label.is_not(None),
+    )
+    # through the driver's cursor, as labels_in_window does: no SQLAlchemy row per label
+    connection = session.connection()
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     if not rows:
-        return None
-    values = orjson.loads("[" + ",".join(row[1] for row in rows) + "]")
-    return pd.Series(values, index=pd.Index([row[0] for row in rows], dtype=object), dtype=object)
+        return [], [], []
+    values = orjson.loads("[" + ",".join([row[2] for row in rows]) + "]")
+    return [row[0] for row in rows], [row[1] for row in rows], values
+
+
+def _part(
+    blocks: list[tuple[int, bytes]],
+    labels: tuple[list[int], list[int], list[Any]],
+    start_us: int,
+    end_us: int,
+) -> DataFrame:
+    """The blocks' rows in the window as a frame, each with its label (None where unknown)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    tables = [decode_block(block) for _id, block in blocks]
+    offsets: dict[int, int] = {}
+    total = 0
+    for (batch_id, _block), table in zip(blocks, tables, strict=True):
+        offsets[batch_id] = total
+        total += table.num_rows
+    batch_ids, rows, found = labels
+    # missing labels as read_window has them: NaN beside known ones, None when none is known
+    values = np.full(total, np.nan if found else None, dtype=object)
+    if found:
+        at = np.fromiter((offsets[b] for b in batch_ids), np.int64, len(batch_ids))
+        at += np.asarray(rows, dtype=np.int64)
+        values[at] = found
+    table = concat_blocks(tables)
+    if table.num_rows:
+        ts = table["ts_us"]
+        keep = pc.and_(pc.greater_equal(ts, start_us), pc.less(ts, end_us))
+        if STORED in table.column_names:
+            keep = pc.and_(keep, pc.fill_null(table[STORED], True))
+        mask = keep.to_numpy(zero_copy_only=False)
+        if not mask.all():
+            table, values = table.filter(keep), values[mask]
+    if STORED in table.column_names:
+        table = table.drop_columns([STORED])
+    frame = window_frame(table, None)
+    frame["label"] = values
+    return frame
 
 
 def stream_window(
@@ -224,20 +329,24 @@ def stream_window(
     end: datetime | None = None,
     *,
     batches_per_block: int = BATCHES_PER_BLOCK,
+    max_rows: int | None = None,
 ) -> Iterator[PredictionWindow]:
     """The window of :func:`read_window`, a few batches at a time: each part holds the rows
-    (and their labels) of up to ``batches_per_block`` batches, in batch order, so memory
+    (and their labels) of up to ``batches_per_block`` batches — and, with ``max_rows``, of
+    no more batches than hold that many rows (one at least) — in batch order, so memory
     stays bounded whatever the window's size. Parts may be empty."""
     start_us, end_us = bounds_us(start, end)
     after = 0
     while True:
-        blocks = blocks_in_window(
-            session, version_id, start_us, end_us, after_batch=after, limit=batches_per_block
+        batches = _next_batches(
+            session, version_id, start_us, end_us, after, batches_per_block, max_rows
         )
-        if not blocks:
+        if not batches:
             return
-        after = blocks[-1][0]
-        labels = _labels_of_batches(session, version_id, [batch_id for batch_id, _ in blocks])
-        yield PredictionWindow(
-            frame=window_frame(table_in_window(blocks, start_us, end_us), labels)
-        )
+        after = batches[-1][0]
+        ids = [batch_id for batch_id, _, _ in batches]
+        ts_from = max(start_us, min(ts_min for _, ts_min, _ in batches))
+        ts_to = min(end_us - 1, max(ts_max for _, _, ts_max in batches))
+        labels = _labels_of_batches(session, version_id, ids, ts_from, ts_to)
+        frame = _part(_blocks_of(session, ids), labels, start_us, end_us)
+        yield PredictionWindow(frame=frame)

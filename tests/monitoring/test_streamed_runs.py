@@ -1,0 +1,154 @@
+"""A run streams its window part by part: quality, bias and performance are exact on every
+row, drift uses a seeded uniform sample, and each report says which rows it used."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assay_server.checks.bias import measure_bias
+from assay_server.checks.performance import classification_metrics
+from assay_server.checks.quality import check_quality
+from assay_server.ingest.window import read_window, stream_window
+from assay_server.monitoring import windows
+from assay_server.monitoring.drafts import class_labels
+from assay_server.monitoring.run_inputs import plain
+from assay_server.registry.models import ModelVersion
+from assay_server.registry.profiles import load_profile
+
+from .conftest import Monitored
+
+CHECKS = ["drift", "data_quality", "bias", "performance"]
+
+
+def _log_in_batches(monitored: Monitored) -> None:
+    """1,500 rows in six batches, some ages missing, a third of them unlabelled."""
+    for seed in range(3):
+        monitored.log(300, seed=seed, prefix="a", missing_age=0.2, biased=seed == 1)
+        monitored.log(200, seed=seed + 10, prefix="b", labelled=False)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(plain(value)))
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of at most 400 rows (two batches or so): a run streams several."""
+    monkeypatch.setattr(windows, "ROWS_PER_BLOCK", 400)
+
+
+def test_a_sampled_run_is_exact_on_every_row_but_drift(
+    monitored: Monitored, app: Any, settings: Any, db: Any, small_parts: None
+) -> None:
+    app.extensions["assay_settings"] = settings.with_overrides(max_window_rows=250)
+    _log_in_batches(monitored)
+    monitor = monitored.create_monitor(checks=CHECKS, sensitive_features=["sex"], min_rows=50)
+    run = monitored.run(monitor["id"])
+    assert run["status"] == "succeeded", run
+    assert (run["rows_total"], run["rows_used"], run["sampled"]) == (1500, 250, True)
+    reports = {r["kind"]: monitored.report(r["id"]) for r in monitored.reports()}
+    used = {k: (r["rows_total"], r["rows_used"], r["sampled"]) for k, r in reports.items()}
+    assert used == {
+        "drift": (1500, 250, True),
+        "data_quality": (1500, 1500, False),
+        "bias": (1500, 1500, False),
+        "performance": (1500, 1500, True),  # its ROC AUC and log loss
+    }
+    drift = reports["drift"]
+    assert drift["summary"]["sample"] == {
+        "sampled": True,
+        "rows": 250,
+        "rows_total": 1500,
+        "seed": run["id"],
+    }
+    assert {c["n_current"] for c in drift["detail"]["columns"] if c["feature"] == "income"} == {250}
+    sample = reports["performance"]["summary"]["sample"]
+    assert sample["metrics"] == ["roc_auc", "log_loss"] and sample["rows"] == 250
+
+    with db.unit_of_work(write=False) as session:
+        version = session.get(ModelVersion, 1)
+        profile = load_profile(version, app.extensions["assay_settings"])
+        window = read_window(session, 1)
+    assert len(window) == 1500
+    columns = {"age": window.features["age"], "income": window.features["income"]}
+    columns |= {"plan": window.features["plan"], "predicted": window.predictions}
+    quality = check_quality(profile, columns)
+    assert reports["data_quality"]["detail"]["columns"] == _json(quality.as_json()["columns"])
+    labels, predictions = class_labels(window.labels), class_labels(window.predictions)
+    [bias] = measure_bias(
+        predictions, {"sex": class_labels(window.sensitive["sex"])}, labels=labels
+    )
+    assert reports["bias"]["detail"]["features"] == [_json(bias.as_json())]
+    exact = classification_metrics(labels, predictions)
+    metrics = reports["performance"]["summary"]["metrics"]
+    for name in ("accuracy", "precision", "recall", "f1", "n_labelled", "label_coverage"):
+        assert metrics[name] == pytest.approx(exact[name], abs=0), name
+    assert metrics["n_labelled"] == 900 and 0.5 < metrics["roc_auc"] < 1
+
+
+def test_the_same_run_on_an_unsampled_window_gives_the_same_exact_figures(
+    monitored: Monitored, app: Any, settings: Any, small_parts: None
+) -> None:
+    _log_in_batches(monitored)
+    monitor = monitored.create_monitor(checks=CHECKS, sensitive_features=["sex"], min_rows=50)
+    whole = monitored.run(monitor["id"])
+    assert (whole["rows_used"], whole["sampled"]) == (1500, False)
+    app.extensions["assay_settings"] = settings.with_overrides(max_window_rows=100)
+    sampled = monitored.run(monitor["id"])
+    assert (sampled["rows_used"], sampled["sampled"]) == (100, True)
+    by_run: dict[int, dict[str, Any]] = {}
+    for summary in monitored.reports():
+        by_run.setdefault(summary["run_id"], {})[summary["kind"]] = monitored.report(summary["id"])
+    first, second = by_run[whole["id"]], by_run[sampled["id"]]
+    assert first["data_quality"]["detail"] == second["data_quality"]["detail"]
+    assert first["bias"]["detail"] == second["bias"]["detail"]
+    counted = ("accuracy", "precision", "recall", "f1", "n_labelled", "label_coverage")
+    assert {k: first["performance"]["summary"]["metrics"][k] for k in counted} == {
+        k: second["performance"]["summary"]["metrics"][k] for k in counted
+    }
+    assert "sample" not in first["performance"]["summary"]
+    assert first["drift"]["summary"]["sample"]["sampled"] is False
+
+
+def test_a_sample_is_reproducible_from_the_runs_seed(
+    monitored: Monitored, app: Any, settings: Any, db: Any, small_parts: None
+) -> None:
+    from assay_server.checks.sampling import SeededSample
+
+    app.extensions["assay_settings"] = settings.with_overrides(max_window_rows=200)
+    _log_in_batches(monitored)
+    monitor = monitored.create_monitor(checks=["drift"])
+    run = monitored.run(monitor["id"])
+    drift = monitored.report(monitored.reports()[0]["id"])
+    drawn = []
+    for rows_per_part in (400, 10_000):  # however the window is cut
+        sample = SeededSample(200, seed=run["id"])
+        with db.unit_of_work(write=False) as session:
+            for part in stream_window(session, 1, max_rows=rows_per_part):
+                sample.update(part.frame)
+        drawn.append(sample.result())
+    assert list(drawn[0]["prediction_id"]) == list(drawn[1]["prediction_id"])
+    income = drawn[0]["feature.income"].to_numpy()
+    histogram = drift["detail"]["histograms"]["income"]
+    counts, _edges = np.histogram(income, bins=np.asarray(histogram["edges"]))
+    assert counts.tolist() == histogram["current"]
+
+
+def test_streaming_with_a_row_budget_reads_whole_batches_and_every_row(
+    monitored: Monitored, db: Any
+) -> None:
+    _log_in_batches(monitored)
+    with db.unit_of_work(write=False) as session:
+        whole = read_window(session, 1).frame
+        parts = [p.frame for p in stream_window(session, 1, max_rows=450)]
+    assert [len(p) for p in parts] == [300, 200, 300, 200, 300, 200]  # one batch each
+    ids = [i for p in parts for i in p["prediction_id"]]
+    assert ids == list(whole["prediction_id"])
+    labels = [v for p in parts for v in p["label"]]
+    assert [None if v != v else v for v in labels] == [
+        None if v != v else v for v in whole["label"]
+    ]
