@@ -152,3 +152,35 @@ def test_streaming_with_a_row_budget_reads_whole_batches_and_every_row(
     assert [None if v != v else v for v in labels] == [
         None if v != v else v for v in whole["label"]
     ]
+
+
+def test_a_streamed_window_carries_each_rows_label_whatever_its_json_type(
+    client: Any, contributor_headers: dict[str, str], db: Any
+) -> None:
+    from tests.api.factories import API, create_model, declared_version
+    from tests.ingest.conftest import row
+
+    create_model(client, contributor_headers, "kinds", task="multiclass_classification")
+    declared_version(client, contributor_headers, "kinds")
+    labels = [1, "churned", -3, True, None, "é", 'it\'s "quoted", [1]', "x,y"]
+    url = f"{API}/models/kinds/versions/1/predictions"
+    for start in (0, 4):  # two batches
+        rows = [row(i, label=labels[i]) for i in range(start, start + 4)]
+        stored = client.post(url, json={"rows": rows}, headers=contributor_headers)
+        assert stored.json["accepted"] == 4, stored.json
+    corrected = {"labels": [{"prediction_id": "r5", "label": "later"}]}
+    response = client.post(
+        f"{API}/models/kinds/labels", json=corrected, headers=contributor_headers
+    )
+    assert response.status_code == 200
+    with db.unit_of_work(write=False) as session:
+        version_id = next(
+            v.id for v in session.query(ModelVersion).all() if v.model.name == "kinds"
+        )
+        parts = list(stream_window(session, version_id, max_rows=1))
+    assert [len(p) for p in parts] == [4, 4]
+    got = {i: v for p in parts for i, v in zip(p.frame["prediction_id"], p.labels, strict=True)}
+    expected = {f"r{i}": label for i, label in enumerate(labels)} | {"r5": "later"}
+    assert {k: v for k, v in got.items() if v is not None and v == v} == {
+        k: v for k, v in expected.items() if v is not None
+    }

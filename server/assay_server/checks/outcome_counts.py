@@ -128,8 +128,11 @@ class ConfusionCounts:
     def update(self, labels: Any, predictions: Any) -> None:
         """Count one part's labels (None/NaN where missing) against its predictions."""
         true_index, predicted_index, classes = shared_class_codes(labels, predictions)
-        self._label_order.update(dict.fromkeys(factorize_outcomes(labels)[1]))
-        self._prediction_order.update(dict.fromkeys(factorize_outcomes(predictions)[1]))
+        # the labels' classes come first, in order; then the predictions' others, in order
+        # (a prediction's class that is also a label here keeps its place as a label)
+        n_label_classes = int(true_index.max()) + 1 if true_index.size else 0
+        self._label_order.update(dict.fromkeys(classes[:n_label_classes]))
+        self._prediction_order.update(dict.fromkeys(classes[n_label_classes:]))
         evaluated = (true_index >= 0) & (predicted_index >= 0)
         part = _confusion_matrix(true_index[evaluated], predicted_index[evaluated], len(classes))
         self._add(classes, part)

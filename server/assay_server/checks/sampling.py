@@ -15,9 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_KEY = "__sample_key"
-_ORDER = "__sample_order"
-
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Frames one after the other; a categorical column stays categorical (its categories
@@ -26,7 +23,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
+        return _renumbered(frames[0])
     columns: dict[str, Any] = {}
     names = list(dict.fromkeys(name for frame in frames for name in frame.columns))
     sizes = [len(frame) for frame in frames]
@@ -70,9 +67,10 @@ class SeededSample:
         self.seed = seed
         self.rows = 0  # rows seen
         self._rng = np.random.default_rng(seed)
-        self._parts: list[pd.DataFrame] = []
-        self._kept = 0
-        self._bound = np.inf  # keys at or above it cannot enter a full sample
+        # rows taken so far, a piece per part (in arrival order): its rows and their keys
+        self._pieces: list[tuple[pd.DataFrame, np.ndarray]] = []
+        self._taken = 0
+        self._bound = np.inf  # the sample is the rows whose key is below it
 
     @property
     def sampled(self) -> bool:
@@ -80,40 +78,54 @@ class SeededSample:
         return self.rows > self.size
 
     def update(self, frame: pd.DataFrame) -> None:
-        """Offer one part's rows, in their order."""
+        """Offer one part's rows, in their order: only those whose key is among the ``size``
+        smallest so far are copied."""
         n = len(frame)
         keys = self._rng.random(n)
-        order = np.arange(self.rows, self.rows + n, dtype=np.int64)
         self.rows += n
-        take = np.flatnonzero(keys < self._bound)
-        if take.size == 0 or self.size == 0:
+        if self.size == 0 or n == 0:
             return
-        part = (
-            frame.iloc[take].reset_index(drop=True)
-            if take.size < n
-            else frame.reset_index(drop=True)
-        )
-        part = part.assign(**{_KEY: keys[take], _ORDER: order[take]})
-        self._parts.append(part)
-        self._kept += take.size
-        if self._kept >= 2 * self.size:
-            self._prune()
+        candidates = keys[keys < self._bound]
+        if self._taken + candidates.size > self.size:  # the new bound: the size-th key
+            kept = [piece[1][piece[1] < self._bound] for piece in self._pieces]
+            pool = np.concatenate([*kept, candidates])
+            self._bound = float(np.partition(pool, self.size - 1)[self.size - 1])
+            self._bound = float(np.nextafter(self._bound, np.inf))
+        take = np.flatnonzero(keys < self._bound)
+        if take.size == n:  # every row (the sample is not full yet): no copy
+            self._pieces.append((frame, keys))
+        elif take.size:
+            self._pieces.append((frame.take(take), keys[take]))
+        self._taken += take.size
+        if self._taken > 2 * self.size:
+            self._drop_outbid()
 
-    def _prune(self) -> None:
-        whole = concat_frames(self._parts)
-        if len(whole) > self.size:
-            keys = whole[_KEY].to_numpy()
-            keep = np.sort(np.argpartition(keys, self.size - 1)[: self.size])
-            whole = whole.iloc[keep].reset_index(drop=True)
-        if len(whole) == self.size:
-            self._bound = float(whole[_KEY].max())
-        self._parts = [whole]
-        self._kept = len(whole)
+    def _drop_outbid(self) -> None:
+        """Drop the rows taken earlier whose key no longer makes the sample."""
+        pieces = []
+        for frame, keys in self._pieces:
+            keep = np.flatnonzero(keys < self._bound)
+            if keep.size == keys.size:
+                pieces.append((frame, keys))
+            elif keep.size:
+                pieces.append((frame.take(keep), keys[keep]))
+        self._pieces = pieces
+        self._taken = sum(piece[1].size for piece in pieces)
 
     def result(self) -> pd.DataFrame:
         """The sample, in the order its rows arrived."""
-        self._prune()
-        if not self._parts or _ORDER not in self._parts[0].columns:  # nothing offered
+        self._drop_outbid()
+        if not self._pieces:  # nothing offered
             return pd.DataFrame()
-        whole = self._parts[0].sort_values(_ORDER, kind="stable")
-        return whole.drop(columns=[_KEY, _ORDER]).reset_index(drop=True)
+        return concat_frames([frame for frame, _keys in self._pieces])
+
+
+def _renumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0..n-1, without the copy (and block consolidation) of
+    ``reset_index``: the values are shared."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    shallow = frame.copy(deep=False)
+    shallow.index = pd.RangeIndex(len(frame))
+    return shallow
