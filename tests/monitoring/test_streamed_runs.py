@@ -31,6 +31,19 @@ def _log_in_batches(monitored: Monitored) -> None:
         monitored.log(200, seed=seed + 10, prefix="b", labelled=False)
 
 
+def _version_id(session: Any, model: str = "churn") -> int:
+    """The id of the model's version 1 (ids differ between stores)."""
+    from sqlalchemy import select
+
+    from assay_server.registry.models import RegisteredModel as Model
+
+    return session.scalar(
+        select(ModelVersion.id)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(Model.name == model, ModelVersion.version == 1)
+    )
+
+
 def _json(value: Any) -> Any:
     return json.loads(json.dumps(plain(value)))
 
@@ -70,9 +83,9 @@ def test_a_sampled_run_is_exact_on_every_row_but_drift(
     assert sample["metrics"] == ["roc_auc", "log_loss"] and sample["rows"] == 250
 
     with db.unit_of_work(write=False) as session:
-        version = session.get(ModelVersion, 1)
+        version = session.get(ModelVersion, _version_id(session))
         profile = load_profile(version, app.extensions["assay_settings"])
-        window = read_window(session, 1)
+        window = read_window(session, version.id)
     assert len(window) == 1500
     columns = {"age": window.features["age"], "income": window.features["income"]}
     columns |= {"plan": window.features["plan"], "predicted": window.predictions}
@@ -128,7 +141,7 @@ def test_a_sample_is_reproducible_from_the_runs_seed(
     for rows_per_part in (400, 10_000):  # however the window is cut
         sample = SeededSample(200, seed=run["id"])
         with db.unit_of_work(write=False) as session:
-            for part in stream_window(session, 1, max_rows=rows_per_part):
+            for part in stream_window(session, _version_id(session), max_rows=rows_per_part):
                 sample.update(part.frame)
         drawn.append(sample.result())
     assert list(drawn[0]["prediction_id"]) == list(drawn[1]["prediction_id"])
@@ -143,8 +156,9 @@ def test_streaming_with_a_row_budget_reads_whole_batches_and_every_row(
 ) -> None:
     _log_in_batches(monitored)
     with db.unit_of_work(write=False) as session:
-        whole = read_window(session, 1).frame
-        parts = [p.frame for p in stream_window(session, 1, max_rows=450)]
+        version_id = _version_id(session)
+        whole = read_window(session, version_id).frame
+        parts = [p.frame for p in stream_window(session, version_id, max_rows=450)]
     assert [len(p) for p in parts] == [300, 200, 300, 200, 300, 200]  # one batch each
     ids = [i for p in parts for i in p["prediction_id"]]
     assert ids == list(whole["prediction_id"])
@@ -174,9 +188,7 @@ def test_a_streamed_window_carries_each_rows_label_whatever_its_json_type(
     )
     assert response.status_code == 200
     with db.unit_of_work(write=False) as session:
-        version_id = next(
-            v.id for v in session.query(ModelVersion).all() if v.model.name == "kinds"
-        )
+        version_id = _version_id(session, "kinds")
         parts = list(stream_window(session, version_id, max_rows=1))
     assert [len(p) for p in parts] == [4, 4]
     got = {i: v for p in parts for i, v in zip(p.frame["prediction_id"], p.labels, strict=True)}
