@@ -196,3 +196,34 @@ def test_a_streamed_window_carries_each_rows_label_whatever_its_json_type(
     assert {k: v for k, v in got.items() if v is not None and v == v} == {
         k: v for k, v in expected.items() if v is not None
     }
+
+
+def test_estimated_performance_is_summed_over_every_row(
+    monitored: Monitored, app: Any, settings: Any, db: Any, small_parts: None
+) -> None:
+    from assay_server.checks.estimated import estimate_performance
+    from assay_server.monitoring.run_inputs import _calibration
+
+    app.extensions["assay_settings"] = settings.with_overrides(max_window_rows=100)
+    _log_in_batches(monitored)
+    monitor = monitored.create_monitor(checks=["estimated_performance"], min_rows=50)
+    run = monitored.run(monitor["id"])
+    assert run["statuses"]["estimated_performance"] != "insufficient_data", run
+    [summary] = monitored.reports(kind="estimated_performance")
+    report = monitored.report(summary["id"])
+    assert (report["rows_used"], report["sampled"]) == (1500, False)
+    with db.unit_of_work(write=False) as session:
+        version = session.get(ModelVersion, _version_id(session))
+        calibration = _calibration(app.extensions["assay_settings"], version, {})
+        window = read_window(session, version.id)
+    expected = estimate_performance(
+        calibration,
+        window.frame["score"].to_numpy(),
+        predictions=class_labels(window.predictions).to_numpy(),
+    )
+    metrics = report["summary"]["metrics"]
+    assert metrics["n_estimated"] == expected["n_estimated"] == 1500
+    for name in ("accuracy", "precision", "recall", "f1"):
+        assert metrics[name] == pytest.approx(expected[name], rel=1e-12), name
+    realised = report["summary"]["realised"]
+    assert realised["n_labelled"] == 900 and report["summary"]["sample"]["rows"] == 100

@@ -74,7 +74,9 @@ class WindowAggregates:
         if self.quality is not None and self.profile is not None:
             self.quality.update(monitored_columns(self.profile, part, self.prediction_name))
         needs_classes = self.bias is not None or self.confusion is not None
-        predictions = class_labels(part.predictions) if needs_classes else None
+        predictions = None
+        if needs_classes or self.expected is not None:
+            predictions = class_labels(part.predictions)
         classes = class_labels(labels) if needs_classes else None
         if self.bias is not None:
             self.bias.update(predictions, self._sensitive(frame), labels=classes)
@@ -82,8 +84,8 @@ class WindowAggregates:
             self.confusion.update(classes, predictions)
         if self.regression is not None:
             self.regression.update(labels, part.predictions)
-        if self.expected is not None and scores is not None:
-            self.expected.update(scores.to_numpy(), class_labels(part.predictions).to_numpy())
+        if self.expected is not None and scores is not None and predictions is not None:
+            self.expected.update(scores.to_numpy(), predictions.to_numpy())
 
     def _sensitive(self, frame: Any) -> dict[str, Any]:
         """Each sensitive feature under both places it may be logged (``sensitive.x`` and
