@@ -254,13 +254,17 @@ def _blocks_of(session: Session, batch_ids: list[int]) -> list[tuple[int, bytes]
 
 
 _FLAT_LABELS = {
-    # every labelled row of the batches as one JSON array of (batch id, row, label) triples,
-    # flattened: one aggregate over the scan (no grouping, no sort), one string to fetch and
-    # one orjson call, instead of three Python objects per label
-    "sqlite": "SELECT '[' || group_concat(batch_id || ',' || \"row\" || ',' || label) || ']'",
+    # every labelled row of the batches as three JSON arrays (batch ids, rows, labels): one
+    # aggregation over the scan, no grouping and no sort, whose three aggregates take the
+    # same rows in the same order; one row to fetch and three orjson calls instead of three
+    # Python objects per label (on SQLite a third of the time of concatenating triples)
+    "sqlite": (
+        "SELECT '[' || group_concat(batch_id) || ']', '[' || group_concat(\"row\") || ']', "
+        "'[' || group_concat(label) || ']'"
+    ),
     "postgresql": (
-        "SELECT '[' || string_agg(batch_id::text || ',' || \"row\"::text || ',' || label::text, "
-        "',') || ']'"
+        "SELECT '[' || string_agg(batch_id::text, ',') || ']', "
+        "'[' || string_agg(\"row\"::text, ',') || ']', '[' || string_agg(label::text, ',') || ']'"
     ),
 }
 
@@ -288,13 +292,18 @@ def _labels_of_batches(
     cursor = connection.connection.cursor()  # the driver's: no SQLAlchemy row
     try:
         cursor.execute(sql)
-        (flat,) = cursor.fetchone() or (None,)
+        found = cursor.fetchone()
     finally:
         cursor.close()
-    triples = orjson.loads(flat) if flat else []
-    batches = np.array(triples[0::3], dtype=np.int64)
-    rows = np.array(triples[1::3], dtype=np.int64)
-    return batches, rows, triples[2::3]
+    batches, rows, labels = found if found else ("", "", "")
+    if not batches or not rows or not labels:  # no labelled row: NULL aggregates
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, []
+    return (
+        np.array(orjson.loads(batches), dtype=np.int64),
+        np.array(orjson.loads(rows), dtype=np.int64),
+        orjson.loads(labels),
+    )
 
 
 def _part(
