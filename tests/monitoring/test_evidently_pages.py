@@ -78,17 +78,36 @@ def test_each_kind_gets_its_own_evidently_report_and_bias_none(
     )  # each page is built once
 
 
-def test_pages_are_built_on_a_sample_capped_by_the_setting(
+def test_pages_are_built_on_a_sample_capped_by_the_setting_drawn_while_streaming(
     monitored: Monitored, db: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from assay_server.monitoring import evidently_report
+
     reports = _run_every_check(monitored)
-    sizes: list[int] = []
-    real = html.sample
+    current_rows: list[int] = []
+    parts: list[int | None] = []
+    real_html, real_stream = evidently_report.evidently_html, html.stream_window
 
-    def counting(window: Any, size: int, seed: int) -> Any:
-        sizes.append(size)
-        return real(window, size, seed)
+    def drawing(reference: Any, current: Any, *args: Any, **kwargs: Any) -> Any:
+        current_rows.append(len(current))
+        return real_html(reference, current, *args, **kwargs)
 
-    monkeypatch.setattr(html, "sample", counting)
-    html.build_page(db, settings.with_overrides(evidently_max_rows=200), reports["drift"])
-    assert sizes == [200]
+    def streaming(*args: Any, **kwargs: Any) -> Any:
+        parts.append(kwargs.get("max_rows"))
+        return real_stream(*args, **kwargs)
+
+    monkeypatch.setattr(evidently_report, "evidently_html", drawing)
+    monkeypatch.setattr(html, "stream_window", streaming)
+    capped = settings.with_overrides(evidently_max_rows=200)
+    html.build_page(db, capped, reports["drift"])
+    assert current_rows == [200]  # of the window's 600 rows
+    assert parts == [html.ROWS_PER_BLOCK]  # read part by part, never whole
+    with db.unit_of_work(write=False) as session:
+        report = session.get(html.Report, reports["drift"])
+        first = html.sampled_window(session, report.version_id, report, 200)
+        again = html.sampled_window(session, report.version_id, report, 200)
+        whole = html.sampled_window(session, report.version_id, report, 10_000)
+    assert len(first) == 200 and len(whole) == 600
+    # the same rows each time (seeded by the report), rows of the window
+    assert list(first.frame["prediction_id"]) == list(again.frame["prediction_id"])
+    assert set(first.frame["prediction_id"]) < set(whole.frame["prediction_id"])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..checks.profile import ReferenceProfile, category_label
 from ..ingest.window import PredictionWindow
+
+if TYPE_CHECKING:
+    from .aggregates import WindowAggregates
 
 INSUFFICIENT = "insufficient_data"
 _RANK = {"ok": 0, INSUFFICIENT: 0, "warning": 1, "alert": 2}
@@ -25,16 +28,24 @@ class ReportDraft:
     summary: dict[str, Any]
     detail: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)
+    #: rows its figures come from, and whether they are a sample of the window (None: the
+    #: run's own, see ``run_inputs.compute_drafts``)
+    rows_used: int | None = None
+    sampled: bool | None = None
 
 
 @dataclass
 class RunInputs:
-    """What the checks of one run read. ``baseline`` and ``calibration`` load on demand."""
+    """What the checks of one run read. ``baseline`` and ``calibration`` load on demand.
+
+    ``window`` is the run's uniform sample of its window (the whole window when it is no
+    larger), ``aggregates`` the counts over every row of it, ``rows_total`` its size."""
 
     task: str
     schema: dict[str, Any]
     window: PredictionWindow
     rows_total: int
+    aggregates: WindowAggregates
     rejected_rows: int
     profile: ReferenceProfile | None
     min_rows: int
@@ -85,4 +96,4 @@ def worst_status(findings: list[dict[str, Any]]) -> str:
 
 
 def too_few(inputs: RunInputs) -> str:
-    return f"{len(inputs.window)} rows in the window; the monitor needs {inputs.min_rows}."
+    return f"{inputs.rows_total} rows in the window; the monitor needs {inputs.min_rows}."

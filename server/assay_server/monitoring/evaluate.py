@@ -8,36 +8,31 @@ metric — which is what alerts are keyed by.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypedDict
 
-from .drafts import ReportDraft, RunInputs, class_labels, insufficient, too_few, worst_status
+from .aggregates import monitored_columns
+from .drafts import ReportDraft, RunInputs, insufficient, too_few, worst_status
 from .performance import check_estimated_performance, check_performance
 from .thresholds import lower_is_worse, resolved, verdict
 
 
 def _monitored_columns(inputs: RunInputs) -> dict[str, Any]:
-    """Window columns under the names the reference profile uses."""
-    profile = inputs.profile
-    if profile is None:
+    """The sample's columns under the names the reference profile uses."""
+    if inputs.profile is None:
         raise ValueError("this check needs the version's reference profile")
-    features = inputs.window.features
-    columns: dict[str, Any] = {}
-    for name in profile.kinds:
-        if name in features.columns:
-            columns[name] = features[name]
-        elif name == inputs.prediction_name:
-            columns[name] = inputs.window.predictions
-    return columns
+    return monitored_columns(inputs.profile, inputs.window, inputs.prediction_name)
 
 
 def check_drift(inputs: RunInputs) -> ReportDraft:
-    """Drift of each monitored column; status from the share of drifted columns."""
+    """Drift of each monitored column on the run's uniform sample of its window; status from
+    the share of drifted columns. ``summary.sample`` says how many rows of how many."""
     from ..checks.drift import detect_drift, histograms
 
     if inputs.profile is None:
         return insufficient("drift", "The version has no reference dataset to compare with.")
-    if len(inputs.window) < inputs.min_rows:
-        return insufficient("drift", too_few(inputs), rows=len(inputs.window))
+    if inputs.rows_total < inputs.min_rows:
+        return insufficient("drift", too_few(inputs), rows=inputs.rows_total)
     options = inputs.options
     result = detect_drift(
         inputs.profile,
@@ -58,6 +53,7 @@ def check_drift(inputs: RunInputs) -> ReportDraft:
         "drift_share": result.drift_share,
         "drifted_columns": [c["feature"] for c in drifted],
         "levels": levels,
+        "sample": _sample_of(inputs),
     }
     findings = []
     if status != "ok":
@@ -81,15 +77,26 @@ def check_drift(inputs: RunInputs) -> ReportDraft:
     return ReportDraft("drift", status, summary, detail, findings)
 
 
-def check_quality(inputs: RunInputs) -> ReportDraft:
-    """Missing values, out-of-range values, unseen categories, rejected rows and labels."""
-    from ..checks.quality import check_quality as measure
+def _sample_of(inputs: RunInputs) -> dict[str, Any]:
+    """How the rows a sampled figure comes from were drawn."""
+    sample = inputs.aggregates.sample
+    return {
+        "sampled": sample.sampled,
+        "rows": len(inputs.window),
+        "rows_total": inputs.rows_total,
+        "seed": sample.seed if sample.sampled else None,
+    }
 
-    if inputs.profile is None:
+
+def check_quality(inputs: RunInputs) -> ReportDraft:
+    """Missing values, out-of-range values, unseen categories, rejected rows and labels,
+    counted over every row of the window."""
+    counts = inputs.aggregates.quality
+    if inputs.profile is None or counts is None:
         return insufficient("data_quality", "The version has no reference dataset.")
-    if len(inputs.window) < inputs.min_rows:
-        return insufficient("data_quality", too_few(inputs), rows=len(inputs.window))
-    result = measure(inputs.profile, _monitored_columns(inputs), rejected_rows=inputs.rejected_rows)
+    if inputs.rows_total < inputs.min_rows:
+        return insufficient("data_quality", too_few(inputs), rows=inputs.rows_total)
+    result = counts.result(rejected_rows=inputs.rejected_rows)
     levels = resolved("data_quality", inputs.thresholds.get("data_quality"), inputs.options)
     as_json = result.as_json()
     findings = []
@@ -170,40 +177,24 @@ def _rejected_labels(inputs: RunInputs, levels: dict[str, Any]) -> _LabelQuality
 
 
 def check_bias(inputs: RunInputs) -> ReportDraft:
-    """Disparities across the groups of each sensitive feature."""
-    from ..checks.bias import measure_bias
-
+    """Disparities across the groups of each sensitive feature, counted over every row."""
     if not inputs.is_classifier:
         return insufficient("bias", "Bias metrics are defined for classifiers.")
     if not inputs.sensitive_features:
         return insufficient("bias", "The monitor names no sensitive features.")
-    if len(inputs.window) < inputs.min_rows:
-        return insufficient("bias", too_few(inputs), rows=len(inputs.window))
-    window = inputs.window
-    sensitive_columns = window.sensitive
-    features = window.features
-    columns: dict[str, Any] = {}
-    absent = []
-    for name in inputs.sensitive_features:
-        if name in sensitive_columns.columns:
-            columns[name] = class_labels(sensitive_columns[name])
-        elif name in features.columns:
-            columns[name] = class_labels(features[name])
-        else:
-            absent.append(name)
-    if not columns:
+    if inputs.rows_total < inputs.min_rows:
+        return insufficient("bias", too_few(inputs), rows=inputs.rows_total)
+    counts = inputs.aggregates.bias
+    columns, absent = inputs.aggregates.bias_columns()
+    if counts is None or not columns:
         return insufficient(
             "bias", f"No logged predictions carry {', '.join(absent)} (as sensitive or feature)."
         )
     options = inputs.options
-    labels = class_labels(window.labels)
-    results = measure_bias(
-        class_labels(window.predictions),
-        columns,
-        labels=labels if labels.notna().any() else None,
-        favourable_label=str(options.get("favourable_label", "1")),
-        min_group_count=int(options.get("min_group_count", 30)),
-    )
+    results = [
+        replace(result, feature=name)
+        for name, result in zip(columns, counts.result(list(columns.values())), strict=True)
+    ]
     levels = resolved("bias", inputs.thresholds.get("bias"), options)
     metric = levels["metric"]
     lower_worse = lower_is_worse("bias", levels)

@@ -8,8 +8,8 @@ request never builds one: it finds it cached (by content, in the blob storage) o
 a build in a background thread and answers "being prepared" (:class:`PagePreparing`). The
 scheduler builds the pages of new reports after their runs (:func:`build_missing_pages`), so
 most are ready before anyone asks. Both sides are sampled to ``ASSAY_EVIDENTLY_MAX_ROWS``
-(seeded by the report), so a page costs the same for a window of 50 thousand rows as for 10
-million.
+(seeded by the report) while the window streams past, so a page costs the same memory for a
+window of 50 thousand rows as for 10 million.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..checks.sampling import SeededSample
 from ..db import Database, utcnow
 from ..errors import NotFound, ValidationFailed
-from ..ingest.window import read_window
+from ..ingest.window import ROWS_PER_BLOCK, PredictionWindow, stream_window
 from ..registry.models import ModelVersion
 from ..registry.profiles import monitored_kinds, reference_frame
 from ..settings import Settings
 from ..storage import BlobMissing, open_storage
 from .drafts import class_labels
 from .models import Monitor, Report
-from .windows import sample
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +189,7 @@ def _render(session: Session, settings: Settings, report: Report) -> bytes:
     version = report.version
     title = f"{version.model.name} v{version.version}: {report.kind} report #{report.id}"
     cap = settings.evidently_max_rows
-    window = read_window(session, version.id, report.window_start, report.window_end)
-    if len(window) > cap:
-        window = sample(window, cap, report.sample_seed or report.id)
+    window = sampled_window(session, version.id, report, cap)
     if report.kind == "performance":
         return evidently_performance_html(_labelled(window), version.model.task, title=title)
     kinds = monitored_kinds(version.feature_schema)
@@ -214,6 +212,24 @@ def _render(session: Session, settings: Settings, report: Report) -> bytes:
         drift_share=options.get("drift_share", 0.5),
         title=title,
     )
+
+
+def sampled_window(
+    session: Session, version_id: int, report: Report, size: int
+) -> PredictionWindow:
+    """A uniform sample of at most ``size`` rows of the report's window, drawn while the
+    window streams past (seeded by the report's sample seed, else its id), so a page costs
+    the memory of one part and the sample, whatever the window's size."""
+    sample = SeededSample(size, report.sample_seed or report.id)
+    for part in stream_window(
+        session, version_id, report.window_start, report.window_end, max_rows=ROWS_PER_BLOCK
+    ):
+        if len(part):
+            sample.update(part.frame)
+    frame = sample.result()
+    if not len(frame.columns):
+        frame = pd.DataFrame(columns=["prediction_id", "timestamp", "prediction", "label"])
+    return PredictionWindow(frame=frame)
 
 
 def _labelled(window: Any) -> pd.DataFrame:

@@ -3,19 +3,23 @@ inputs (reference profile, baseline, calibration loaded on demand) and the repor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..checks.estimated import Calibration
+from ..checks.profile import ReferenceProfile
 from ..registry.benchmarks import benchmarks_of
 from ..registry.models import ModelVersion
 from ..registry.profiles import load_profile, reference_frame
 from ..settings import Settings
+from .aggregates import WindowAggregates, plan
 from .drafts import ReportDraft, RunInputs, class_labels
 from .evaluate import CHECK_FUNCTIONS
-from .models import Monitor
-from .windows import Window
+from .models import Monitor, MonitorRun
+from .windows import Window, read_run_window
 
 
 def version_watched(session: Session, monitor: Monitor) -> ModelVersion | None:
@@ -40,16 +44,50 @@ def no_version(monitor: Monitor) -> str:
     return f"{monitor.model.name!r} has no versions."
 
 
-def compute_drafts(
-    session: Session, settings: Settings, monitor: Monitor, version: ModelVersion, window: Window
-) -> list[ReportDraft]:
-    """Run the monitor's checks on a window read already; the reports before they are stored."""
+def compute_run(
+    session: Session, settings: Settings, monitor: Monitor, version: ModelVersion, run: MonitorRun
+) -> tuple[Window, list[ReportDraft]]:
+    """Stream the run's window once through the counts its checks need and a uniform sample
+    of at most ``ASSAY_MAX_WINDOW_ROWS`` rows (seeded by the run's id), then run the checks:
+    the window as read, and the reports before they are stored."""
     profile = load_profile(version, settings) if _needs_profile(monitor) else None
+    calibration = None
+    if "estimated_performance" in monitor.checks and monitor.model.task == "binary_classification":
+        calibration = _calibration(settings, version, monitor.options)
+    prediction = version.feature_schema.get("prediction")
+    aggregates = plan(
+        task=monitor.model.task,
+        checks=list(monitor.checks),
+        sample_size=settings.max_window_rows,
+        seed=run.id,
+        profile=profile,
+        prediction_name=prediction["name"] if prediction else None,
+        sensitive_features=list(monitor.sensitive_features),
+        options=monitor.options,
+        calibration=calibration,
+    )
+    window = read_run_window(session, monitor, version, run, aggregates)
+    drafts = compute_drafts(session, monitor, version, window, aggregates, profile, calibration)
+    return window, drafts
+
+
+def compute_drafts(
+    session: Session,
+    monitor: Monitor,
+    version: ModelVersion,
+    window: Window,
+    aggregates: WindowAggregates,
+    profile: ReferenceProfile | None,
+    calibration: Calibration | None,
+) -> list[ReportDraft]:
+    """Run the monitor's checks on a window streamed already; the reports before they are
+    stored, each saying how many rows its figures come from and whether they are sampled."""
     inputs = RunInputs(
         task=monitor.model.task,
         schema=version.feature_schema,
         window=window.data,
         rows_total=window.rows_total,
+        aggregates=aggregates,
         rejected_rows=window.rejected_rows,
         labels_received=window.labels.received if window.labels else 0,
         labels_rejected=window.labels.rejected if window.labels else 0,
@@ -59,12 +97,26 @@ def compute_drafts(
         options=monitor.options,
         sensitive_features=list(monitor.sensitive_features),
         baseline=lambda: baseline_of(session, version, monitor.options.get("benchmark")),
-        calibration=lambda: _calibration(settings, version, monitor.options),
+        calibration=lambda: calibration,
     )
-    return [CHECK_FUNCTIONS[check](inputs) for check in monitor.checks]
+    return [_counted(CHECK_FUNCTIONS[check](inputs), window) for check in monitor.checks]
 
 
-def _calibration(settings: Settings, version: ModelVersion, options: dict[str, Any]) -> Any:
+def _counted(draft: ReportDraft, window: Window) -> ReportDraft:
+    """A draft that says which rows it used: drift the sample; the others, unless they say
+    otherwise, every row (their figures are counted over the whole window)."""
+    if draft.rows_used is not None and draft.sampled is not None:
+        return draft
+    if draft.kind == "drift":
+        return replace(draft, rows_used=len(window.data), sampled=window.sampled)
+    return replace(draft, rows_used=window.rows_total, sampled=False)
+
+
+def _calibration(
+    settings: Settings, version: ModelVersion, options: dict[str, Any]
+) -> Calibration | None:
+    """The score calibration fitted on the version's reference (None without scores and
+    target there, or when it holds a single class)."""
     from ..checks.estimated import fit_calibration
 
     target = (version.feature_schema.get("target") or {}).get("name")
@@ -76,11 +128,14 @@ def _calibration(settings: Settings, version: ModelVersion, options: dict[str, A
     frame = frame.dropna()
     if frame.empty:
         return None
-    return fit_calibration(
-        frame["score"].astype(float).to_numpy(),
-        class_labels(frame[target]).to_numpy(),
-        positive_label=str(options.get("positive_label", "1")),
-    )
+    try:
+        return fit_calibration(
+            frame["score"].astype(float).to_numpy(),
+            class_labels(frame[target]).to_numpy(),
+            positive_label=str(options.get("positive_label", "1")),
+        )
+    except ValueError:  # a reference of one class: nothing to calibrate against
+        return None
 
 
 def _needs_profile(monitor: Monitor) -> bool:

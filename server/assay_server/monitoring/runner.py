@@ -27,9 +27,9 @@ from ..roles import Actor
 from ..settings import Settings
 from .drafts import ReportDraft
 from .models import MonitorRun, Report, RunStatus
-from .run_inputs import compute_drafts, no_version, plain, version_watched
+from .run_inputs import compute_run, no_version, plain, version_watched
 from .service import MonitorService
-from .windows import Window, read_run_window
+from .windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,8 @@ class MonitorRunner:
                 version = version_watched(session, monitor)
                 if version is None:
                     return self._finish(run_id, None, None, [], skipped=no_version(monitor))
-                limit = self.settings.max_window_rows
-                window = read_run_window(session, monitor, version, run, limit)
                 known_profile = version.reference_profile_sha256
-                drafts = compute_drafts(session, self.settings, monitor, version, window)
+                window, drafts = compute_run(session, self.settings, monitor, version, run)
                 new_profile = version.reference_profile_sha256
             if new_profile != known_profile:
                 self._record_profile(version.id, new_profile)
@@ -263,8 +261,8 @@ class MonitorRunner:
                     window_start=window.start,
                     window_end=window.end,
                     rows_total=window.rows_total,
-                    rows_used=len(window.data),
-                    sampled=window.sampled,
+                    rows_used=len(window.data) if draft.rows_used is None else draft.rows_used,
+                    sampled=window.sampled if draft.sampled is None else draft.sampled,
                     sample_seed=window.seed,
                     summary=plain(draft.summary),
                     detail=plain(draft.detail),

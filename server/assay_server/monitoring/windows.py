@@ -1,4 +1,4 @@
-"""A run's window: its bounds, the rows read from the store (sampled when too many), and the
+"""A run's window: its bounds, streamed once through the run's counts and sample, and the
 rows ingest rejected meanwhile, with the labels received and refused (for data quality)."""
 
 from __future__ import annotations
@@ -6,19 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..ingest.label_counts import LabelFigures, label_figures
 from ..ingest.models import PredictionBatch, PredictionRow
-from ..ingest.window import PredictionWindow, read_window
+from ..ingest.window import ROWS_PER_BLOCK, PredictionWindow, stream_window
 from ..registry.models import ModelVersion
+from .aggregates import WindowAggregates
 from .models import Monitor, MonitorRun
+
+_COLUMNS = ("prediction_id", "timestamp", "prediction", "label")
 
 
 @dataclass(frozen=True)
 class Window:
-    """A run's window: bounds, the rows read (maybe sampled) and how many there were."""
+    """A run's window: bounds, its sample (``data``), the counts over every row of it
+    (``aggregates``) and how many rows there were."""
 
     start: datetime | None
     end: datetime
@@ -28,38 +33,45 @@ class Window:
     seed: int | None
     rejected_rows: int
     labels: LabelFigures | None = None  # labels received and refused on the window's days
+    aggregates: WindowAggregates | None = None
 
 
-def read_run_window(
-    session: Session, monitor: Monitor, version: ModelVersion, run: MonitorRun, limit: int
-) -> Window:
-    """The rows a run looks at: the hours before its slot, or the newest N predictions;
-    above ``limit`` rows, a uniform sample seeded by the run's id (so it can be rebuilt)."""
+def window_bounds(
+    session: Session, monitor: Monitor, version: ModelVersion, run: MonitorRun
+) -> tuple[datetime | None, datetime]:
+    """A run's window: the hours before its slot, or the newest N predictions."""
     end = run.scheduled_for or run.started_at
     if end is None:
         raise ValueError(f"monitor run {run.id} has neither a slot nor a start: no window")
     spec = monitor.window
     if "hours" in spec:
-        start: datetime | None = end - timedelta(hours=float(spec["hours"]))
-    else:
-        start = _start_of_last(session, version.id, end, int(spec["predictions"]))
-    data = read_window(session, version.id, start, end)
-    rows_total = len(data)
+        return end - timedelta(hours=float(spec["hours"])), end
+    return _start_of_last(session, version.id, end, int(spec["predictions"])), end
+
+
+def read_run_window(
+    session: Session,
+    monitor: Monitor,
+    version: ModelVersion,
+    run: MonitorRun,
+    aggregates: WindowAggregates,
+) -> Window:
+    """Stream a run's window once, part by part (of about :data:`ROWS_PER_BLOCK` rows), into
+    ``aggregates``: its counts over every row, and its sample seeded by the run's id."""
+    start, end = window_bounds(session, monitor, version, run)
+    for part in stream_window(session, version.id, start, end, max_rows=ROWS_PER_BLOCK):
+        aggregates.add(part)
+    sample = aggregates.sample
+    frame = sample.result()
+    if not len(frame.columns):  # nothing read: the columns every window has
+        frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in _COLUMNS})
+    data = PredictionWindow(frame=frame)
     rejected = _rejected(session, version.id, start, end)
     labels = label_figures(session, version.id, start, end)
-    if rows_total <= limit:
-        return Window(start, end, data, rows_total, False, None, rejected, labels)
-    seed = run.id
-    return Window(start, end, sample(data, limit, seed), rows_total, True, seed, rejected, labels)
-
-
-def sample(data: PredictionWindow, size: int, seed: int) -> PredictionWindow:
-    """A uniform sample of ``size`` rows without replacement, in time order, from ``seed``."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(len(data), size=size, replace=False))
-    return PredictionWindow(frame=data.frame.iloc[keep].reset_index(drop=True))
+    seed = sample.seed if sample.sampled else None
+    return Window(
+        start, end, data, aggregates.rows, sample.sampled, seed, rejected, labels, aggregates
+    )
 
 
 def _start_of_last(session: Session, version_id: int, end: datetime, count: int) -> datetime:
