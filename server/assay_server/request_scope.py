@@ -54,16 +54,12 @@ _VALID_KEY = re.compile(r"^[\x20-\x7e]{1,255}\Z")
 UNKEYED_ENDPOINTS = frozenset({"ingest.Predictions", "ingest.Labels"})
 #: Their responses hold a secret shown once (a new token, a channel's generated signing
 #: secret), which is never stored: a retry learns the request succeeded, not the secret.
-SECRET_RESPONSE_ENDPOINTS = frozenset(
-    {
-        "auth.Tokens",
-        "alerts.Channels",
-        "alerts.ChannelItem",
-        "web.create_token",
-        "web.create_channel",
-        "web.rotate_channel_secret",
-    }
+SECRET_API_ENDPOINTS = frozenset({"auth.Tokens", "alerts.Channels", "alerts.ChannelItem"})
+#: The admin pages' forms that show such a secret once, for a caller scripting them.
+SECRET_PAGE_ENDPOINTS = frozenset(
+    {"web.create_token", "web.create_channel", "web.rotate_channel_secret"}
 )
+SECRET_RESPONSE_ENDPOINTS = SECRET_API_ENDPOINTS | SECRET_PAGE_ENDPOINTS
 #: What a replay repeats of the stored response's headers (never cookies or the request id).
 REPLAYED_HEADERS = frozenset({"content-type", "location", "etag", "content-disposition"})
 _HASH_CHUNK_BYTES = 1 << 20
