@@ -48,6 +48,7 @@ EVENT_NAMES = frozenset(
         "alert.acknowledged",
         "alert.silenced",
         "alert.resolved",
+        "predictions.expired",
     }
 )
 

@@ -28,6 +28,7 @@ from .alerts.outbox import Outbox
 from .alerts.outbox import wake as outbox_wake
 from .db import Database, utcnow
 from .ingest import rollup
+from .ingest.store import prediction_store
 from .monitoring.html import build_missing_pages
 from .monitoring.models import Monitor
 from .monitoring.runner import SCHEDULER_ACTOR, MonitorRunner, worker_name
@@ -42,6 +43,9 @@ REAP_EVERY_SECONDS = 30.0
 PAGES_EVERY_SECONDS = 60.0
 #: How often ended hours of ingest are rolled up into the audit trail (ingest/rollup.py).
 ROLLUP_EVERY_SECONDS = 300.0
+#: How often the day partitions ahead are created and expired predictions removed
+#: (ingest/partitions.py, ingest/retention.py).
+PREDICTION_UPKEEP_EVERY_SECONDS = 3600.0
 _JOB_PREFIX = "monitor:"
 
 
@@ -92,6 +96,8 @@ class MonitorScheduler:
             ("take-queued-runs", self.settings.scheduler_sync_seconds, self.take_queued),
             ("build-evidently-pages", PAGES_EVERY_SECONDS, self.build_pages),
             ("roll-up-ingest", ROLLUP_EVERY_SECONDS, self.roll_up_ingest),
+            ("create-partitions", PREDICTION_UPKEEP_EVERY_SECONDS, self.create_partitions),
+            ("expire-predictions", PREDICTION_UPKEEP_EVERY_SECONDS, self.expire_predictions),
         ]
         for name, seconds, job in housekeeping:
             self._scheduler.add_job(
@@ -133,6 +139,17 @@ class MonitorScheduler:
         """Put each ended hour's prediction batches in one audit event per version."""
         with self.database.unit_of_work() as session:
             return rollup.roll_up_ingest(session, self.runner.ctx, self.clock())
+
+    def create_partitions(self) -> int:
+        """Create the prediction store's day partitions ahead (PostgreSQL)."""
+        with self.database.unit_of_work() as session:
+            return len(prediction_store(session, self.settings).ensure_partitions(self.clock()))
+
+    def expire_predictions(self) -> int:
+        """Remove predictions past their model's retention; the models that lost any."""
+        with self.database.unit_of_work() as session:
+            store = prediction_store(session, self.settings)
+            return len(store.expire(self.runner.ctx, self.clock()))
 
     def build_pages(self) -> int:
         """Build the Evidently pages of recent reports, so they are ready when opened."""

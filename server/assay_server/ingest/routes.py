@@ -32,7 +32,8 @@ from .schemas import (
     PredictionListArgsSchema,
     PredictionPageSchema,
 )
-from .service import IngestResult, IngestService, ingest_batch
+from .service import IngestResult, IngestService
+from .store import prediction_store
 from .wire import decode_body
 
 blp = Blueprint(
@@ -60,14 +61,8 @@ class Predictions(MethodView):
             request.headers.get("Content-Encoding"),
             settings().max_request_bytes,
         )
-        return ingest_batch(
-            database(),
-            db_session(),
-            service_context(),
-            name,
-            version,
-            document,
-            strict=args["strict"],
+        return prediction_store(db_session(), settings()).write_batch(
+            service_context(), name, version, document, strict=args["strict"], checked_in=database()
         )
 
     @requires(Role.VIEWER)
@@ -100,7 +95,8 @@ class Labels(MethodView):
     @blp.response(200, LabelResultSchema)
     def post(self, args: LabelBatch, name: str) -> LabelResult:
         """Record ground truth for earlier predictions, by prediction id"""
-        return LabelService(db_session(), service_context()).record(name, args["labels"])
+        store = prediction_store(db_session(), settings())
+        return store.add_labels(service_context(), name, args["labels"])
 
 
 @blp.route("/models/<string:name>/labels/pending")

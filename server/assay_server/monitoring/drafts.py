@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..checks.profile import ReferenceProfile, category_label
-from ..ingest.window import PredictionWindow
+from ..ingest.store import PredictionWindow
 
 INSUFFICIENT = "insufficient_data"
 _RANK = {"ok": 0, INSUFFICIENT: 0, "warning": 1, "alert": 2}

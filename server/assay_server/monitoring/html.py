@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
 from ..errors import NotFound, ValidationFailed
-from ..ingest.window import read_window
+from ..ingest.store import prediction_store
 from ..registry.models import ModelVersion
 from ..registry.profiles import monitored_kinds, reference_frame
 from ..settings import Settings
@@ -189,7 +189,8 @@ def _render(session: Session, settings: Settings, report: Report) -> bytes:
     version = report.version
     title = f"{version.model.name} v{version.version}: {report.kind} report #{report.id}"
     cap = settings.evidently_max_rows
-    window = read_window(session, version.id, report.window_start, report.window_end)
+    store = prediction_store(session, settings)
+    window = store.read_window(version.id, report.window_start, report.window_end)
     if len(window) > cap:
         window = sample(window, cap, report.sample_seed or report.id)
     if report.kind == "performance":
