@@ -17,7 +17,7 @@ from assay_server.ingest import partitions
 from assay_server.migrate import alembic_config, upgrade
 from assay_server.scheduler import MonitorScheduler
 from assay_server.settings import Settings
-from tests.api.factories import API, audit_events, create_model, declared_version
+from tests.api.factories import audit_events, create_model, declared_version
 from tests.conftest import POSTGRES_URL_VAR, create_postgres_database
 from tests.ingest.test_retention import batch, post, ts
 
@@ -32,9 +32,7 @@ def _where_rows_are(db) -> dict[str, int]:
     """Rows of ``predictions`` per partition (short names)."""
     with db.unit_of_work(write=False) as session:
         found = session.execute(
-            text(
-                "SELECT tableoid::regclass::text, count(*) FROM predictions GROUP BY 1 ORDER BY 1"
-            )
+            text("SELECT tableoid::regclass::text, count(*) FROM predictions GROUP BY 1 ORDER BY 1")
         ).all()
     return {name.removeprefix(partitions.SCHEMA + "."): int(count) for name, count in found}
 
@@ -50,9 +48,7 @@ def _models(client, headers, **retention: int | None) -> None:
         declared_version(client, headers, name)
 
 
-def test_the_job_creates_the_partitions_of_every_day_a_row_may_arrive_for_once(
-    db, settings, clock
-):
+def test_the_job_creates_the_partitions_of_every_day_a_row_may_arrive_for_once(db, settings, clock):
     scheduler = MonitorScheduler(db, settings, clock=clock)
     today = clock().date()
     wanted = partitions.wanted_days(today, settings.max_backfill_days)
@@ -79,9 +75,7 @@ def test_rows_land_in_their_days_partition_and_in_the_default_one_outside(
     assert _where_rows_are(db)["predictions_p20261123"] == 1
     with db.unit_of_work(write=False) as session:
         batch_days = session.execute(
-            text(
-                "SELECT tableoid::regclass::text, day FROM prediction_batches ORDER BY day, id"
-            )
+            text("SELECT tableoid::regclass::text, day FROM prediction_batches ORDER BY day, id")
         ).all()
     assert [(name.split(".")[-1], day.day) for name, day in batch_days] == [
         ("prediction_batches_p20261121", 21),
@@ -199,8 +193,7 @@ def _old_rows(connection) -> None:
     ).all()
     by_type = {"integer": 1, "boolean": False, "json": "{}", "jsonb": "{}"}
     values: dict[str, Any] = {
-        name: now if "timestamp" in kind else by_type.get(kind, "")
-        for name, kind in columns
+        name: now if "timestamp" in kind else by_type.get(kind, "") for name, kind in columns
     }
     values.update(model_id=1, version=1, stage="none", feature_schema='{"features": []}')
     connection.execute(
