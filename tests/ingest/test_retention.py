@@ -209,3 +209,17 @@ def test_expiry_leaves_reports_audit_and_registry_alone(
     verified = client.get(f"{API}/audit/verify", headers=admin_headers)
     assert verified.status_code == 200, verified.get_data(as_text=True)
     assert verified.json["ok"] is True, verified.json
+
+
+def test_the_sdk_sets_a_models_retention_and_keeps_predictions_for_ever_on_request(
+    live_server, admin_token
+):
+    import assay
+
+    with assay.Client(live_server.url, admin_token) as sdk:
+        assert sdk.create_model("default", task="regression").retention_days == 90
+        model = sdk.create_model("brief", task="regression", retention_days=7)
+        assert model.retention_days == 7
+        assert sdk.update_model("brief", retention_days="forever").retention_days is None
+        assert sdk.update_model("brief", description="kept").retention_days is None
+        assert sdk.update_model("brief", retention_days=30).retention_days == 30
