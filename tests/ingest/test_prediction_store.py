@@ -4,7 +4,7 @@ predictions through (``ingest/store.py``)."""
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -96,3 +96,20 @@ def test_the_store_reads_counts_and_streams_the_same_window(
             1_795_000_035, timezone.utc
         )
         assert store.start_of_newest(version_id, end, 500) is None
+
+
+def test_rows_refused_at_ingest_are_counted_over_a_window_of_arrival(
+    client, contributor_headers, churn_v1, db, clock
+):
+    from assay_server.ingest.figures import rejected_rows
+
+    body = columns(5)
+    body["columns"]["features"]["age"][:2] = ["old", "older"]
+    post(client, contributor_headers, body)
+    clock.advance(hours=2)
+    post(client, contributor_headers, columns(3, start=10, timestamp=[1.0, 2.0, 3.0]))
+    end = clock() + timedelta(seconds=1)
+    with db.unit_of_work(write=False) as session:
+        everything = rejected_rows(session, churn_v1["id"], None, end)
+        latest = rejected_rows(session, churn_v1["id"], end - timedelta(hours=1), end)
+    assert (everything, latest) == (5, 3)  # the 1970 timestamps are refused too
