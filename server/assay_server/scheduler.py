@@ -141,9 +141,16 @@ class MonitorScheduler:
             return rollup.roll_up_ingest(session, self.runner.ctx, self.clock())
 
     def create_partitions(self) -> int:
-        """Create the prediction store's day partitions ahead (PostgreSQL)."""
-        with self.database.unit_of_work() as session:
-            return len(prediction_store(session, self.settings).ensure_partitions(self.clock()))
+        """Create the prediction store's day partitions ahead (PostgreSQL), a day per unit of
+        work (each locks the default partition until it commits); the days created."""
+        created = 0
+        while True:
+            with self.database.unit_of_work() as session:
+                store = prediction_store(session, self.settings)
+                made = store.ensure_partitions(self.clock(), max_days=1)
+            if not made:
+                return created
+            created += len(made)
 
     def expire_predictions(self) -> int:
         """Remove predictions past their model's retention; the models that lost any."""

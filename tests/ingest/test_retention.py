@@ -146,6 +146,15 @@ def test_a_batch_whose_rows_span_days_is_stored_as_one_batch_per_day(
     assert (again["accepted"], again["duplicates"]) == (0, 3)
 
 
+def test_an_id_logged_again_with_another_timestamp_within_a_day_is_a_duplicate(
+    client, contributor_headers, clock
+):
+    model_with_version(client, contributor_headers, "churn", retention_days=None)
+    first = post(client, contributor_headers, "churn", batch("p", [ts(22, 10), ts(22, 11)]))
+    again = post(client, contributor_headers, "churn", batch("p", [ts(23, 8), ts(22, 11)]))
+    assert (first["accepted"], again["accepted"], again["duplicates"]) == (2, 0, 2)
+
+
 def _log_four_days(client, headers, clock, model: str) -> None:
     """Rows on November 20–23 and their labels: logged as the days pass."""
     for today, prefix, stamps in ((21, "a", [ts(20), ts(21, 10)]), (23, "b", [ts(22), ts(23, 10)])):

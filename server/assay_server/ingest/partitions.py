@@ -16,7 +16,8 @@ A partition is created as a plain table, given the rows the default partition ho
 its day, then attached — attaching takes a lighter lock on the parent than ``CREATE TABLE
 … PARTITION OF`` and works when the default partition already has rows of that day. Two
 schedulers serialise on a transaction-scoped advisory lock, and a partition that exists is
-left alone, so the job is idempotent. Retention drops partitions (``retention.py``).
+left alone, so the job is idempotent; it creates a day per transaction, since attaching
+locks the default partition until commit. Retention drops partitions (``retention.py``).
 """
 
 from __future__ import annotations
@@ -111,20 +112,29 @@ def wanted_days(today: date, backfill_days: float) -> list[date]:
     return [first + timedelta(days=n) for n in range((today - first).days + DAYS_AHEAD + 1)]
 
 
-def ensure_partitions(connection: Connection, now: datetime, backfill_days: float) -> list[date]:
-    """Create the missing partitions of the days a row may arrive for; the days created
-    (nothing on SQLite)."""
+def ensure_partitions(
+    connection: Connection, now: datetime, backfill_days: float, *, max_days: int | None = None
+) -> list[date]:
+    """Create the missing partitions of the days a row may arrive for, oldest first, at most
+    ``max_days`` days of them; the days created (nothing on SQLite).
+
+    Attaching a partition locks the default partition until the transaction ends, so the
+    scheduler creates one day per transaction: reads and ingest wait milliseconds, not the
+    seconds a month of days takes."""
     if not is_partitioned(connection):
         return []
     lock(connection)
-    created: set[date] = set()
-    for table in TABLES:
-        existing = set(partition_days(connection, table))
-        for day in wanted_days(now.astimezone(timezone.utc).date(), backfill_days):
-            if day not in existing:
-                create_partition(connection, table, day)
-                created.add(day)
-    return sorted(created)
+    existing = {table: set(partition_days(connection, table)) for table in TABLES}
+    created: list[date] = []
+    for day in wanted_days(now.astimezone(timezone.utc).date(), backfill_days):
+        if max_days is not None and len(created) >= max_days:
+            break
+        missing = [table for table in TABLES if day not in existing[table]]
+        for table in missing:
+            create_partition(connection, table, day)
+        if missing:
+            created.append(day)
+    return created
 
 
 def create_partition(connection: Connection, table: PartitionedTable, day: date) -> None:

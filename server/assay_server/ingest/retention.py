@@ -105,9 +105,12 @@ def expire(session: Session, ctx: ServiceContext, now: datetime) -> list[ModelEx
     expiries, model_of = _models(session, now)
     if partitions.is_partitioned(connection):
         partitions.lock(connection)
-        _drop_expired_days(connection, expiries, model_of, now, ctx.settings.max_backfill_days)
+        _expire_partitioned(connection, expiries, model_of, now, ctx.settings.max_backfill_days)
+    else:
+        for expiry in expiries.values():
+            _delete_expired(connection, expiry)
     for expiry in expiries.values():
-        _delete_expired(connection, expiry)
+        _forget_label_counts(connection, expiry)
     done = [expiry for expiry in expiries.values() if expiry.expired_anything]
     audit = AuditTrail(session, ctx)
     for expiry in done:
@@ -140,18 +143,21 @@ def _models(session: Session, now: datetime) -> tuple[dict[int, ModelExpiry], di
     return expiries, model_of
 
 
-def _drop_expired_days(
+def _expire_partitioned(
     connection: Connection,
     expiries: dict[int, ModelExpiry],
     model_of: dict[int, int],
     now: datetime,
     backfill_days: float,
 ) -> None:
-    """Drop the day partitions no model needs any more, counting what each model lost."""
+    """PostgreSQL: delete the expired models' rows from the day partitions others still
+    need and from the default partitions, then drop the days no model needs. The drops come
+    last: detaching locks the tables until the transaction commits, which it then does."""
     today = now.astimezone(timezone.utc).date()
     oldest_wanted = partitions.wanted_days(today, backfill_days)[0]
     row_days = set(partitions.partition_days(connection, partitions.ROWS))
     batch_days = set(partitions.partition_days(connection, partitions.BATCHES))
+    drops: list[date] = []
     for day in sorted(row_days | batch_days):
         if day >= today:
             break
@@ -160,17 +166,68 @@ def _drop_expired_days(
             if day in days:
                 present |= partitions.versions_in(connection, table, day)
         models = {model_of.get(version_id) for version_id in present}
-        if not models and day >= oldest_wanted:
-            continue  # a row may still arrive for it
-        if not all(model_id in expiries and day < expiries[model_id].cutoff for model_id in models):
-            continue  # a model still keeps the day: the others' rows are deleted instead
-        if day in batch_days:
-            _count_dropped(connection, day, expiries, model_of)
-        for model_id in models:
-            expiries[typing.cast(int, model_id)].partitions_dropped += 1
+        if not models:
+            if day < oldest_wanted:  # no row may arrive for it any more
+                drops.append(day)
+            continue
+        expired = [
+            expiries[model_id]
+            for model_id in models
+            if model_id in expiries and day < expiries[model_id].cutoff
+        ]
+        if len(expired) == len(models):  # no model needs the day: drop it
+            if day in batch_days:
+                _count_dropped(connection, day, expiries, model_of)
+            for expiry in expired:
+                expiry.partitions_dropped += 1
+            drops.append(day)
+            continue
+        for expiry in expired:  # another model keeps the day: delete the expired ones' rows
+            rows = _delete_from(connection, partitions.ROWS.partition(day), expiry, row_days, day)
+            batches = _delete_from(
+                connection, partitions.BATCHES.partition(day), expiry, batch_days, day
+            )
+            expiry.rows += rows
+            expiry.batches += batches
+            if rows or batches:
+                expiry.saw_days(day, day)
+    for expiry in expiries.values():
+        _delete_from_default(connection, expiry)
+    for day in drops:
         for table, days in ((partitions.ROWS, row_days), (partitions.BATCHES, batch_days)):
             if day in days:
                 partitions.drop_partition(connection, table, day)
+
+
+def _delete_from(
+    connection: Connection, partition: str, expiry: ModelExpiry, days: set[date], day: date
+) -> int:
+    """Delete the model's rows from one day partition (if there is one); how many."""
+    if day not in days:
+        return 0
+    return connection.exec_driver_sql(
+        f"DELETE FROM {partition} WHERE version_id = ANY(%s)", (expiry.version_ids,)
+    ).rowcount
+
+
+def _delete_from_default(connection: Connection, expiry: ModelExpiry) -> None:
+    """Delete the model's expired rows and batches kept in the default partitions."""
+    count, first_us, last_us = connection.exec_driver_sql(
+        f"WITH gone AS (DELETE FROM {partitions.ROWS.default} "
+        "WHERE version_id = ANY(%s) AND ts_us < %s RETURNING ts_us) "
+        "SELECT count(*), min(ts_us), max(ts_us) FROM gone",
+        (expiry.version_ids, expiry.cutoff_us),
+    ).one()
+    expiry.rows += int(count)
+    expiry.saw_days(_day_of(first_us), _day_of(last_us))
+    count, first_day, last_day = connection.exec_driver_sql(
+        f"WITH gone AS (DELETE FROM {partitions.BATCHES.default} "
+        "WHERE version_id = ANY(%s) AND day < %s RETURNING day) "
+        "SELECT count(*), min(day), max(day) FROM gone",
+        (expiry.version_ids, expiry.cutoff),
+    ).one()
+    expiry.batches += int(count)
+    expiry.saw_days(first_day, last_day)
 
 
 def _count_dropped(
@@ -195,8 +252,7 @@ def _count_dropped(
 
 
 def _delete_expired(connection: Connection, expiry: ModelExpiry) -> None:
-    """Delete the model's rows, batches and label counts before its cutoff (what no
-    partition drop took: all of them on SQLite)."""
+    """SQLite: delete the model's rows and batches before its cutoff."""
     versions = expiry.version_ids
     old_rows = _ROWS.c.version_id.in_(versions) & (_ROWS.c.ts_us < expiry.cutoff_us)
     count, first_us, last_us = connection.execute(
@@ -214,9 +270,15 @@ def _delete_expired(connection: Connection, expiry: ModelExpiry) -> None:
         connection.execute(delete(_BATCHES).where(old_batches))
         expiry.batches += int(count)
         expiry.saw_days(first_day, last_day)
+
+
+def _forget_label_counts(connection: Connection, expiry: ModelExpiry) -> None:
+    """Delete the model's label counts of expired days (data quality's figures then cover
+    the days the rows do)."""
     expiry.label_days += connection.execute(
         delete(_LABEL_COUNTS).where(
-            _LABEL_COUNTS.c.version_id.in_(versions), _LABEL_COUNTS.c.day < expiry.cutoff
+            _LABEL_COUNTS.c.version_id.in_(expiry.version_ids),
+            _LABEL_COUNTS.c.day < expiry.cutoff,
         )
     ).rowcount
 

@@ -10,9 +10,12 @@ rather than once per row.
 Which rows are "stored before": on SQLite, any row of the version with the same prediction
 id (a ``NOT EXISTS`` probe of the unique index's first two columns; SQLite has one writer).
 On PostgreSQL the unique key holds the timestamp too, since the table is partitioned by it
-(``partitions.py``), and ``ON CONFLICT`` skips a row with the same id *and* timestamp: what a
-retry, a re-sent spool file or a repeated batch carries (the SDK stamps each row when it is
-logged). Probing every partition for the id alone would cost one index look-up per day kept.
+(``partitions.py``): ``ON CONFLICT`` skips a row with the same id *and* timestamp — what a
+retry, a re-sent spool file or a repeated batch carries, even when two of them commit at
+once — and a ``NOT EXISTS`` probe skips an id the version stored with another timestamp
+within :data:`SAME_ID_WITHIN_US` of the batch (a prediction logged again), probing only the
+day partitions of that range: probing every partition for the id would cost one index
+look-up per day kept, for every row.
 """
 
 from __future__ import annotations
@@ -93,8 +96,12 @@ _POSTGRES_INSERT_ROWS = (
     "SELECT %s, t.pid, t.ts, %s, t.pos, t.lbl::json, "
     "CASE WHEN t.lbl IS NULL THEN NULL ELSE %s::timestamptz END "
     "FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::text[]) AS t(pid, ts, pos, lbl) "
+    "WHERE NOT EXISTS (SELECT 1 FROM predictions AS s WHERE s.version_id = %s "
+    "AND s.prediction_id = t.pid AND s.ts_us >= %s AND s.ts_us <= %s) "
     "ON CONFLICT (version_id, prediction_id, ts_us) DO NOTHING"
 )
+#: How far from a batch's rows PostgreSQL looks for their ids stored with another timestamp.
+SAME_ID_WITHIN_US = 86_400 * 1_000_000
 _POSTGRES_STORED_POSITIONS = (
     'SELECT "row" FROM predictions WHERE version_id = %s AND batch_id = %s '
     "AND ts_us BETWEEN %s AND %s AND prediction_id = ANY(%s::text[])"
@@ -235,6 +242,9 @@ def _insert_rows_postgres(
             rows.ts_us,
             list(range(len(rows.prediction_id))),
             labels,
+            version_id,
+            (rows.ts_min_us or 0) - SAME_ID_WITHIN_US,
+            (rows.ts_max_us or 0) + SAME_ID_WITHIN_US,
         ),
     ).rowcount
     if inserted == len(rows.prediction_id):

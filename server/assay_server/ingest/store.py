@@ -94,8 +94,9 @@ class PredictionStore(Protocol):
         are fewer): where a window of the newest ``count`` predictions starts."""
         ...
 
-    def ensure_partitions(self, now: datetime) -> list[date]:
-        """Make room for the days a prediction may still arrive for; the days made."""
+    def ensure_partitions(self, now: datetime, *, max_days: int | None = None) -> list[date]:
+        """Make room for the days a prediction may still arrive for (at most ``max_days``
+        of them); the days made."""
         ...
 
     def expire(self, ctx: ServiceContext, now: datetime) -> list[ModelExpiry]:
@@ -183,10 +184,10 @@ class SqlPredictionStore:
             return None
         return datetime.fromtimestamp(ts / 1_000_000, end.tzinfo)
 
-    def ensure_partitions(self, now: datetime) -> list[date]:
+    def ensure_partitions(self, now: datetime, *, max_days: int | None = None) -> list[date]:
         """Create the day partitions ahead (PostgreSQL; nothing to do on SQLite)."""
         return partitions.ensure_partitions(
-            self.session.connection(), now, self.settings.max_backfill_days
+            self.session.connection(), now, self.settings.max_backfill_days, max_days=max_days
         )
 
     def expire(self, ctx: ServiceContext, now: datetime) -> list[ModelExpiry]:
