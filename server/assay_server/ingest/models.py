@@ -65,8 +65,8 @@ class PredictionRow(Base):
     __tablename__ = "predictions"
     __table_args__ = (
         # the timestamp is in the key because PostgreSQL partitions by it; ingest still stores
-        # an id once per version on SQLite (statements.py), and once per version and
-        # timestamp on PostgreSQL (a retry or a re-sent batch carries the same timestamps)
+        # an id once per version on SQLite, and on PostgreSQL once per version and timestamp
+        # and once within a day of its timestamp (statements.py)
         Index(
             "uq_predictions_version_prediction_id",
             "version_id",
