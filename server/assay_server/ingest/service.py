@@ -292,7 +292,7 @@ class IngestService:
             self.session.connection(),
             version_id=prepared.version_id,
             model_id=prepared.model_id,
-            day=part.day if part else now.date(),
+            day=part.day if part else now.astimezone(timezone.utc).date(),
             received_at=now,
             accepted=len(part.order) if part else 0,
             duplicates=duplicates,
