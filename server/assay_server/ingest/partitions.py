@@ -106,6 +106,27 @@ def partition_days(connection: Connection, table: PartitionedTable) -> list[date
     return sorted(days)
 
 
+def tables_between(
+    connection: Connection, table: PartitionedTable, low_us: int, high_us: int
+) -> list[str]:
+    """The partitions of ``table`` (by time) that may hold rows of ``[low_us, high_us]``: the
+    day partitions of that range that exist, and the default one; the table itself when it
+    is not partitioned."""
+    first = _EPOCH + timedelta(days=max(low_us, 0) // _US_PER_DAY)
+    last = _EPOCH + timedelta(days=max(high_us, 0) // _US_PER_DAY)
+    names = [
+        table.partition(first + timedelta(days=n)).split(".")[1]
+        for n in range((last - first).days + 1)
+    ]
+    found = connection.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass(%s) AND c.relname = ANY(%s) ORDER BY c.relname",
+        (f"public.{table.name}", [*names, table.default.split(".")[1]]),
+    ).scalars()
+    tables = [f"{SCHEMA}.{name}" for name in found]
+    return tables or [f"public.{table.name}"]
+
+
 def wanted_days(today: date, backfill_days: float) -> list[date]:
     """The days a row may still arrive for: ``backfill_days`` back to ``DAYS_AHEAD`` on."""
     first = today - timedelta(days=math.ceil(backfill_days))

@@ -39,6 +39,7 @@ from sqlalchemy import (
 
 from ..db import UTCDateTime
 from ..registry.models import RegisteredModel
+from . import partitions
 from .models import PredictionBatch
 
 # Declarative classes type ``__table__`` as any FROM clause; these are tables.
@@ -96,9 +97,15 @@ _POSTGRES_INSERT_ROWS = (
     "SELECT %s, t.pid, t.ts, %s, t.pos, t.lbl::json, "
     "CASE WHEN t.lbl IS NULL THEN NULL ELSE %s::timestamptz END "
     "FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::text[]) AS t(pid, ts, pos, lbl) "
-    "WHERE NOT EXISTS (SELECT 1 FROM predictions AS s WHERE s.version_id = %s "
-    "AND s.prediction_id = t.pid AND s.ts_us >= %s AND s.ts_us <= %s) "
+    "WHERE true {probes}"
     "ON CONFLICT (version_id, prediction_id, ts_us) DO NOTHING"
+)
+# One probe per partition, naming it: a NOT EXISTS over the parent with a time range was
+# planned as a scan of the range by the (version, time) index — 5 s a batch once a fresh
+# day held 60,000 rows — whereas a probe with equalities only takes the unique index.
+_POSTGRES_PROBE = (
+    "AND NOT EXISTS (SELECT 1 FROM {table} AS s "
+    "WHERE s.version_id = %s AND s.prediction_id = t.pid) "
 )
 #: How far from a batch's rows PostgreSQL looks for their ids stored with another timestamp.
 SAME_ID_WITHIN_US = 86_400 * 1_000_000
@@ -232,8 +239,15 @@ def _insert_rows_postgres(
     connection: Connection, version_id: int, batch_id: int, rows: NewRows, now: datetime
 ) -> list[int]:
     labels = rows.label_json or [None] * len(rows.prediction_id)
+    tables = partitions.tables_between(
+        connection,
+        partitions.ROWS,
+        (rows.ts_min_us or 0) - SAME_ID_WITHIN_US,
+        (rows.ts_max_us or 0) + SAME_ID_WITHIN_US,
+    )
+    probes = "".join(_POSTGRES_PROBE.format(table=table) for table in tables)
     inserted = connection.exec_driver_sql(
-        _POSTGRES_INSERT_ROWS,
+        _POSTGRES_INSERT_ROWS.format(probes=probes),
         (
             version_id,
             batch_id,
@@ -242,9 +256,7 @@ def _insert_rows_postgres(
             rows.ts_us,
             list(range(len(rows.prediction_id))),
             labels,
-            version_id,
-            (rows.ts_min_us or 0) - SAME_ID_WITHIN_US,
-            (rows.ts_max_us or 0) + SAME_ID_WITHIN_US,
+            *([version_id] * len(tables)),
         ),
     ).rowcount
     if inserted == len(rows.prediction_id):
