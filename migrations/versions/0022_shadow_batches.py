@@ -2,7 +2,7 @@
 version of the same model (``shadow_of_version_id``); its rows are not served traffic.
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-30 18:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

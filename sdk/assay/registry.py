@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from assay._http import ServerCalls, present
 from assay._paths import ModelRef, VersionRef, model_path, version_path
@@ -44,6 +44,7 @@ class RegistryMethods(ServerCalls):
         description: str = "",
         tags: Sequence[str] | None = None,
         classes: Sequence[object] | None = None,
+        retention_days: int | Literal["forever"] | None = None,
     ) -> Model:
         """Create a model (contributor).
 
@@ -56,6 +57,9 @@ class RegistryMethods(ServerCalls):
                 and labels must be one of them, and a version's reference target may hold
                 no other value. Without them the classes are inferred from each version's
                 reference target (a binary classifier's default is 0 and 1).
+            retention_days: days the server keeps the model's predictions; ``"forever"``
+                keeps them all; None (the default) takes the server's
+                ``ASSAY_RETENTION_DAYS``.
 
         Raises:
             Conflict: a model of that name exists. ValidationError: a field is wrong.
@@ -64,6 +68,8 @@ class RegistryMethods(ServerCalls):
         body.update(description=description, tags=list(tags or []))
         if classes is not None:
             body["classes"] = list(classes)
+        if retention_days is not None:
+            body["retention_days"] = _retention(retention_days)
         return Model.from_json(self._transport.json("POST", "/models", json=body))
 
     def get_model(self, name: ModelRef) -> Model:
@@ -99,14 +105,19 @@ class RegistryMethods(ServerCalls):
         owner: str | None = None,
         tags: Sequence[str] | None = None,
         risk_tier: str | None = None,
+        retention_days: int | Literal["forever"] | None = None,
     ) -> Model:
-        """Change a model's documentation (contributor) or its risk tier (admin).
+        """Change a model's documentation (contributor) or its risk tier (admin), or how
+        many days its predictions are kept (``retention_days``; ``"forever"`` keeps them
+        all).
 
         Only the arguments given are sent. Raises Conflict if the model is archived.
         """
         body = present(description=description, owner=owner, risk_tier=risk_tier)
         if tags is not None:
             body["tags"] = list(tags)
+        if retention_days is not None:
+            body["retention_days"] = _retention(retention_days)
         return Model.from_json(self._transport.json("PATCH", model_path(name), json=body))
 
     def archive_model(self, name: ModelRef) -> Model:
@@ -291,3 +302,8 @@ def _is_file_like(artifact: object) -> bool:
     return isinstance(artifact, (str, os.PathLike, bytes, bytearray, memoryview)) or callable(
         getattr(artifact, "read", None)
     )
+
+
+def _retention(days: int | Literal["forever"]) -> int | None:
+    """``retention_days`` as the API takes it: a number of days, or null for ever."""
+    return None if days == "forever" else days

@@ -51,6 +51,8 @@ class Model:
     created_at: datetime
     updated_at: datetime
     classes: tuple[object, ...] | None = None
+    #: days the server keeps its predictions (None: for ever)
+    retention_days: int | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Model:
@@ -73,6 +75,7 @@ class Model:
             created_at=created_at,
             updated_at=read.optional_moment("updated_at") or created_at,
             classes=tuple(classes) if isinstance(classes, list) else None,
+            retention_days=read.optional_integer("retention_days"),
         )
 
 

@@ -55,6 +55,7 @@ EVENT_NAMES = frozenset(
         "rollout.resumed",
         "rollout.rolled_back",
         "rollout.completed",
+        "predictions.expired",
     }
 )
 

@@ -29,6 +29,7 @@ from .alerts.outbox import wake as outbox_wake
 from .db import Database, utcnow
 from .governance.rollouts_jobs import advance_due_rollouts
 from .ingest import rollup
+from .ingest.store import prediction_store
 from .monitoring.html import build_missing_pages
 from .monitoring.models import Monitor
 from .monitoring.runner import SCHEDULER_ACTOR, MonitorRunner, worker_name
@@ -45,6 +46,9 @@ PAGES_EVERY_SECONDS = 60.0
 ROLLUP_EVERY_SECONDS = 300.0
 #: How often running rollouts are asked to advance (governance/rollouts_jobs.py).
 ROLLOUTS_EVERY_SECONDS = 60.0
+#: How often the day partitions ahead are created and expired predictions removed
+#: (ingest/partitions.py, ingest/retention.py).
+PREDICTION_UPKEEP_EVERY_SECONDS = 3600.0
 _JOB_PREFIX = "monitor:"
 
 
@@ -96,6 +100,8 @@ class MonitorScheduler:
             ("build-evidently-pages", PAGES_EVERY_SECONDS, self.build_pages),
             ("roll-up-ingest", ROLLUP_EVERY_SECONDS, self.roll_up_ingest),
             ("advance-rollouts", ROLLOUTS_EVERY_SECONDS, self.advance_rollouts),
+            ("create-partitions", PREDICTION_UPKEEP_EVERY_SECONDS, self.create_partitions),
+            ("expire-predictions", PREDICTION_UPKEEP_EVERY_SECONDS, self.expire_predictions),
         ]
         for name, seconds, job in housekeeping:
             self._scheduler.add_job(
@@ -141,6 +147,26 @@ class MonitorScheduler:
     def advance_rollouts(self) -> int:
         """Take the next step of each running rollout whose step's gate passes."""
         return advance_due_rollouts(self.database, self.runner.ctx)
+
+    def create_partitions(self) -> int:
+        """Create the prediction store's day partitions ahead (PostgreSQL), a day per unit of
+        work (each locks the default partition until it commits); the days created."""
+        created = 0
+        while True:
+            with self.database.unit_of_work() as session:
+                store = prediction_store(session, self.settings)
+                made = store.ensure_partitions(
+                    self.clock(), self.settings.max_backfill_days, max_days=1
+                )
+            if not made:
+                return created
+            created += len(made)
+
+    def expire_predictions(self) -> int:
+        """Remove predictions past their model's retention; the models that lost any."""
+        with self.database.unit_of_work() as session:
+            store = prediction_store(session, self.settings)
+            return len(store.expire(self.runner.ctx, self.clock()))
 
     def build_pages(self) -> int:
         """Build the Evidently pages of recent reports, so they are ready when opened."""

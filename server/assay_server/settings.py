@@ -65,6 +65,10 @@ class Settings:
     audit_signing_key_file: Path | None = None
     owner_lookback_days: float = 30.0
     pending_label_days: float = 7.0
+    #: days a new model's predictions are kept (None: for ever), unless it says otherwise
+    retention_days: int | None = 90
+    #: how old a prediction's timestamp may be when it arrives
+    max_backfill_days: float = 30.0
 
     @property
     def smtp_port_or_default(self) -> int:
@@ -137,6 +141,8 @@ class Settings:
             "audit_signing_key_file": _path(env, "ASSAY_AUDIT_SIGNING_KEY_FILE"),
             "owner_lookback_days": _float(env, "ASSAY_OWNER_LOOKBACK_DAYS", 30.0),
             "pending_label_days": _float(env, "ASSAY_PENDING_LABEL_DAYS", 7.0),
+            "retention_days": _retention(env, "ASSAY_RETENTION_DAYS", 90),
+            "max_backfill_days": _float(env, "ASSAY_MAX_BACKFILL_DAYS", 30.0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -225,6 +231,16 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 0:
         raise SettingsError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
+def _retention(env: Mapping[str, str], name: str, default: int) -> int | None:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("forever", "none"):
+        return None
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be a number of days (1 or more) or 'forever'")
     return value
 
 

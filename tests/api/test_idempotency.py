@@ -373,7 +373,7 @@ def test_every_response_that_shows_a_secret_is_listed_as_never_stored(client):
                     showing_secrets.add(rule.endpoint)
     assert showing_secrets == request_scope.SECRET_API_ENDPOINTS
     routed = {rule.endpoint for rule in client.application.url_map.iter_rules()}
-    assert request_scope.SECRET_PAGE_ENDPOINTS <= routed  # the admin forms that show one
+    assert routed >= request_scope.SECRET_PAGE_ENDPOINTS  # the admin forms that show one
 
 
 # ingest is idempotent by prediction id, and never pays for a key ------------------------------

@@ -55,6 +55,7 @@ def test_creating_a_model_answers_201_with_every_field(client, contributor_heade
         "description": "Who leaves next month",
         "tags": ["retail", "eu"],
         "classes": None,
+        "retention_days": 90,
         "archived": False,
         "archived_at": None,
         "latest_version": None,
@@ -108,6 +109,7 @@ def test_creating_a_model_is_audited_with_its_task_tier_owner_and_tags(client, c
         "risk_tier": "medium",
         "owner": "ds",
         "tags": ["a"],
+        "retention_days": 90,
     }
 
 

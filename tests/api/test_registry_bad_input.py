@@ -69,6 +69,9 @@ def body_with(base: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[s
 
 MODEL_CREATE_BASE = {"name": "fresh", "task": "regression"}
 MODEL_CREATE_CASES = [
+    case("retention_days", 0, "retention-days-zero"),
+    case("retention_days", 36_501, "retention-days-too-many"),
+    case("retention_days", "30", "retention-days-text"),
     case("name", MISSING, "name-missing"),
     case("name", None, "name-null"),
     case("name", 7, "name-not-a-string"),
@@ -104,6 +107,8 @@ MODEL_CREATE_CASES = [
 ]
 
 MODEL_UPDATE_CASES = [
+    case("retention_days", -1, "retention-days-negative"),
+    case("retention_days", 1.5, "retention-days-fraction"),
     case("description", "d" * 10_001, "description-too-long"),
     case("description", None, "description-null"),
     case("owner", "", "owner-empty"),

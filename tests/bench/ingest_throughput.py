@@ -47,10 +47,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Rows are stamped from two days ago (the server refuses rows older than its backfill window).
+SENT_FROM = float(int(time.time()) - 2 * 86_400)
+
+
 def _batch(rng: random.Random, start: int, size: int, run: str) -> dict:
     columns = {
         "prediction_id": [f"{run}-{i}" for i in range(start, start + size)],
-        "timestamp": [1_795_000_000.0 + i / 100 for i in range(start, start + size)],
+        "timestamp": [SENT_FROM + i / 100 for i in range(start, start + size)],
         "features": {},
         "prediction": [rng.randint(0, 1) for _ in range(size)],
         "score": [rng.random() for _ in range(size)],

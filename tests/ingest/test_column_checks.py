@@ -10,6 +10,7 @@ import pytest
 
 from assay_server.ingest.blocks import decode_block, encode_block
 from assay_server.ingest.validation import (
+    TimeBounds,
     check_batch,
     check_category,
     check_number,
@@ -21,6 +22,8 @@ NUMBERS = [1.5, -2, 0, 7, 2**53 + 1, 10**400, True, None, math.nan, math.inf, "3
 SCORES = [0.25, 1, 0, 1.7, -0.1, None]  # a classifier's score is a probability
 TEXTS = ["a", "", "é" * 1000, "x" * 1001, "\ud800", 3, False, None, 1.5, [1], MISSING]
 FEATURES = [{"name": "n", "kind": "numerical"}, {"name": "c", "kind": "categorical"}]
+#: the batches below arrive a minute after their first row
+SENT_AT = TimeBounds.around(1_795_000_060 * 1_000_000, backfill_days=30)
 
 
 def _column(rng: random.Random, pool: list[Any], size: int) -> list[Any]:
@@ -52,7 +55,7 @@ def test_a_column_checked_at_once_has_the_errors_of_its_values(seed):
         prediction=[i % 2 for i in range(size)],
         score=_column(rng, SCORES, size),
     )
-    checked = check_batch(batch, FEATURES, "binary_classification", now_us=0)
+    checked = check_batch(batch, FEATURES, "binary_classification", SENT_AT)
     errors = set(checked.errors)
     assert {e for e in errors if e[1] == "features.n"} == _value_by_value(
         numbers, check_number, "features.n"
@@ -79,7 +82,7 @@ def test_a_block_holds_the_values_that_were_sent(seed):
         prediction=[rng.choice(["yes", "no"]) for _ in range(size)],
     )
     batch.features["n"][3] = "not a number"  # one refused row
-    checked = check_batch(batch, FEATURES, "binary_classification", now_us=0)
+    checked = check_batch(batch, FEATURES, "binary_classification", SENT_AT)
     keep = [i for i in range(size) if checked.valid[i]]
     kinds = {f["name"]: f["kind"] for f in FEATURES}
     block = encode_block(batch, keep, checked.ts_us, kinds, False, converted=checked.converted)

@@ -81,12 +81,13 @@ def test_each_kind_gets_its_own_evidently_report_and_bias_none(
 def test_pages_are_built_on_a_sample_capped_by_the_setting_drawn_while_streaming(
     monitored: Monitored, db: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from assay_server.ingest.store import SqlPredictionStore, prediction_store
     from assay_server.monitoring import evidently_report
 
     reports = _run_every_check(monitored)
     current_rows: list[int] = []
     parts: list[int | None] = []
-    real_html, real_stream = evidently_report.evidently_html, html.stream_window
+    real_html, real_stream = evidently_report.evidently_html, SqlPredictionStore.stream_window
 
     def drawing(reference: Any, current: Any, *args: Any, **kwargs: Any) -> Any:
         current_rows.append(len(current))
@@ -97,16 +98,17 @@ def test_pages_are_built_on_a_sample_capped_by_the_setting_drawn_while_streaming
         return real_stream(*args, **kwargs)
 
     monkeypatch.setattr(evidently_report, "evidently_html", drawing)
-    monkeypatch.setattr(html, "stream_window", streaming)
+    monkeypatch.setattr(SqlPredictionStore, "stream_window", streaming)
     capped = settings.with_overrides(evidently_max_rows=200)
     html.build_page(db, capped, reports["drift"])
     assert current_rows == [200]  # of the window's 600 rows
     assert parts == [html.ROWS_PER_BLOCK]  # read part by part, never whole
     with db.unit_of_work(write=False) as session:
         report = session.get(html.Report, reports["drift"])
-        first = html.sampled_window(session, report.version_id, report, 200)
-        again = html.sampled_window(session, report.version_id, report, 200)
-        whole = html.sampled_window(session, report.version_id, report, 10_000)
+        store = prediction_store(session)
+        first = html.sampled_window(store, report.version_id, report, 200)
+        again = html.sampled_window(store, report.version_id, report, 200)
+        whole = html.sampled_window(store, report.version_id, report, 10_000)
     assert len(first) == 200 and len(whole) == 600
     # the same rows each time (seeded by the report), rows of the window
     assert list(first.frame["prediction_id"]) == list(again.frame["prediction_id"])

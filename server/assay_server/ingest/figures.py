@@ -1,5 +1,6 @@
 """Predictions stored, rejected and repeated at ingest, aggregated in SQL from the batch
-table: per model (for ``/metrics``) and per version and day (for the compliance report)."""
+table: per model (for ``/metrics``), per version and day (for the compliance report), and
+rejected over a monitor run's window (for data quality)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def ingest_counts(session: Session) -> list[tuple[str, int, int, int]]:
         .group_by(RegisteredModel.name)
     )
     return [(model, int(a), int(r), int(d)) for model, a, r, d in rows]
+
+
+def rejected_rows(session: Session, version_id: int, start: datetime | None, end: datetime) -> int:
+    """Rows of the version's batches received in ``[start, end)`` that ingest refused."""
+    query = select(func.coalesce(func.sum(PredictionBatch.rejected), 0)).where(
+        PredictionBatch.version_id == version_id, PredictionBatch.received_at < end
+    )
+    if start is not None:
+        query = query.where(PredictionBatch.received_at >= start)
+    return int(session.scalar(query) or 0)
 
 
 class IngestDayCounts(NamedTuple):

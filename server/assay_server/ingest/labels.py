@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..audit.service import AuditTrail
@@ -38,6 +38,12 @@ from .validation import MAX_PREDICTION_ID, check_category, check_number
 from .wire import RowProblem
 
 MAX_REPORTED_UNKNOWN = 100
+_ROWS = cast(Table, PredictionRow.__table__)
+_SET_LABEL = (
+    update(_ROWS)
+    .where(_ROWS.c.id == bindparam("pk"), _ROWS.c.ts_us == bindparam("ts"))
+    .values(label=bindparam("label"), label_updated_at=bindparam("now"))
+)
 _LOOKUP_CHUNK = 900  # below SQLite's bound-parameter limit with room for the version id
 
 
@@ -134,16 +140,20 @@ class LabelService:
         ]
         return union(found)
 
-    def _stored(self, version_ids: list[int], ids: list[str]) -> list[tuple[int, str, int]]:
-        """``(row id, prediction id, version id)`` of the stored predictions among ``ids``."""
-        matches: list[tuple[int, str, int]] = []
+    def _stored(self, version_ids: list[int], ids: list[str]) -> list[tuple[int, str, int, int]]:
+        """``(row id, prediction id, version id, timestamp)`` of the stored predictions among
+        ``ids``."""
+        matches: list[tuple[int, str, int, int]] = []
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             chunk = ids[start : start + _LOOKUP_CHUNK]
             matches.extend(
-                (pk, pid, version_id)
-                for pk, pid, version_id in self.session.execute(
+                (pk, pid, version_id, ts_us)
+                for pk, pid, version_id, ts_us in self.session.execute(
                     select(
-                        PredictionRow.id, PredictionRow.prediction_id, PredictionRow.version_id
+                        PredictionRow.id,
+                        PredictionRow.prediction_id,
+                        PredictionRow.version_id,
+                        PredictionRow.ts_us,
                     ).where(
                         PredictionRow.version_id.in_(version_ids),
                         PredictionRow.prediction_id.in_(chunk),
@@ -157,14 +167,15 @@ class LabelService:
         the version that stored it."""
         matches = self._stored(version_ids, list(latest))
         if matches:
-            self.session.execute(
-                update(PredictionRow),
+            # by id and timestamp: on PostgreSQL the timestamp names the row's day partition
+            self.session.connection().execute(
+                _SET_LABEL,
                 [
-                    {"id": pk, "label": latest[pid], "label_updated_at": now}
-                    for pk, pid, _version in matches
+                    {"pk": pk, "ts": ts_us, "label": latest[pid], "now": now}
+                    for pk, pid, _version, ts_us in matches
                 ],
             )
-        return {pid: version_id for _pk, pid, version_id in matches}
+        return {pid: version_id for _pk, pid, version_id, _ts in matches}
 
     def _count(
         self,
@@ -184,7 +195,7 @@ class LabelService:
         refused_ids = list({labels[i]["prediction_id"] for i in refused if _lookup_able(labels[i])})
         version_of = dict(found)
         version_of.update(
-            {pid: version for _pk, pid, version in self._stored(version_ids, refused_ids)}
+            {pid: version for _pk, pid, version, _ts in self._stored(version_ids, refused_ids)}
         )
         received: Counter[int] = Counter()
         rejected: Counter[int] = Counter()

@@ -8,6 +8,13 @@ job reads a million rows by decoding a few hundred blocks rather than a million 
 Ground truth that arrives before its prediction waits in ``pending_labels`` (``labels.py``);
 how many labels arrived, and how many were refused, is counted per version and day in
 ``label_counts`` (``label_counts.py``), as ``prediction_batches`` counts rejected predictions.
+
+A batch's block holds the rows of one UTC day (``day``): a request whose rows span days is
+stored as one batch per day, so that on PostgreSQL both tables are range-partitioned by day
+(``partitions.py``) and retention drops a day's rows and blocks together (``retention.py``).
+There the partition key is part of every unique key: a row is unique by version, prediction id
+and timestamp, and its batch by id and day (the migration ``0020`` makes the keys; these
+classes keep the columns). Which is why ``predictions.batch_id`` is not a foreign key.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from ..db import Base
 
 
 class PredictionBatch(Base):
-    """One accepted ingest request: its counts, time range, and the block of its new rows."""
+    """One accepted ingest request's rows of one day: its counts, time range, and the block of
+    its new rows (a request whose rows span days is stored as one batch per day)."""
 
     __tablename__ = "prediction_batches"
     __table_args__ = (
@@ -38,6 +46,8 @@ class PredictionBatch(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    #: the UTC day of its rows (of its arrival when it stored none): the partition key
+    day: Mapped[date]
     received_at: Mapped[datetime]
     accepted: Mapped[int]
     duplicates: Mapped[int]
@@ -56,7 +66,16 @@ class PredictionRow(Base):
 
     __tablename__ = "predictions"
     __table_args__ = (
-        Index("uq_predictions_version_prediction_id", "version_id", "prediction_id", unique=True),
+        # the timestamp is in the key because PostgreSQL partitions by it; ingest still stores
+        # an id once per version on SQLite, and on PostgreSQL once per version and timestamp
+        # and once within a day of its timestamp (statements.py)
+        Index(
+            "uq_predictions_version_prediction_id",
+            "version_id",
+            "prediction_id",
+            "ts_us",
+            unique=True,
+        ),
         Index("ix_predictions_version_ts", "version_id", "ts_us"),
     )
 
@@ -64,7 +83,7 @@ class PredictionRow(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     prediction_id: Mapped[str] = mapped_column(String(128))
     ts_us: Mapped[int] = mapped_column(BigInteger)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("prediction_batches.id"))
+    batch_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     row: Mapped[int]
     label: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
     label_updated_at: Mapped[datetime | None]

@@ -50,7 +50,8 @@ _POSTGRES_JOIN = (
     "UPDATE predictions AS pr SET label = p.label, label_updated_at = %s "
     "FROM pending_labels AS p "
     "WHERE p.model_id = %s AND p.received_at >= %s AND p.prediction_id = ANY(%s::text[]) "
-    "AND pr.version_id = %s AND pr.prediction_id = p.prediction_id"
+    "AND pr.version_id = %s AND pr.ts_us BETWEEN %s AND %s "
+    "AND pr.prediction_id = p.prediction_id"
 )
 _POSTGRES_FORGET = (
     "DELETE FROM pending_labels WHERE model_id = %s AND prediction_id = ANY(%s::text[])"
@@ -83,18 +84,21 @@ def join_pending(
     model_id: int,
     version_id: int,
     prediction_ids: list[str],
+    ts_range: tuple[int | None, int | None],
     now: datetime,
     expired_before: datetime,
 ) -> int:
-    """Give the predictions just stored (``prediction_ids`` of ``version_id``) their pending
-    labels and forget those; return how many predictions were labelled."""
+    """Give the predictions just stored (``prediction_ids`` of ``version_id``, whose
+    timestamps are in ``ts_range``: the day partition to look in) their pending labels and
+    forget those; return how many predictions were labelled."""
     if not prediction_ids:
         return 0
     if connection.execute(_ANY_PENDING, {"model_id": model_id}).first() is None:
         return 0  # the usual batch: the model has no pending labels
     if connection.dialect.name == "postgresql":
         joined = connection.exec_driver_sql(
-            _POSTGRES_JOIN, (now, model_id, expired_before, prediction_ids, version_id)
+            _POSTGRES_JOIN,
+            (now, model_id, expired_before, prediction_ids, version_id, *ts_range),
         ).rowcount
         connection.exec_driver_sql(_POSTGRES_FORGET, (model_id, prediction_ids))
         return joined

@@ -32,7 +32,8 @@ from .schemas import (
     PredictionListArgsSchema,
     PredictionPageSchema,
 )
-from .service import IngestResult, IngestService, ingest_batch
+from .service import IngestResult, IngestService
+from .store import prediction_store
 from .wire import decode_body
 
 blp = Blueprint(
@@ -60,15 +61,14 @@ class Predictions(MethodView):
             request.headers.get("Content-Encoding"),
             settings().max_request_bytes,
         )
-        return ingest_batch(
-            database(),
-            db_session(),
+        return prediction_store(db_session(), settings()).write_batch(
             service_context(),
             name,
             version,
             document,
             strict=args["strict"],
             shadow_of=args["shadow_of"],
+            checked_in=database(),
         )
 
     @requires(Role.VIEWER)
@@ -101,7 +101,8 @@ class Labels(MethodView):
     @blp.response(200, LabelResultSchema)
     def post(self, args: LabelBatch, name: str) -> LabelResult:
         """Record ground truth for earlier predictions, by prediction id"""
-        return LabelService(db_session(), service_context()).record(name, args["labels"])
+        store = prediction_store(db_session(), settings())
+        return store.add_labels(service_context(), name, args["labels"])
 
 
 @blp.route("/models/<string:name>/labels/pending")

@@ -7,13 +7,18 @@ transaction, only what must be there: the batch, its new rows, and the labels th
 waiting for those rows (``pending.py``) — no audit event: the batch row is the record, rolled
 up into the audit trail once an hour (``rollup.py``). :func:`ingest_batch` runs the two as
 the API does. Labels that arrive later: ``labels.py``.
+
+A batch whose rows fall on several UTC days is stored as one batch row (and block) per day,
+so that a day's rows and blocks live in the same day partitions and expire together
+(``retention.py``); the request's rejected rows and in-batch repeats are counted on the
+first. Callers outside ingest reach all this through ``store.py``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any, NamedTuple, TypedDict, cast
 
 from sqlalchemy import bindparam, select
@@ -30,7 +35,7 @@ from .pages import PredictionPage, page, read_cursor
 from .pending import cutoff, hold_for_predictions, join_pending
 from .schemas import PredictionListArgs
 from .statements import NewRows, correct_batch, insert_batch, insert_rows
-from .validation import CheckedBatch, check_batch
+from .validation import US_PER_DAY, CheckedBatch, TimeBounds, check_batch
 from .wire import ColumnBatch, RowProblem, read_batch
 
 MAX_REPORTED_ERRORS = 1000
@@ -68,6 +73,7 @@ class _Version(NamedTuple):
     archived_at: datetime | None
     reference_sha256: str | None
     classes: list[Any] | None  # the model's declared classes
+    retention_days: int | None
 
 
 _VERSION_QUERY = (
@@ -81,6 +87,7 @@ _VERSION_QUERY = (
         RegisteredModel.archived_at,
         ModelVersion.reference_sha256,
         RegisteredModel.classes,
+        RegisteredModel.retention_days,
     )
     .join_from(ModelVersion, RegisteredModel, ModelVersion.model_id == RegisteredModel.id)
     .where(RegisteredModel.name == bindparam("name"), ModelVersion.version == bindparam("version"))
@@ -88,8 +95,18 @@ _VERSION_QUERY = (
 
 
 @dataclass(frozen=True)
+class DayPart:
+    """The rows of a batch that fall on one UTC day: stored as a batch row of their own."""
+
+    day: date
+    order: list[int]  # batch indices, ascending
+    rows: NewRows  # the rows of ``order``, as the row table stores them
+    block: bytes  # the rows of ``order``, as the block stores them when all are new
+
+
+@dataclass(frozen=True)
 class PreparedBatch:
-    """A batch read and checked against its version, its block encoded: ready to store."""
+    """A batch read and checked against its version, its blocks encoded: ready to store."""
 
     version_id: int
     model_id: int
@@ -97,10 +114,9 @@ class PreparedBatch:
     batch: ColumnBatch
     checked: CheckedBatch
     order: list[int]  # one batch index per distinct valid id (its first row), ascending
-    rows: NewRows  # the rows of ``order``, as the row table stores them
+    parts: list[DayPart]  # ``order`` by UTC day, oldest first
     kinds: dict[str, str]
     numeric_output: bool
-    block: bytes | None  # the rows of ``order``, as the block stores them when all are new
     shadow_of_version_id: int | None = None  # the champion these rows shadow
 
     @property
@@ -117,6 +133,22 @@ def row_errors(errors: list[RowProblem]) -> list[RowError]:
 def now_us(ctx: ServiceContext) -> int:
     """The context clock in epoch microseconds."""
     return int(ctx.clock().timestamp() * 1_000_000)
+
+
+def day_of(ts_us: int) -> date:
+    """The UTC day of an epoch-microsecond timestamp."""
+    return datetime.fromtimestamp(ts_us // US_PER_DAY * 86_400, tz=timezone.utc).date()
+
+
+def _by_day(ts_us: list[int], order: list[int]) -> list[list[int]]:
+    """``order`` split by the UTC day of each row's timestamp, oldest day first."""
+    days = [ts_us[index] // US_PER_DAY for index in order]
+    if min(days) == max(days):
+        return [order]  # the common case: one day
+    parts: dict[int, list[int]] = {}
+    for day, index in zip(days, order, strict=True):
+        parts.setdefault(day, []).append(index)
+    return [parts[day] for day in sorted(parts)]
 
 
 def _first_valid_rows(batch: ColumnBatch, checked: CheckedBatch) -> list[int]:
@@ -190,7 +222,10 @@ class IngestService:
             self.ctx.storage.reference,
             declared=row.classes,
         )
-        checked = check_batch(batch, features, row.task, now_us(self.ctx), classes)
+        bounds = TimeBounds.around(
+            now_us(self.ctx), self.ctx.settings.max_backfill_days, row.retention_days
+        )
+        checked = check_batch(batch, features, row.task, bounds, classes)
         if strict and checked.errors:
             raise ValidationFailed(
                 f"{checked.rejected} of {batch.size} rows are invalid; strict mode stored none.",
@@ -199,11 +234,17 @@ class IngestService:
         order = _first_valid_rows(batch, checked)
         kinds = {f["name"]: f["kind"] for f in features}
         numeric_output = row.task == "regression"
-        block = None
-        if order:
-            block = encode_block(
-                batch, order, checked.ts_us, kinds, numeric_output, converted=checked.converted
+        parts = [
+            DayPart(
+                day=day_of(checked.ts_us[part[0]]),
+                order=part,
+                rows=_new_rows(batch, checked.ts_us, part),
+                block=encode_block(
+                    batch, part, checked.ts_us, kinds, numeric_output, converted=checked.converted
+                ),
             )
+            for part in (_by_day(checked.ts_us, order) if order else [])
+        ]
         return PreparedBatch(
             version_id=row.id,
             model_id=row.model_id,
@@ -211,10 +252,9 @@ class IngestService:
             batch=batch,
             checked=checked,
             order=order,
-            rows=_new_rows(batch, checked.ts_us, order),
+            parts=parts,
             kinds=kinds,
             numeric_output=numeric_output,
-            block=block,
             shadow_of_version_id=shadow_of_id,
         )
 
@@ -237,70 +277,108 @@ class IngestService:
         return found
 
     def store(self, prepared: PreparedBatch) -> IngestResult:
-        """Store the rows of a prepared batch whose ids are new, and audit the batch."""
-        rows = prepared.rows
+        """Store the rows of a prepared batch whose ids are new: one batch row per day."""
         connection = self.session.connection()
         now = self.ctx.clock()
+        counted = {"duplicates": prepared.in_batch_repeats, "rejected": prepared.checked.rejected}
+        if not prepared.parts:  # nothing valid: the batch row records the refusal
+            batch_id = self._insert_batch(prepared, None, now, **counted)
+            return self._result(prepared, 0, batch_id, 0)
+        hold_for_predictions(connection, prepared.model_id)
+        first_id: int | None = None
+        stored_total = joined = 0
+        for part in prepared.parts:
+            batch_id = self._insert_batch(prepared, part, now, **counted)
+            counted = {"duplicates": 0, "rejected": 0}  # counted on the first part
+            first_id = batch_id if first_id is None else first_id
+            stored = insert_rows(connection, prepared.version_id, batch_id, part.rows, now)
+            joined += join_pending(
+                connection,
+                model_id=prepared.model_id,
+                version_id=prepared.version_id,
+                prediction_ids=part.rows.prediction_id,
+                ts_range=(part.rows.ts_min_us, part.rows.ts_max_us),
+                now=now,
+                expired_before=cutoff(self.ctx.settings, now),
+            )
+            if len(stored) < len(part.order):
+                first = part is prepared.parts[0]
+                self._keep_only(prepared, part, batch_id, stored, first=first)
+            stored_total += len(stored)
+        return self._result(prepared, stored_total, first_id, joined)
+
+    def _insert_batch(
+        self,
+        prepared: PreparedBatch,
+        part: DayPart | None,
+        now: datetime,
+        *,
+        duplicates: int,
+        rejected: int,
+    ) -> int:
         batch_id = insert_batch(
-            connection,
+            self.session.connection(),
             version_id=prepared.version_id,
             model_id=prepared.model_id,
+            day=part.day if part else now.astimezone(timezone.utc).date(),
             received_at=now,
-            accepted=len(prepared.order),
-            duplicates=prepared.in_batch_repeats,
-            rejected=prepared.checked.rejected,
-            ts_min_us=rows.ts_min_us,
-            ts_max_us=rows.ts_max_us,
-            block=prepared.block,
+            accepted=len(part.order) if part else 0,
+            duplicates=duplicates,
+            rejected=rejected,
+            ts_min_us=part.rows.ts_min_us if part else None,
             shadow_of_version_id=prepared.shadow_of_version_id,
+            ts_max_us=part.rows.ts_max_us if part else None,
+            block=part.block if part else None,
         )
         if batch_id is None:  # archived since the batch was prepared
             raise Conflict(
                 f"Model {prepared.model_name!r} is archived; it takes no new predictions."
             )
-        hold_for_predictions(connection, prepared.model_id)
-        stored = insert_rows(connection, prepared.version_id, batch_id, rows, now)
-        joined = join_pending(
-            connection,
-            model_id=prepared.model_id,
-            version_id=prepared.version_id,
-            prediction_ids=rows.prediction_id,
-            now=now,
-            expired_before=cutoff(self.ctx.settings, now),
-        )
-        if len(stored) < len(prepared.order):
-            self._keep_only(prepared, batch_id, stored)
-        result = IngestResult(
-            accepted=len(stored),
-            duplicates=len(prepared.order) - len(stored) + prepared.in_batch_repeats,
+        return batch_id
+
+    @staticmethod
+    def _result(
+        prepared: PreparedBatch, stored: int, batch_id: int | None, joined: int
+    ) -> IngestResult:
+        return IngestResult(
+            accepted=stored,
+            duplicates=len(prepared.order) - stored + prepared.in_batch_repeats,
             rejected=prepared.checked.rejected,
             errors=row_errors(prepared.checked.errors),
             batch_id=batch_id,
             labels_joined=joined,
         )
-        return result
 
-    def _keep_only(self, prepared: PreparedBatch, batch_id: int, stored: list[int]) -> None:
+    def _keep_only(
+        self,
+        prepared: PreparedBatch,
+        part: DayPart,
+        batch_id: int,
+        stored: list[int],
+        *,
+        first: bool,
+    ) -> None:
         """Correct the counts, time range and block of a batch some of whose ids were stored
         before."""
         block = None
         if stored:
             block = encode_block(
                 prepared.batch,
-                prepared.order,
+                part.order,
                 prepared.checked.ts_us,
                 prepared.kinds,
                 prepared.numeric_output,
                 stored=set(stored),
                 converted=prepared.checked.converted,
             )
-        kept_ts = [prepared.rows.ts_us[position] for position in stored]
+        kept_ts = [part.rows.ts_us[position] for position in stored]
         ts_range = min(kept_ts, default=None), max(kept_ts, default=None)
         correct_batch(
             self.session.connection(),
             batch_id,
+            part.day,
             accepted=len(stored),
-            duplicates=len(prepared.order) - len(stored) + prepared.in_batch_repeats,
+            duplicates=len(part.order) - len(stored) + (prepared.in_batch_repeats if first else 0),
             ts_min_us=ts_range[0],
             ts_max_us=ts_range[1],
             block=block,

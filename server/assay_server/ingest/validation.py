@@ -8,6 +8,11 @@ keep the task's contract (``classes.py``): a classifier's are among its classes 
 stored as the class is spelled), a regressor's are finite numbers; a classifier's score is a
 probability, from 0 to 1.
 
+A timestamp must fall in ``[now − ASSAY_MAX_BACKFILL_DAYS, now + 5 minutes]``, and on a day
+the model's retention still keeps (the :class:`TimeBounds` of the batch): a row older or
+further ahead is refused like any other, so the day partition it lands in exists and is not
+expired (``partitions.py``, ``retention.py``).
+
 Most columns are fine as a whole, and that is decided first without a Python loop over
 values (converting them to the Arrow arrays the block is made of); only a column that fails
 that is checked value by value, which is what decides each row's errors.
@@ -33,7 +38,51 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # an integer category is stored as a
 _EPOCH_MIN_US = 0
 _EPOCH_MAX_US = int(datetime(2200, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
 
+#: How far ahead of the server's clock a prediction's timestamp may be.
+MAX_AHEAD_US = 5 * 60 * 1_000_000
+US_PER_DAY = 86_400 * 1_000_000
+
 Check = Callable[[object], str | None]
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """The timestamps a batch may carry, in epoch microseconds: ``[oldest, newest]``, and
+    why an older one is refused."""
+
+    now_us: int
+    oldest_us: int
+    newest_us: int
+    too_old: str
+
+    @classmethod
+    def around(
+        cls, now_us: int, backfill_days: float, retention_days: int | None = None
+    ) -> TimeBounds:
+        """``[now − backfill_days, now + 5 minutes]``, and not before the first day the
+        model's retention still keeps (a row of an expired day would be deleted at once)."""
+        oldest = now_us - round(backfill_days * US_PER_DAY)
+        too_old = (
+            f"Older than the server takes: at most {backfill_days:g} days before now "
+            "(ASSAY_MAX_BACKFILL_DAYS)."
+        )
+        if retention_days is not None:
+            kept_from = (now_us - retention_days * US_PER_DAY) // US_PER_DAY * US_PER_DAY
+            if kept_from > oldest:
+                oldest = kept_from
+                too_old = (
+                    f"Older than the model keeps predictions: {retention_days} days "
+                    "(its retention_days)."
+                )
+        return cls(now_us, oldest, now_us + MAX_AHEAD_US, too_old)
+
+    def problem(self, micros: int) -> str | None:
+        """Why a timestamp is refused, or None."""
+        if micros < self.oldest_us:
+            return self.too_old
+        if micros > self.newest_us:
+            return "More than 5 minutes ahead of the server's clock."
+        return None
 
 
 @dataclass
@@ -242,20 +291,26 @@ def check_classes(
     return column
 
 
-def _timestamps_us(values: list[object], now_us: int, errors: list[RowProblem]) -> list[int]:
+def _timestamps_us(values: list[object], bounds: TimeBounds, errors: list[RowProblem]) -> list[int]:
     if set(map(type, values)) <= {float, int}:
         seconds = cast("list[float]", values)  # every value is an int or a float, as checked
         if all(map(math.isfinite, seconds)):
             micros = [round(v * 1_000_000) for v in seconds]  # the SDK's epoch seconds
-            if min(micros, default=0) >= _EPOCH_MIN_US and max(micros, default=0) < _EPOCH_MAX_US:
+            if not micros or (
+                min(micros) >= max(_EPOCH_MIN_US, bounds.oldest_us)
+                and max(micros) <= min(_EPOCH_MAX_US - 1, bounds.newest_us)
+            ):
                 return micros
     micros = [0] * len(values)
     for index, value in enumerate(values):
-        outcome = timestamp_us(value, now_us)
-        if isinstance(outcome, str):
-            errors.append((index, "timestamp", outcome))
-        else:
-            micros[index] = outcome
+        outcome = timestamp_us(value, bounds.now_us)
+        if isinstance(outcome, int):
+            problem = bounds.problem(outcome)
+            if problem is None:
+                micros[index] = outcome
+                continue
+            outcome = problem
+        errors.append((index, "timestamp", outcome))
     return micros
 
 
@@ -263,12 +318,12 @@ def check_batch(
     batch: ColumnBatch,
     features: list[dict[str, str]],
     task: str,
-    now_us: int,
+    bounds: TimeBounds,
     classes: ClassSet | None = None,
 ) -> CheckedBatch:
-    """Validate every column of ``batch`` against the schema and the task's contract; the
-    prediction and label columns are respelled as their classes (``classes``), nothing else
-    is changed."""
+    """Validate every column of ``batch`` against the schema and the task's contract, and
+    each timestamp against ``bounds``; the prediction and label columns are respelled as
+    their classes (``classes``), nothing else is changed."""
     errors = list(batch.row_errors)
     converted: dict[str, ArrowArray] = {}
 
@@ -304,7 +359,7 @@ def check_batch(
             errors.extend((i, "sensitive", problem) for i in range(batch.size))
             continue
         column(f"sensitive.{name}", values, check_category)
-    ts_us = _timestamps_us(batch.timestamp, now_us, errors)
+    ts_us = _timestamps_us(batch.timestamp, bounds, errors)
     valid = [True] * batch.size
     for index, _field, _message in errors:
         valid[index] = False

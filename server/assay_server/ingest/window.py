@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeAlias
 
 from sqlalchemy import Text, cast, select
@@ -87,7 +87,8 @@ def blocks_in_window(
     limit: int | None = None,
 ) -> list[tuple[int, bytes]]:
     """``(batch id, block)`` of the batches with rows in ``[start_us, end_us)``, by id, after
-    ``after_batch``."""
+    ``after_batch``. A batch's day is that of its newest row, so the days before the
+    window's first are left out (on PostgreSQL, their partitions are not read at all)."""
     query = (
         select(PredictionBatch.id, PredictionBatch.block)
         .where(
@@ -96,6 +97,7 @@ def blocks_in_window(
             PredictionBatch.block.is_not(None),
             PredictionBatch.ts_max_us >= start_us,
             PredictionBatch.ts_min_us < end_us,
+            PredictionBatch.day >= _day(start_us),
         )
         .order_by(PredictionBatch.id)
     )
@@ -103,6 +105,11 @@ def blocks_in_window(
         query = query.limit(limit)
     rows = session.execute(query)
     return [(batch_id, block) for batch_id, block in rows if block is not None]  # as queried
+
+
+def _day(ts_us: int) -> date:
+    """The UTC day of an epoch-microsecond time."""
+    return date(1970, 1, 1) + timedelta(days=ts_us // 86_400_000_000)
 
 
 def labels_in_window(

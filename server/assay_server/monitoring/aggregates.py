@@ -1,6 +1,6 @@
 """What a run counts over every row of its window, part by part, and the sample it draws.
 
-A run streams its window (``ingest.window.stream_window``) and hands each part to
+A run streams its window (the prediction store's ``stream_window``) and hands each part to
 :meth:`WindowAggregates.add`: the mergeable counts of ``checks`` (quality, bias, confusion,
 regression, expected confusion) take every row, so those figures are exact whatever the
 window's size, and a :class:`~..checks.sampling.SeededSample` keeps a uniform sample of at
@@ -18,8 +18,7 @@ from ..checks.outcome_counts import BiasCounts, ConfusionCounts, ExpectedConfusi
 from ..checks.profile import ReferenceProfile
 from ..checks.quality_counts import QualityCounts
 from ..checks.sampling import SeededSample
-from ..ingest.blocks import FEATURE, PROBABILITY, SENSITIVE
-from ..ingest.window import PredictionWindow
+from ..ingest.store import FEATURE, PROBABILITY, SENSITIVE, PredictionWindow
 from .drafts import class_labels
 
 

@@ -1,6 +1,6 @@
 """What a comparison reads of a version's window: each row's prediction id, output (class as
 canonical text, or a number for a regressor), score and label — nothing else, a few batches
-at a time through :func:`~assay_server.ingest.window.stream_window`, so the features of a
+at a time through the prediction store's ``stream_window``, so the features of a
 large window are never held.
 
 And what a metric is computed from: :func:`metric_inputs` turns the outcomes into the
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from ..ingest.window import stream_window
+from ..ingest.store import prediction_store
 from .drafts import class_labels
 
 COLUMNS = ("prediction_id", "output", "score", "label")
@@ -48,7 +48,7 @@ def read_outcomes(
     import pandas as pd
 
     parts = []
-    for part in stream_window(session, version_id, start, end):
+    for part in prediction_store(session).stream_window(version_id, start, end):
         frame = part.frame
         if not len(frame):
             continue

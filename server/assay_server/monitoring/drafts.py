@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..checks.profile import ReferenceProfile, category_label
-from ..ingest.window import PredictionWindow
+from ..ingest.store import PredictionWindow
 
 if TYPE_CHECKING:
     from .aggregates import WindowAggregates

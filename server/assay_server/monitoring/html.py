@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..checks.sampling import SeededSample
 from ..db import Database, utcnow
 from ..errors import NotFound, ValidationFailed
-from ..ingest.window import ROWS_PER_BLOCK, PredictionWindow, stream_window
+from ..ingest.store import ROWS_PER_BLOCK, PredictionStore, PredictionWindow, prediction_store
 from ..registry.models import ModelVersion
 from ..registry.profiles import monitored_kinds, reference_frame
 from ..settings import Settings
@@ -189,7 +189,7 @@ def _render(session: Session, settings: Settings, report: Report) -> bytes:
     version = report.version
     title = f"{version.model.name} v{version.version}: {report.kind} report #{report.id}"
     cap = settings.evidently_max_rows
-    window = sampled_window(session, version.id, report, cap)
+    window = sampled_window(prediction_store(session, settings), version.id, report, cap)
     if report.kind == "performance":
         return evidently_performance_html(_labelled(window), version.model.task, title=title)
     kinds = monitored_kinds(version.feature_schema)
@@ -215,14 +215,14 @@ def _render(session: Session, settings: Settings, report: Report) -> bytes:
 
 
 def sampled_window(
-    session: Session, version_id: int, report: Report, size: int
+    store: PredictionStore, version_id: int, report: Report, size: int
 ) -> PredictionWindow:
     """A uniform sample of at most ``size`` rows of the report's window, drawn while the
     window streams past (seeded by the report's sample seed, else its id), so a page costs
     the memory of one part and the sample, whatever the window's size."""
     sample = SeededSample(size, report.sample_seed or report.id)
-    for part in stream_window(
-        session, version_id, report.window_start, report.window_end, max_rows=ROWS_PER_BLOCK
+    for part in store.stream_window(
+        version_id, report.window_start, report.window_end, max_rows=ROWS_PER_BLOCK
     ):
         if len(part):
             sample.update(part.frame)

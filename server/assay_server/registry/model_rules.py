@@ -25,6 +25,15 @@ class ModelChanges(TypedDict, total=False):
     owner: str | None
     tags: list[str]
     risk_tier: str
+    retention_days: int | None
+
+
+class SettingsDefault:
+    """The type of :data:`SETTINGS_DEFAULT`."""
+
+
+#: A model created without ``retention_days`` keeps its predictions ``ASSAY_RETENTION_DAYS``.
+SETTINGS_DEFAULT = SettingsDefault()
 
 
 def changes_to(row: object, updates: Mapping[str, object]) -> dict[str, FieldChange]:
@@ -49,12 +58,15 @@ class ModelRules(RegistryQueries):
         description: str = "",
         tags: list[str] | None = None,
         classes: list[object] | None = None,
+        retention_days: int | SettingsDefault | None = SETTINGS_DEFAULT,
     ) -> RegisteredModel:
         """Register a new model name; a classifier may declare its classes (else they are
         inferred from each version's reference target)."""
         declared = checked_classes(task, classes)
         if self.session.scalar(select(RegisteredModel.id).where(RegisteredModel.name == name)):
             raise Conflict(f"A model named {name!r} already exists.")
+        if isinstance(retention_days, SettingsDefault):
+            retention_days = self.ctx.settings.retention_days
         now = self.ctx.clock()
         model = RegisteredModel(
             name=name,
@@ -64,6 +76,7 @@ class ModelRules(RegistryQueries):
             description=description,
             tags=list(tags or []),
             classes=declared,
+            retention_days=retention_days,
             latest_version=0,
             created_at=now,
             updated_at=now,
@@ -79,7 +92,13 @@ class ModelRules(RegistryQueries):
             "model.created",
             "model",
             name,
-            {"task": task, "risk_tier": risk_tier, "owner": owner, "tags": model.tags}
+            {
+                "task": task,
+                "risk_tier": risk_tier,
+                "owner": owner,
+                "tags": model.tags,
+                "retention_days": retention_days,
+            }
             | ({"classes": declared} if declared is not None else {}),
         )
         return model

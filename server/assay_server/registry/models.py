@@ -85,6 +85,8 @@ class RegisteredModel(Base):
     tags: Mapped[list[str]]
     #: A classifier's classes as declared at creation (None: inferred from the reference).
     classes: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: Days its predictions are kept (None: for ever); expired by ``ingest/retention.py``.
+    retention_days: Mapped[int | None]
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

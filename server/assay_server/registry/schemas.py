@@ -60,6 +60,22 @@ CLASS_VALUE_SHAPES = [
 ]
 
 
+#: Days a model's predictions are kept; null keeps them for ever.
+MAX_RETENTION_DAYS = 36_500
+
+
+def _retention_days() -> fields.Integer:
+    return fields.Integer(
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_RETENTION_DAYS),
+        metadata={
+            "description": "Days its predictions are kept (null: for ever; left out at "
+            "creation: the server's ASSAY_RETENTION_DAYS)."
+        },
+    )
+
+
 class ModelCreateSchema(StrictSchema):
     """A new model."""
 
@@ -82,6 +98,7 @@ class ModelCreateSchema(StrictSchema):
             error=f"A classifier has at least two classes, at most {MAX_DECLARED_CLASSES}.",
         ),
     )
+    retention_days = _retention_days()
 
 
 class ModelCreateArgs(TypedDict):
@@ -94,6 +111,7 @@ class ModelCreateArgs(TypedDict):
     description: str
     tags: NotRequired[list[str]]
     classes: NotRequired[list[object] | None]
+    retention_days: NotRequired[int | None]
 
 
 class ModelUpdateSchema(StrictSchema):
@@ -103,6 +121,7 @@ class ModelUpdateSchema(StrictSchema):
     owner = fields.String(allow_none=True, validate=validate.Length(min=1, max=100))
     tags = _tags()
     risk_tier = fields.String(validate=_choices(RiskTier))
+    retention_days = _retention_days()
 
 
 class ModelSchema(StrictSchema):
@@ -116,6 +135,7 @@ class ModelSchema(StrictSchema):
     description = fields.String()
     tags = fields.List(fields.String())
     classes = fields.List(fields.Raw(metadata={"anyOf": CLASS_VALUE_SHAPES}), allow_none=True)
+    retention_days = fields.Integer(allow_none=True)
     archived = fields.Boolean()
     archived_at = Timestamp(allow_none=True)
     latest_version = fields.Integer(attribute="latest_version_number", allow_none=True)
