@@ -12,6 +12,18 @@ from .db import TIMESTAMP_FORMAT
 from .storable import MAX_STORED_ID, UNSTORABLE_TEXT, holds_unstorable_text
 
 MAX_PAGE_SIZE = 500
+#: A character that is not white space, the same set in Python's ``re`` (and ``str.strip``)
+#: and in the ECMA-262 regular expressions of the OpenAPI document: Python counts
+#: U+001C-U+001F and U+0085 as white space where ECMA-262 does not, and ECMA-262 counts U+FEFF
+#: where Python does not, so all of them are left out by name.
+_VISIBLE = r"[^\s\x1c-\x1f\x85\ufeff]"
+#: Text holding at least one visible character.
+NOT_BLANK_PATTERN = r"[\s\x1c-\x1f\x85\ufeff]*" + _VISIBLE
+
+
+def not_blank(error: str) -> validate.Regexp:
+    """A validator refusing text that is empty or only white space, as the document says."""
+    return validate.Regexp(NOT_BLANK_PATTERN, error=error)
 
 
 class Timestamp(fields.DateTime):

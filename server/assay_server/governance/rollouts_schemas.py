@@ -7,7 +7,7 @@ from typing import TypedDict
 
 from marshmallow import fields, post_load, validate
 
-from ..schemas import StrictSchema, Timestamp, stored_id
+from ..schemas import StrictSchema, Timestamp, not_blank, stored_id
 from .rollouts_models import PlannedStep
 
 MAX_STEPS = 20
@@ -84,7 +84,7 @@ class RolloutReasonSchema(StrictSchema):
         required=True,
         validate=[
             validate.Length(min=1, max=5000),
-            validate.Regexp(r"\s*\S", error="Say why."),
+            not_blank("Say why."),
         ],
     )
 

@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, validate, validates, validates_
 
 from ..registry.aliases import ALIAS_PATTERN, ALIAS_RULE
 from ..registry.models import Stage
-from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp, stored_id
+from ..schemas import PageArgsSchema, PageSchema, StrictSchema, Timestamp, not_blank, stored_id
 from .models import PromotionStatus
 
 if TYPE_CHECKING:
@@ -138,8 +138,7 @@ class RejectArgsSchema(StrictSchema):
         required=True,
         validate=[
             validate.Length(min=1, max=5000),
-            # one character that is not white space, as the service's strip() judges it
-            validate.Regexp(r"\s*\S", error="Say why the promotion is rejected."),
+            not_blank("Say why the promotion is rejected."),
         ],
     )
 
