@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +59,9 @@ class Spool:
         self._writes_since_scan = 0
         # The replay order from the last scan, consumed oldest first.
         self._replay: list[Path] = []
+        # The batcher and the senders all write here: one write at a time, so a write's
+        # scan, evictions and file are one step and a full spool keeps the newest batches.
+        self._write_lock = threading.Lock()
 
     def new_name(self, kind: str, rows: int, gzipped: bool) -> str:
         """A file name that sorts after every name this process made before."""
@@ -97,6 +101,10 @@ class Spool:
         batch it held while newer ones went to disk), it is the one dropped.
         Raises OSError when the disk refuses the write.
         """
+        with self._write_lock:
+            return self._write(batch)
+
+    def _write(self, batch: Batch) -> int:
         self._ensure_directory()
         size = len(batch.body)
         if size > self.max_bytes:
