@@ -212,6 +212,49 @@ def _interval(samples: FloatArray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def bootstrap_differences(
+    resamples: int,
+    width: int,
+    seed: int,
+    draw: Callable[[np.random.Generator, int], FloatArray],
+) -> FloatArray:
+    """``resamples`` bootstrap differences, ``draw(rng, size)`` giving ``size`` of them at a
+    time, in blocks of about :data:`_CELLS_PER_BLOCK` indices (``width`` indices each)."""
+    rng = np.random.default_rng(seed)
+    differences = np.empty(resamples)
+    start = 0
+    for size in _blocks(resamples, width):
+        differences[start : start + size] = draw(rng, size)
+        start += size
+    return differences
+
+
+def difference_interval(
+    metric: str,
+    champion: float,
+    challenger: float,
+    differences: FloatArray,
+    *,
+    confidence: float,
+    n_champion: int,
+    n_challenger: int,
+) -> DifferenceInterval:
+    """The percentile interval of bootstrap ``differences`` around challenger - champion."""
+    low, high = _interval(differences, confidence)
+    return DifferenceInterval(
+        metric=metric,
+        champion=champion,
+        challenger=challenger,
+        difference=challenger - champion,
+        low=low,
+        high=high,
+        confidence=confidence,
+        n_champion=n_champion,
+        n_challenger=n_challenger,
+        resamples=int(differences.size),
+    )
+
+
 def paired_bootstrap(
     y_true: object,
     champion: object,
@@ -233,28 +276,20 @@ def paired_bootstrap(
     n = y.size
     if n == 0:
         raise ValueError("no rows to compare")
-    rng = np.random.default_rng(seed)
-    differences = np.empty(resamples)
-    start = 0
-    for size in _blocks(resamples, n):
+
+    def draw(rng: np.random.Generator, size: int) -> FloatArray:
         rows = rng.integers(0, n, size=(size, n))
         yy = y[rows]
-        differences[start : start + size] = compute(yy, b[rows]) - compute(yy, a[rows])
-        start += size
-    champion_value = float(compute(y, a))
-    challenger_value = float(compute(y, b))
-    low, high = _interval(differences, confidence)
-    return DifferenceInterval(
-        metric=metric,
-        champion=champion_value,
-        challenger=challenger_value,
-        difference=challenger_value - champion_value,
-        low=low,
-        high=high,
+        return compute(yy, b[rows]) - compute(yy, a[rows])
+
+    return difference_interval(
+        metric,
+        float(compute(y, a)),
+        float(compute(y, b)),
+        bootstrap_differences(resamples, n, seed, draw),
         confidence=confidence,
         n_champion=n,
         n_challenger=n,
-        resamples=resamples,
     )
 
 
@@ -306,27 +341,20 @@ def bootstrap_difference(
     b = np.asarray(challenger_values, dtype=float)
     if a.ndim != 1 or b.ndim != 1 or a.size == 0 or b.size == 0:
         raise ValueError("each arm is a non-empty 1-D sample")
-    rng = np.random.default_rng(seed)
-    differences = np.empty(resamples)
-    start = 0
-    for size in _blocks(resamples, max(a.size, b.size)):
+
+    def draw(rng: np.random.Generator, size: int) -> FloatArray:
         resampled_a = centre(a[rng.integers(0, a.size, size=(size, a.size))], axis=-1)
         resampled_b = centre(b[rng.integers(0, b.size, size=(size, b.size))], axis=-1)
-        differences[start : start + size] = resampled_b - resampled_a
-        start += size
-    low, high = _interval(differences, confidence)
-    champion_value, challenger_value = float(centre(a)), float(centre(b))
-    return DifferenceInterval(
-        metric=statistic,
-        champion=champion_value,
-        challenger=challenger_value,
-        difference=challenger_value - champion_value,
-        low=low,
-        high=high,
+        return resampled_b - resampled_a
+
+    return difference_interval(
+        statistic,
+        float(centre(a)),
+        float(centre(b)),
+        bootstrap_differences(resamples, max(a.size, b.size), seed, draw),
         confidence=confidence,
         n_champion=int(a.size),
         n_challenger=int(b.size),
-        resamples=resamples,
     )
 
 

@@ -24,8 +24,9 @@ from .comparison import (
     DEFAULT_SEED,
     PAIRED_METRICS,
     DifferenceInterval,
-    _blocks,
-    _interval,
+    FloatArray,
+    bootstrap_differences,
+    difference_interval,
 )
 
 
@@ -88,28 +89,18 @@ def two_sample_bootstrap(
         raise ValueError("each arm's labels and outputs must be 1-D of the same length")
     if y_a.size == 0 or y_b.size == 0:
         raise ValueError("each arm needs at least one row")
-    rng = np.random.default_rng(seed)
-    differences = np.empty(resamples)
-    start = 0
-    for size in _blocks(resamples, max(y_a.size, y_b.size)):
+
+    def draw(rng: np.random.Generator, size: int) -> FloatArray:
         rows_a = rng.integers(0, y_a.size, size=(size, y_a.size))
         rows_b = rng.integers(0, y_b.size, size=(size, y_b.size))
-        differences[start : start + size] = compute(y_b[rows_b], p_b[rows_b]) - compute(
-            y_a[rows_a], p_a[rows_a]
-        )
-        start += size
-    champion_value = float(compute(y_a, p_a))
-    challenger_value = float(compute(y_b, p_b))
-    low, high = _interval(differences, confidence)
-    return DifferenceInterval(
-        metric=metric,
-        champion=champion_value,
-        challenger=challenger_value,
-        difference=challenger_value - champion_value,
-        low=low,
-        high=high,
+        return compute(y_b[rows_b], p_b[rows_b]) - compute(y_a[rows_a], p_a[rows_a])
+
+    return difference_interval(
+        metric,
+        float(compute(y_a, p_a)),
+        float(compute(y_b, p_b)),
+        bootstrap_differences(resamples, max(y_a.size, y_b.size), seed, draw),
         confidence=confidence,
         n_champion=int(y_a.size),
         n_challenger=int(y_b.size),
-        resamples=resamples,
     )

@@ -20,7 +20,7 @@ from .comparison_schemas import (
     TrafficArgsSchema,
     TrafficSchema,
 )
-from .comparisons import Comparison, compare_versions
+from .comparisons import Comparison, compare_as_asked
 
 blp = Blueprint(
     "comparisons",
@@ -37,21 +37,7 @@ class ComparisonReport(MethodView):
     @blp.response(200, ComparisonSchema)
     def get(self, args: ComparisonArgs, name: str) -> Comparison:
         """Compare two versions over a window (shadow: paired; ab: each version's served rows)"""
-        return compare_versions(
-            db_session(),
-            service_context(),
-            name,
-            args["champion"],
-            args["challenger"],
-            start=args["start"],
-            end=args["end"],
-            mode=args["mode"],
-            metric=args["metric"],
-            minimum=args["minimum"],
-            minimum_detectable_effect=args["mde"],
-            alpha=args["alpha"],
-            power=args["power"],
-        )
+        return compare_as_asked(db_session(), service_context(), name, args)
 
 
 @blp.route("/models/<string:name>/versions/<int:version>/traffic")

@@ -30,6 +30,7 @@ from ..errors import ValidationFailed
 from ..ingest.shadow import traffic_counts
 from ..registry.aliases import AliasService
 from ..registry.models import ModelVersion
+from .comparison_schemas import ComparisonArgs
 from .comparison_tests import SampleSize, ab_test, shadow_test
 
 Mode = Literal["shadow", "ab"]
@@ -230,3 +231,24 @@ def compare_rows(
         for key, value in figures.items()
     }
     return Comparison(**common, **finite)
+
+
+def compare_as_asked(
+    session: Session, ctx: ServiceContext, model_name: str, args: ComparisonArgs
+) -> Comparison:
+    """:func:`compare_versions` with what a request asked (``ComparisonArgsSchema``)."""
+    return compare_versions(
+        session,
+        ctx,
+        model_name,
+        args["champion"],
+        args["challenger"],
+        start=args["start"],
+        end=args["end"],
+        mode=args["mode"],
+        metric=args["metric"],
+        minimum=args["minimum"],
+        minimum_detectable_effect=args["mde"],
+        alpha=args["alpha"],
+        power=args["power"],
+    )

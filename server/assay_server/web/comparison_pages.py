@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from ..access import browser_page, requires
 from ..errors import AssayError
 from ..monitoring.comparison_schemas import ALL_METRICS, ComparisonArgsSchema
-from ..monitoring.comparisons import Comparison, compare_versions
+from ..monitoring.comparisons import Comparison, compare_as_asked
 from ..request_scope import db_session, service_context
 from ..roles import Role
 from .blueprint import bp
@@ -56,21 +56,7 @@ def comparison_page(name: str) -> tuple[str, int]:
         return _page(name, asked)
     try:
         args = ComparisonArgsSchema().load(asked)
-        report = compare_versions(
-            db_session(),
-            service_context(),
-            name,
-            args["champion"],
-            args["challenger"],
-            start=args["start"],
-            end=args["end"],
-            mode=args["mode"],
-            metric=args["metric"],
-            minimum=args["minimum"],
-            minimum_detectable_effect=args["mde"],
-            alpha=args["alpha"],
-            power=args["power"],
-        )
+        report = compare_as_asked(db_session(), service_context(), name, args)
     except ValidationError as refused:
         return _page(name, asked, errors=refused.normalized_messages(), status=422)
     except AssayError as refused:
