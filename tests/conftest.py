@@ -345,15 +345,23 @@ def chromium() -> Iterator[Any]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the ``slow`` tests first; in the PostgreSQL run, skip the modules marked
-    ``store_independent``: they touch no store (pure computation, the SDK offline,
-    packaging), so the SQLite run already says all they can."""
+    """Run the ``slow`` tests first. In the PostgreSQL run, skip the modules marked
+    ``store_independent`` (they touch no store: pure computation, the SDK offline, packaging)
+    and the tests that drive Chromium (what they check is the pages' markup and scripts in a
+    browser, the same whatever the store; the views behind them are tested over HTTP on
+    both databases): the SQLite run already says all they can."""
     # The longest tests first, so that pytest-xdist's workers finish together rather than one
     # of them starting a 20-second test when the others are done (the sort is stable).
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if not os.environ.get(POSTGRES_URL_VAR):
         return
-    skip = pytest.mark.skip(reason="touches no store: the SQLite run of the suite runs it")
+    independent = pytest.mark.skip(reason="touches no store: the SQLite run of the suite runs it")
+    in_browser = pytest.mark.skip(
+        reason="drives the pages in Chromium, the same whatever the store: the SQLite run "
+        "drives them, and their views are tested over HTTP on PostgreSQL too"
+    )
     for item in items:
         if item.get_closest_marker("store_independent"):
-            item.add_marker(skip)
+            item.add_marker(independent)
+        elif "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(in_browser)

@@ -20,7 +20,6 @@ The SQLite run is enough: the pages are the same whatever the store.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from assay_server.monitoring.html import PAGE_KINDS, build_page
 from assay_server.roles import ROLE_NAMES, Role
 from assay_server.settings import Settings
 from tests.api.factories import API, declared_version
-from tests.conftest import POSTGRES_URL_VAR, FakeClock, LiveServer
+from tests.conftest import FakeClock, LiveServer
 from tests.monitoring.conftest import Monitored
 
 from .browser_checks import docs_screenshot
@@ -248,10 +247,6 @@ def _docs_screenshot(visit: Visit, role: str, report_kinds: dict[int, str]) -> s
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    bool(os.environ.get(POSTGRES_URL_VAR)),
-    reason="the pages are the same on PostgreSQL; the SQLite run opens every one",
-)
 def test_every_page_as_every_role_fits_is_accessible_quiet_and_draws_its_charts(
     app: Any,
     live_server: LiveServer,
