@@ -72,9 +72,15 @@ def make_app(settings, db, clock, explain_pool) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def app(make_app):
-    """The default test app, on the shared worker pool."""
-    return make_app()
+def app(app: Any, explain_pool: WorkerPool) -> Iterator[Any]:
+    """The session's app (on this test's store, settings and clock) on the shared worker
+    pool: building an app of its own per test cost 160 ms each."""
+    app.extensions["assay_explain_pool"] = explain_pool
+    yield app
+    jobs = app.extensions.get("assay_explain_jobs")
+    if jobs is not None:
+        jobs.drain(120)
+    app.extensions.pop("assay_explain_pool", None)  # the root fixture stops what is left
 
 
 def register(
