@@ -2,17 +2,19 @@
 
     python tests/bench/ingest_throughput.py [--rows 200000] [--senders 4] [--batch 1000]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-        [--threads 8] [--rounds 1]
+        [--threads 8] [--rounds 1] [--workers 1 2]
 
-Starts one `assay-server run` process (gunicorn, 1 worker, `--threads` threads: 8, the
-server's default) on a loopback port with a fresh store, registers a version with 20 features
-(15 numerical, 5 categorical), and has `--senders` threads POST column-wise JSON batches (the
-SDK's format; bodies encoded before the clock starts). In the same run it measures the raw
-ceiling of the same database: `executemany` of the same rows, one transaction per batch, into
-a plain table with one column per field and a unique index on the prediction id. Prints both,
-the ratio, and where the server's time went (its CPU per batch, Linux only). With
-`--rounds N` it measures the pair N times, each in fresh stores, and prints the median ratio:
-on a shared machine the two halves of one round can see different loads.
+Starts one `assay-server run` process (gunicorn, 1 worker unless `--workers` says otherwise,
+`--threads` threads: 8, the server's default) on a loopback port with a fresh store, registers
+a version with 20 features (15 numerical, 5 categorical), and has `--senders` threads POST
+column-wise JSON batches (the SDK's format; bodies encoded before the clock starts). In the
+same run it measures the raw ceiling of the same database: `executemany` of the same rows, one
+transaction per batch, into a plain table with one column per field and a unique index on the
+prediction id. Prints both, the ratio, and where the server's time went (its CPU per batch,
+Linux only). With `--rounds N` it measures the pair N times, each in fresh stores, and prints
+the median ratio: on a shared machine the two halves of one round can see different loads. With
+`--workers 1 2` each round measures the API with one gunicorn worker and then two (scale-out on
+one host: two processes on the one database must not be slower than one).
 """
 
 from __future__ import annotations
@@ -160,7 +162,12 @@ def process_tree_cpu_s(pid: int) -> float | None:
 
 
 def ingest_rate(
-    bodies: list[bytes], rows: int, senders: int, threads: int, database_url: str | None
+    bodies: list[bytes],
+    rows: int,
+    senders: int,
+    threads: int,
+    database_url: str | None,
+    workers: int = 1,
 ) -> tuple[float, str]:
     """Rows/s through one fresh `assay-server run` process with ``senders`` concurrent POSTers,
     and where the time went (CPU of the server and of the senders per batch, and wall)."""
@@ -182,7 +189,7 @@ def ingest_rate(
                 "--port",
                 str(port),
                 "--workers",
-                "1",
+                str(workers),
                 "--threads",
                 str(threads),
                 "--no-scheduler",
@@ -279,6 +286,13 @@ def main() -> None:
         "--threads", type=int, default=8, help="gunicorn threads of the one server process"
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="gunicorn workers of the server: one figure per count, e.g. --workers 1 2",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -290,32 +304,36 @@ def main() -> None:
     store = "postgresql" if args.database_url else "sqlite"
     print(
         f"store: {store}; {args.rows:,} rows of 20 features, {args.batch}-row batches, "
-        f"{args.senders} senders, one server process ({args.threads} threads)"
+        f"{args.senders} senders, gunicorn workers {args.workers} ({args.threads} threads each)"
     )
-    ratios = []
+    ratios: dict[int, list[float]] = {count: [] for count in args.workers}
     for round_ in range(1, args.rounds + 1):
         run = uuid.uuid4().hex[:6]  # fresh ids each round
         batches = [_batch(rng, start, args.batch, run) for start in range(0, args.rows, args.batch)]
         bodies = [json.dumps(b).encode() for b in batches]
-        ingest, costs = ingest_rate(
-            bodies, args.rows, args.senders, args.threads, args.database_url
-        )
+        rates = {
+            count: ingest_rate(
+                bodies, args.rows, args.senders, args.threads, args.database_url, count
+            )
+            for count in args.workers
+        }
         ceiling = ceiling_rate(batches, args.database_url)
-        ratios.append(ingest / ceiling)
         prefix = f"round {round_}: " if args.rounds > 1 else ""
         print(
             f"{prefix}raw executemany ceiling (same rows, same database): {ceiling:>10,.0f} rows/s"
         )
-        print(
-            f"{prefix}ingest through the API:                             {ingest:>10,.0f} rows/s"
-        )
-        print(f"{prefix}ratio: {ingest / ceiling:.0%} of the raw ceiling")
-        print(f"{prefix}{costs}")
+        for count, (ingest, costs) in rates.items():
+            ratios[count].append(ingest / ceiling)
+            label = f"ingest through the API, {count} worker{'s' if count > 1 else ''}:"
+            print(f"{prefix}{label:<53}{ingest:>10,.0f} rows/s")
+            print(f"{prefix}  ratio: {ingest / ceiling:.0%} of the raw ceiling; {costs}")
     if args.rounds > 1:
-        print(
-            f"median ratio over {args.rounds} rounds: {statistics.median(ratios):.0%} "
-            f"(min {min(ratios):.0%}, max {max(ratios):.0%})"
-        )
+        for count, measured in ratios.items():
+            print(
+                f"{count} worker(s): median ratio over {args.rounds} rounds: "
+                f"{statistics.median(measured):.0%} (min {min(measured):.0%}, "
+                f"max {max(measured):.0%})"
+            )
 
 
 if __name__ == "__main__":

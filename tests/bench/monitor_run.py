@@ -152,13 +152,25 @@ def _physical_read(database, version_id: int) -> tuple[int, float]:
     started = time.perf_counter()
     rows, after = 0, 0
     with database.unit_of_work(write=False) as session:
+        connection = session.connection()
+        binary = connection.dialect.name == "postgresql"  # bytea without the hex text form
         while True:
-            blocks = session.execute(
-                select(PredictionBatch.id, PredictionBatch.block)
-                .where(PredictionBatch.version_id == version_id, PredictionBatch.id > after)
-                .order_by(PredictionBatch.id)
-                .limit(25)
-            ).all()
+            if binary:
+                cursor = connection.connection.cursor(binary=True)
+                cursor.execute(
+                    "SELECT id, block FROM prediction_batches WHERE version_id = %s AND id > %s"
+                    " ORDER BY id LIMIT 25",
+                    (version_id, after),
+                )
+                blocks = cursor.fetchall()
+                cursor.close()
+            else:
+                blocks = session.execute(
+                    select(PredictionBatch.id, PredictionBatch.block)
+                    .where(PredictionBatch.version_id == version_id, PredictionBatch.id > after)
+                    .order_by(PredictionBatch.id)
+                    .limit(25)
+                ).all()
             if not blocks:
                 break
             after = blocks[-1][0]

@@ -94,11 +94,21 @@ def read(url: str | None, workdir: str, version_id: int, how: str) -> None:
             for part in stream_window(session, version_id, max_rows=ROWS_PER_BLOCK):
                 rows += len(part)
         else:  # the physical limit: the blocks, decoded, nothing joined
-            blocks = session.scalars(
-                select(PredictionBatch.block)
-                .where(PredictionBatch.version_id == version_id)
-                .order_by(PredictionBatch.id)
-            )
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":  # bytea without the hex text form
+                cursor = connection.connection.cursor(binary=True)
+                cursor.execute(
+                    "SELECT block FROM prediction_batches WHERE version_id = %s ORDER BY id",
+                    (version_id,),
+                )
+                blocks = [block for (block,) in cursor.fetchall()]
+                cursor.close()
+            else:
+                blocks = session.scalars(
+                    select(PredictionBatch.block)
+                    .where(PredictionBatch.version_id == version_id)
+                    .order_by(PredictionBatch.id)
+                ).all()
             table = concat_blocks(decode_block(block) for block in blocks)
             frame = table.to_pandas(split_blocks=True)  # no copy into 2-D blocks
             rows = len(frame)

@@ -252,12 +252,29 @@ def _next_batches(
 
 
 def _blocks_of(session: Session, batch_ids: list[int]) -> list[tuple[int, bytes]]:
-    rows = session.execute(
-        select(PredictionBatch.id, PredictionBatch.block)
-        .where(PredictionBatch.id.in_(batch_ids))
-        .order_by(PredictionBatch.id)
-    )
-    return [(batch_id, block) for batch_id, block in rows if block is not None]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # bytea in the binary protocol: in the text protocol's hex form, 200 MB of blocks (a
+        # million rows of 20 features) took 0.8 s to encode and decode against 0.23 s
+        cursor = connection.connection.cursor(binary=True)
+        try:
+            cursor.execute(
+                f"SELECT id, block FROM {PredictionBatch.__tablename__}"
+                " WHERE id = ANY(%s) ORDER BY id",
+                (list(batch_ids),),
+            )
+            found: list[Any] = list(cursor.fetchall())
+        finally:
+            cursor.close()
+    else:
+        found = list(
+            session.execute(
+                select(PredictionBatch.id, PredictionBatch.block)
+                .where(PredictionBatch.id.in_(batch_ids))
+                .order_by(PredictionBatch.id)
+            ).tuples()
+        )
+    return [(batch_id, block) for batch_id, block in found if block is not None]
 
 
 _FLAT_LABELS = {
