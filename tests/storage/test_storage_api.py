@@ -12,14 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from assay_server.backup.manifest import BackupError
-from assay_server.backup.restore import restore
-from assay_server.backup.snapshot import back_up
 from assay_server.monitoring import html
-from assay_server.roles import Actor
 from assay_server.settings import Settings
 from assay_server.storage import open_storage
-from assay_server.wiring import wire
 from tests.api.factories import (
     API,
     CHURN_FEATURES,
@@ -100,18 +95,6 @@ def test_a_blob_missing_from_storage_is_a_404_naming_it(
 
     assert response.status_code == 404
     assert "missing from the blob storage" in response.json["error"]["message"]
-
-
-@pytest.mark.parametrize("backend", ["s3"])  # a local store is backed up: tests/server
-def test_backup_and_restore_refuse_an_s3_store(db, settings: Settings, tmp_path: Path) -> None:
-    assert settings.storage_url.startswith("s3://")
-    ctx = wire().context(Actor.cli("cli:test"), settings)
-
-    with pytest.raises(BackupError, match="bucket's own versioning"):
-        back_up(db, ctx, tmp_path / "backup")
-    with pytest.raises(BackupError, match="bucket's own versioning"):
-        restore(ctx, tmp_path / "backup")
-    assert not (tmp_path / "backup").exists()
 
 
 @pytest.mark.commits  # pages are built on the store, as the scheduler does

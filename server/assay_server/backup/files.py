@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,17 +27,29 @@ CHUNK = 1024 * 1024
 def copy_checked(source: Path, target: Path, sha256: str) -> int:
     """Copy ``source`` to ``target``, hashing the bytes as they are written; refuse bytes
     whose digest is not ``sha256``. Returns the size."""
+
+    def chunks() -> Iterator[bytes]:
+        with source.open("rb") as reading:
+            while chunk := reading.read(CHUNK):
+                yield chunk
+
+    return write_checked(chunks(), target, sha256, what=str(source))
+
+
+def write_checked(chunks: Iterable[bytes], target: Path, sha256: str, *, what: str) -> int:
+    """Write ``chunks`` to ``target``, hashing them as they are written; refuse bytes whose
+    digest is not ``sha256`` (``what`` names where they came from). Returns the size."""
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
-    with source.open("rb") as reading, target.open("wb") as writing:
-        while chunk := reading.read(CHUNK):
+    with target.open("wb") as writing:
+        for chunk in chunks:
             digest.update(chunk)
             writing.write(chunk)
             size += len(chunk)
     if digest.hexdigest() != sha256:
         raise BackupError(
-            f"{source} does not hold the bytes its digest names (sha256 {digest.hexdigest()}, "
+            f"{what} does not hold the bytes its digest names (sha256 {digest.hexdigest()}, "
             f"expected {sha256}): it is damaged."
         )
     return size

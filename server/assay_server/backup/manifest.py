@@ -49,18 +49,6 @@ class BackupError(AssayError):
     code = "backup_failed"
 
 
-def require_local_storage(settings: Settings) -> None:
-    """Refuse a backup or restore when blobs live in S3 (``ASSAY_STORAGE_URL``): a copy of a
-    bucket is the bucket's own business (versioning, replication), not this command's."""
-    if settings.storage_url:
-        raise BackupError(
-            f"Blobs are kept in {settings.storage_url}, not the data directory: back up the "
-            "database with this command's tools (pg_dump) and an S3 store with the bucket's "
-            "own versioning and replication. 'assay-server backup' and 'restore' handle "
-            "a local data directory only."
-        )
-
-
 def blob_stores(settings: Settings) -> dict[str, Path]:
     """Where each store of blobs lives under the data directory."""
     return {

@@ -25,7 +25,7 @@ from ..context import ServiceContext
 from ..db import Database
 from ..migrate import alembic_config, upgrade
 from ..settings import Settings
-from ..storage.local import LocalBlobStore
+from ..storage import open_storage
 from .files import (
     client_tool,
     copy_checked,
@@ -48,7 +48,6 @@ from .manifest import (
     blob_stores,
     code_heads,
     read_manifest,
-    require_local_storage,
 )
 
 
@@ -83,19 +82,20 @@ class _Written:
 
 def restore(ctx: ServiceContext, source: Path) -> Restored:
     """Restore the backup in ``source`` into the empty data directory and empty database of
-    ``ctx.settings``, then migrate the store up if the backup is of an older revision.
+    ``ctx.settings``, its blobs into their blob storage (the data directory, or the bucket
+    ``ASSAY_STORAGE_URL`` names), then migrate the store up if the backup is of an older
+    revision.
 
     Every file of the backup is checked against its digest before anything is written, and
     every blob again as it is written; the restored tables must hold the rows the manifest
-    counted. If any of that fails, what was written is removed again.
+    counted. If any of that fails, what was written is removed again (blobs written to a
+    bucket stay: they are kept by content, and no row names them).
 
     Raises:
         BackupError: the backup is damaged, of another kind of store or of a newer release;
-            the target is not empty; ``pg_restore`` is missing, too old, or fails; blobs are
-            kept in S3.
+            the target is not empty; ``pg_restore`` is missing, too old, or fails.
     """
     settings = ctx.settings
-    require_local_storage(settings)
     manifest = read_manifest(source)
     store = manifest["database"]
     revision = store["alembic_revision"]
@@ -243,16 +243,29 @@ def _place_blobs(
     if not settings.data_dir.exists():
         settings.data_dir.mkdir(parents=True)
         written.paths.append(settings.data_dir)
+    storage = open_storage(settings)
     count = total = 0
     for store, entries in manifest["blobs"].items():
         if not entries:
             continue
-        root = blob_stores(settings)[store]
-        written.paths.append(root)
-        target = LocalBlobStore(root)
+        if storage.is_local:
+            written.paths.append(blob_stores(settings)[store])
+        # In a bucket, blobs a failed restore wrote stay: they are kept by content, so no
+        # row names them and the next attempt writes the same bytes under the same keys.
+        target = storage.area(store)
         for entry in entries:
             sha = entry["sha256"]
-            total += copy_checked(source / blob_path(store, sha), target.path_for(sha), sha)
+            path = source / blob_path(store, sha)
+            with path.open("rb") as reading:
+                stored = target.put_stream(
+                    reading, max_bytes=max(1, path.stat().st_size), what=f"{store} blob"
+                )
+            if stored.sha256 != sha:
+                raise BackupError(
+                    f"{path} does not hold the bytes its digest names (sha256 {stored.sha256},"
+                    f" expected {sha}): the backup is damaged."
+                )
+            total += stored.size
             count += 1
     return count, total
 

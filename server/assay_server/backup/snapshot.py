@@ -19,10 +19,9 @@ from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..db import TIMESTAMP_FORMAT, Database
 from ..settings import Settings
-from ..storage.local import LocalBlobStore
+from ..storage import BlobMissing, open_storage
 from .files import (
     client_tool,
-    copy_checked,
     copy_private,
     engine_on,
     libpq,
@@ -30,6 +29,7 @@ from .files import (
     run_tool,
     sha256_of,
     sqlite_path,
+    write_checked,
 )
 from .manifest import (
     BLOB_COLUMNS,
@@ -42,10 +42,8 @@ from .manifest import (
     SQLITE_FILE,
     BackupError,
     blob_path,
-    blob_stores,
     code_heads,
     current_revision,
-    require_local_storage,
 )
 
 
@@ -63,8 +61,9 @@ class Snapshot:
 def back_up(
     database: Database, ctx: ServiceContext, out: Path, *, signing_key: bool = True
 ) -> dict[str, Any]:
-    """Back up the store, the blobs it references and (unless ``signing_key`` is False) the
-    audit signing key into ``out`` (absent or empty); return the manifest.
+    """Back up the store, the blobs it references (read from their blob storage: the data
+    directory, or the bucket ``ASSAY_STORAGE_URL`` names) and (unless ``signing_key`` is
+    False) the audit signing key into ``out`` (absent or empty); return the manifest.
 
     First the chain head is signed (a checkpoint the manifest carries), then the store is
     read in one snapshot, then the blobs are copied.
@@ -75,7 +74,6 @@ def back_up(
             missing or older than the server or fails.
     """
     settings = ctx.settings
-    require_local_storage(settings)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BackupError(f"{out} exists and is not an empty directory: name a new one.")
     with database.unit_of_work() as session:
@@ -238,23 +236,29 @@ def _copy_blobs(
 ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     """Copy each referenced blob, checking it holds the bytes its name says; return the
     copies by store, and the missing blobs the server rebuilds on demand."""
-    stores = blob_stores(settings)
+    storage = open_storage(settings)
     copied: dict[str, list[dict[str, Any]]] = {}
     rebuilt: list[str] = []
     lost: list[str] = []
     for store, digests in referenced.items():
-        source = LocalBlobStore(stores[store])
+        source = storage.area(store)
         copied[store] = []
         for sha in digests:
-            path = source.path_for(sha)
-            if not path.is_file():
+            try:
+                opened = source.open(sha)
+            except BlobMissing:
                 (rebuilt if store in REBUILT_WHEN_MISSING else lost).append(f"{store}/{sha}")
                 continue
-            size = copy_checked(path, work / blob_path(store, sha), sha)
+            size = write_checked(
+                opened.chunks(),
+                work / blob_path(store, sha),
+                sha,
+                what=f"{storage.location}: {store}/{sha}",
+            )
             copied[store].append({"sha256": sha, "size": size})
     if lost:
         raise BackupError(
-            f"{len(lost)} blob(s) the store references are missing from {settings.data_dir} "
-            f"(the first: {lost[0]}): the data directory is damaged. Nothing was backed up."
+            f"{len(lost)} blob(s) the store references are missing from {storage.location} "
+            f"(the first: {lost[0]}): the blob storage is damaged. Nothing was backed up."
         )
     return copied, rebuilt
