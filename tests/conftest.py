@@ -80,6 +80,25 @@ def create_postgres_database(base_url: str) -> tuple[str, Callable[[], None]]:
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 
+@pytest.fixture
+def new_database(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Make empty databases of this test's own (PostgreSQL when the suite runs on it), each
+    dropped after the test: ``new_database("source")`` returns its URL."""
+    base = os.environ.get(POSTGRES_URL_VAR)
+    drops: list[Callable[[], None]] = []
+
+    def make(name: str) -> str:
+        if not base:
+            return f"sqlite:///{tmp_path / f'{name}.db'}"
+        url, drop = create_postgres_database(base)
+        drops.append(drop)
+        return url
+
+    yield make
+    for drop in drops:
+        drop()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, empty database for this test session: PostgreSQL if configured, else SQLite."""

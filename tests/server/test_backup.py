@@ -43,7 +43,7 @@ from assay_server.db import Base, Database
 from assay_server.migrate import alembic_config, upgrade
 from assay_server.models import import_all_models
 from assay_server.settings import Settings
-from tests.conftest import POSTGRES_URL_VAR, create_postgres_database
+from tests.conftest import POSTGRES_URL_VAR
 from tests.faults.conftest import ServerProcess, migrate_with_admin_token
 
 FEATURES = {"age": "numerical", "income": "numerical"}
@@ -51,25 +51,6 @@ BLOB_STORES = ("artifacts", "reference", "profiles", "reports")
 
 if os.environ.get(POSTGRES_URL_VAR) and shutil.which("pg_dump") is None:
     pytest.skip("PostgreSQL backups need pg_dump on PATH", allow_module_level=True)
-
-
-@pytest.fixture
-def new_database(tmp_path: Path) -> Iterator[Callable[[str], str]]:
-    """Make empty databases of this test's own (PostgreSQL when the suite runs on it), each
-    dropped after the test: ``new_database("source")`` returns its URL."""
-    base = os.environ.get(POSTGRES_URL_VAR)
-    drops: list[Callable[[], None]] = []
-
-    def make(name: str) -> str:
-        if not base:
-            return f"sqlite:///{tmp_path / f'{name}.db'}"
-        url, drop = create_postgres_database(base)
-        drops.append(drop)
-        return url
-
-    yield make
-    for drop in drops:
-        drop()
 
 
 def run_cli(database_url: str, data_dir: Path, *args: str, key_file: Path | None = None) -> Result:

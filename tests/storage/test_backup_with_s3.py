@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +27,9 @@ from tests.api.factories import (
     register_version,
     skops_artifact,
 )
-from tests.conftest import POSTGRES_URL_VAR, create_postgres_database
 from tests.faults.conftest import migrate_with_admin_token
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def new_database(tmp_path: Path) -> Iterator[Callable[[str], str]]:
-    """Empty databases of this test's own, of the suite's kind: ``new_database("source")``."""
-    base = os.environ.get(POSTGRES_URL_VAR)
-    drops: list[Callable[[], None]] = []
-
-    def make(name: str) -> str:
-        if not base:
-            return f"sqlite:///{tmp_path / f'{name}.db'}"
-        url, drop = create_postgres_database(base)
-        drops.append(drop)
-        return url
-
-    yield make
-    for drop in drops:
-        drop()
 
 
 def assay_server(database_url: str, data_dir: Path, storage_url: str, *args: str) -> Result:
