@@ -66,7 +66,10 @@ def shutdown(app: Flask) -> None:
         pool.shutdown()
 
 
-def _runner() -> ExplanationRunner:
+def explanation_runner() -> ExplanationRunner:
+    """This request's runner: it plans in a unit of work of its own, explains in the app's
+    worker pool with no transaction open, then records (the API's routes and the version
+    page's form both explain through it)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return ExplanationRunner(
         database(),
@@ -94,7 +97,7 @@ class Explanations(MethodView):
         self, args: ExplainRequest, name: str, version: int
     ) -> Explanation | tuple[Explanation, int]:
         """Explain rows with LIME (more than ASSAY_MAX_SYNC_EXPLAIN_ROWS become a job: 202)"""
-        explanation = _runner().explain(name, version, args)
+        explanation = explanation_runner().explain(name, version, args)
         if explanation.status == ExplanationStatus.QUEUED:
             return explanation, 202
         return explanation
@@ -122,7 +125,7 @@ class GlobalExplanation(MethodView):
     @blp.response(202, ExplanationSchema)
     def post(self, args: GlobalRequest, name: str, version: int) -> Explanation:
         """Compute a global explanation over a sample of the reference set (a job)"""
-        return _runner().request_global(name, version, args)
+        return explanation_runner().request_global(name, version, args)
 
 
 @blp.route(VERSION_URL + "/trusted-types")

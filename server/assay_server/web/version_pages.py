@@ -16,7 +16,7 @@ from base64 import b64encode
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -25,8 +25,7 @@ from ..access import browser_page, requires
 from ..context import ServiceContext
 from ..errors import AssayError, NotFound, ValidationFailed
 from ..explain.models import Explanation, ExplanationStatus
-from ..explain.routes import jobs_for, pool_provider
-from ..explain.runner import ExplanationRunner
+from ..explain.routes import explanation_runner
 from ..explain.schemas import ExplainRequestSchema
 from ..explain.service import ExplanationService
 from ..governance.evaluation import evaluate_version
@@ -188,24 +187,17 @@ def _form_row(features: list[dict[str, Any]]) -> dict[str, object]:
 
 def _explain(name: str, version: int) -> Explanation:
     """Explain the form's row through the API's runner; the explanation as recorded."""
-    row = RegistryService(db_session(), service_context()).get_version(name, version)
-    features = list(row.feature_schema.get("features") or [])
+    # The runner works in units of work of its own, with the model in a worker meanwhile: the
+    # features are read in one of their own too, so that this request holds no transaction
+    # (on SQLite, its write lock would hold the runner's record back).
+    with database().unit_of_work(write=False) as session:
+        row = RegistryService(session, service_context()).get_version(name, version)
+        features = list(row.feature_schema.get("features") or [])
     try:
         args = ExplainRequestSchema().load({"rows": [_form_row(features)]})
     except ValidationError as exc:
         raise ValidationFailed("", details=exc.normalized_messages()) from exc
-    # The runner works in units of work of its own, with the model in a worker meanwhile: end
-    # the request's transaction first (resuming the UI session wrote to it), or its write lock
-    # would hold the runner's record back on SQLite.
-    db_session().commit()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    runner = ExplanationRunner(
-        database(),
-        service_context(),
-        pool_provider(app),
-        submit=lambda explanation_id: jobs_for(app).submit(explanation_id),
-    )
-    return runner.explain(name, version, args)
+    return explanation_runner().explain(name, version, args)
 
 
 @bp.post("/models/<name>/versions/<int:version>/explain")
@@ -216,7 +208,6 @@ def explain_prediction(name: str, version: int) -> Response:
     try:
         explanation = _explain(name, version)
     except AssayError as exc:
-        db_session().rollback()
         flash(f"Could not explain the prediction: {error_message(exc)}", "error")
         return redirect(url_for("web.version_page", name=name, version=version, _anchor="explain"))
     if explanation.status != ExplanationStatus.DONE:
