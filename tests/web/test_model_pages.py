@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.api.factories import API, create_model, register_version
 from tests.monitoring.conftest import Monitored
@@ -253,3 +254,49 @@ def test_an_unknown_time_range_is_a_clear_refusal(models: Scenario, signed_in: A
     response = signed_in("viewer").get("/models/churn?days=12")
     assert response.status_code == 422
     assert "Show the last 7, 30, 90 days" in response.get_data(as_text=True)
+
+
+def test_the_list_reads_every_models_stages_in_one_query(
+    client: Any, db: Any, admin_headers: dict[str, str], signed_in: Any
+) -> None:
+    def add_models(names: list[str]) -> None:
+        for name in names:
+            create_model(client, admin_headers, name)
+            metadata = {"features": [{"name": "age", "kind": "numerical"}]}
+            for _ in range(2):
+                assert (
+                    register_version(client, admin_headers, name, metadata=metadata).status_code
+                    == 201
+                )
+            for version, stage in ((1, "production"), (2, "staging")):
+                moved = client.post(
+                    f"{API}/models/{name}/versions/{version}/stage",
+                    json={"stage": stage, "reason": "listed"},
+                    headers=admin_headers,
+                )
+                assert moved.status_code == 200, moved.get_data(as_text=True)
+
+    viewer = signed_in("viewer")
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    def statements_of_the_list() -> tuple[int, str]:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            page = viewer.get("/").get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements), page
+
+    add_models(["m-a", "m-b"])
+    few, _page = statements_of_the_list()
+    add_models([f"m-{i}" for i in range(10)])
+    many, page = statements_of_the_list()
+
+    assert many == few, "the list's queries must not grow with its models"
+    rows = _rows(page)
+    assert len(rows) == 12
+    assert {tuple(row.cells[4:6]) for row in rows.values()} == {("v1", "v2")}

@@ -84,6 +84,26 @@ class RegistryQueries:
             keep=(lambda model: tag in model.tags) if tag else None,
         )
 
+    def versions_in_stages(
+        self, model_ids: Iterable[int], stages: Iterable[str]
+    ) -> dict[int, dict[str, list[int]]]:
+        """Per model id, the version numbers in each of ``stages``, newest first: one query
+        for a whole list of models (a list page must not load each model's versions)."""
+        ids, wanted = list(model_ids), list(stages)
+        found: dict[int, dict[str, list[int]]] = {
+            model_id: {stage: [] for stage in wanted} for model_id in ids
+        }
+        if not ids or not wanted:
+            return found
+        rows = self.session.execute(
+            select(ModelVersion.model_id, ModelVersion.stage, ModelVersion.version)
+            .where(ModelVersion.model_id.in_(ids), ModelVersion.stage.in_(wanted))
+            .order_by(ModelVersion.version.desc())
+        )
+        for model_id, stage, version in rows:
+            found[model_id][stage].append(version)
+        return found
+
     def count_models(self) -> int:
         """How many models (archived included)."""
         return self.session.scalar(select(func.count()).select_from(RegisteredModel)) or 0

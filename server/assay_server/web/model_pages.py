@@ -105,24 +105,22 @@ def _stages(model: RegisteredModel, stage: str) -> list[int]:
 
 def model_rows(session: Session, ctx: ServiceContext, filters: ModelFilters) -> list[ModelRow]:
     """The models matching ``filters``, the unhealthiest first, then by name."""
-    models = (
-        RegistryService(session, ctx)
-        .list_models(
-            q=filters.q or None,
-            risk_tier=filters.risk_tier or None,
-            owner=filters.owner or None,
-            tag=filters.tag or None,
-            include_archived=filters.include_archived,
-            limit=MODEL_LIMIT,
-        )
-        .items
-    )
+    registry = RegistryService(session, ctx)
+    models = registry.list_models(
+        q=filters.q or None,
+        risk_tier=filters.risk_tier or None,
+        owner=filters.owner or None,
+        tag=filters.tag or None,
+        include_archived=filters.include_archived,
+        limit=MODEL_LIMIT,
+    ).items
     counts: dict[str, dict[str, int]] = {}
     for (name, status, severity), count in alert_counts(session).items():
         if status in OPEN_ALERT_STATUSES:
             by_severity = counts.setdefault(name, {})
             by_severity[severity] = by_severity.get(severity, 0) + count
     ids = [model.id for model in models]
+    stages = registry.versions_in_stages(ids, ("production", "staging"))
     statuses = history.latest_statuses(session, ids)
     trends = history.trends(session, ids, ctx.clock() - timedelta(days=TREND_DAYS))
     rows = []
@@ -131,8 +129,8 @@ def model_rows(session: Session, ctx: ServiceContext, filters: ModelFilters) -> 
         rows.append(
             ModelRow(
                 model=model,
-                production=_stages(model, "production"),
-                staging=_stages(model, "staging"),
+                production=stages[model.id]["production"],
+                staging=stages[model.id]["staging"],
                 open_alerts=counts.get(model.name, {}),
                 checks=statuses.get(model.id, {}),
                 trend=trend,
