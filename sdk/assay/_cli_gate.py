@@ -20,8 +20,9 @@ def add_gate_commands(commands: Any) -> None:
     gate_commands = gate.add_subparsers(dest="gate_command", metavar="ACTION", required=True)
     check = gate_commands.add_parser(
         "check",
-        help="exit 0 if the version is approved for the stage, 1 if not",
-        description="Ask whether VERSION of MODEL is approved for STAGE. Exit 0 when it is, "
+        help="exit 0 if the version is approved for the stage (or alias), 1 if not",
+        description="Ask whether VERSION of MODEL is approved for STAGE (or whether ALIAS "
+        "may name it: --alias champion). Exit 0 when it is, "
         "1 when the request is blocked, pending or rejected (each failing rule is printed "
         "with its observed value and threshold), 2 on a usage or connection error. "
         "With --rollout: take the next step of MODEL's rollout if its gate passes (exit 0, "
@@ -47,7 +48,8 @@ def add_gate_commands(commands: Any) -> None:
     request = gate_commands.add_parser(
         "request",
         help="open a promotion request",
-        description="Ask to promote VERSION of MODEL to STAGE; the policies are evaluated "
+        description="Ask to promote VERSION of MODEL to STAGE (or to point the governed ALIAS "
+        "at it); the policies are evaluated "
         "at once and the request's status and failing rules printed.",
     )
     _model_args(request)
@@ -61,7 +63,11 @@ def _model_args(parser: argparse.ArgumentParser, *, required: bool = True) -> No
     parser.add_argument(
         "--version", dest="model_version", type=int, required=required, help="the version number"
     )
-    parser.add_argument("--stage", required=required, choices=("staging", "production"))
+    target = parser.add_mutually_exclusive_group(required=required)
+    target.add_argument("--stage", choices=("staging", "production"))
+    target.add_argument(
+        "--alias", help="a governed alias (e.g. champion) to point at the version, not a stage"
+    )
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*\Z")
@@ -85,13 +91,13 @@ _FINAL = {"rejected", "cancelled", "superseded", "override", "rolled_back"}
 def _gate_check(args: argparse.Namespace) -> int:
     if args.rollout:
         return rollout_check(args)
-    if args.model_version is None or args.stage is None:
-        return fail("gate check needs --version and --stage (or --rollout)")
+    if args.model_version is None or (args.stage is None and args.alias is None):
+        return fail("gate check needs --version and --stage or --alias (or --rollout)")
     deadline = time.monotonic() + args.wait
     may_evaluate = True
     with client_for(args) as client:
         while True:
-            status = client.gate(args.model, args.model_version, args.stage)
+            status = client.gate(args.model, args.model_version, args.stage, alias=args.alias)
             remaining = deadline - time.monotonic()
             if status.passed or status.status in _FINAL or remaining <= 0:
                 break
@@ -117,6 +123,7 @@ def _gate_json(status: GateStatus) -> dict[str, Any]:
         "model": status.model,
         "version": status.version,
         "stage": status.stage,
+        "alias": status.alias,
         "passed": status.passed,
         "status": status.status,
         "current_stage": status.current_stage,
@@ -128,7 +135,7 @@ def _gate_json(status: GateStatus) -> dict[str, Any]:
 
 
 def _describe_gate(status: GateStatus) -> str:
-    head = f"{status.model} v{status.version} -> {status.stage}: "
+    head = f"{status.model} v{status.version} -> {status.target}: "
     request = f" (promotion request {status.promotion_id})" if status.promotion_id else ""
     if status.status == "override":
         verdict = "passes" if status.passed else "does not pass"
@@ -150,7 +157,7 @@ def _describe_gate(status: GateStatus) -> str:
 def _gate_request(args: argparse.Namespace) -> int:
     with client_for(args) as client:
         request = client.request_promotion(
-            args.model, args.model_version, args.stage, reason=args.reason
+            args.model, args.model_version, args.stage, reason=args.reason, alias=args.alias
         )
     if args.json:
         print(
@@ -167,7 +174,7 @@ def _gate_request(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(
         f"promotion request {request.id}: {request.model} v{request.version} -> "
-        f"{request.stage}: {request.status}"
+        f"{request.target}: {request.status}"
     )
     for rule in request.failing_rules:
         print("  " + rule.describe())

@@ -139,11 +139,12 @@ class PromotionRequest:
 
 @dataclass(frozen=True)
 class GateStatus:
-    """The gate's answer: ``passed`` once the version holds the stage; else why not."""
+    """The gate's answer: ``passed`` once the version holds the stage (or, for a gate of an
+    alias, once the alias names the version: ``stage`` is then None); else why not."""
 
     model: str
     version: int
-    stage: str
+    stage: str | None
     current_stage: str
     passed: bool
     status: str
@@ -152,6 +153,12 @@ class GateStatus:
     required_approvals: int
     failing_rules: tuple[RuleResult, ...]
     evaluation: FreeForm
+    alias: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What the gate guards, in words: ``production``, ``alias champion``."""
+        return f"alias {self.alias}" if self.alias is not None else str(self.stage)
 
     @classmethod
     def from_json(cls, data: object) -> GateStatus:
@@ -160,7 +167,8 @@ class GateStatus:
         return cls(
             model=read.text("model"),
             version=read.integer("version"),
-            stage=read.text("stage"),
+            stage=read.optional_text("stage"),
+            alias=read.optional_text("alias"),
             current_stage=read.text("current_stage"),
             passed=read.flag("passed"),
             status=read.text("status"),
@@ -297,10 +305,19 @@ class PromotionMethods(ServerCalls):
         """Withdraw an open request (its requester, or an admin)."""
         return self._decide(promotion_id, "cancel", comment)
 
-    def gate(self, model: ModelRef, version: VersionRef, stage: str) -> GateStatus:
-        """May ``version`` go to ``stage``? What ``assay gate check`` asks."""
+    def gate(
+        self,
+        model: ModelRef,
+        version: VersionRef,
+        stage: str | None = None,
+        *,
+        alias: str | None = None,
+    ) -> GateStatus:
+        """May ``version`` go to ``stage`` (or may ``alias`` name it: ``alias="champion"``)?
+        What ``assay gate check`` asks; give a stage or an alias."""
         path = version_path(model, version) + "/gate"
-        return GateStatus.from_json(self._transport.json("GET", path, params={"stage": stage}))
+        params = {"stage": stage, "alias": alias}  # the server refuses both, or neither
+        return GateStatus.from_json(self._transport.json("GET", path, params=params))
 
     def stage_history(
         self, model: ModelRef, at: datetime | str | None = None, stage: str | None = None

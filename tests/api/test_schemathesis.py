@@ -59,6 +59,7 @@ RULES_BEYOND_OPENAPI: dict[tuple[str, str], str] = {
         "metric names are 1 to 100 characters"
     ),
     ("GET", "/api/v1/promotions"): "a version filter needs a model filter",
+    ("GET", "/api/v1/models/{name}/versions/{version}/gate"): "a stage or an alias, not both",
     ("POST", "/api/v1/models/{name}/rollouts"): (
         "the steps' shares rise strictly, from a first step below 100 to exactly 100"
     ),

@@ -198,3 +198,64 @@ def test_the_promotion_steps_of_an_alias_reach_subscribed_channels(
     assert "to alias champion approved" in approved["data"]["summary"]
     assert moved["data"]["figures"]["promotion_id"] == promotion["id"]
     assert moved["data"]["figures"]["changed_by"] == "alice"
+
+
+def gate(api: Any, version: int = 1, **query: str) -> Any:
+    return api.get(f"/models/churn/versions/{version}/gate", query_string=query)
+
+
+def test_the_gate_answers_for_a_governed_alias_as_for_a_stage(api: Any) -> None:
+    setup_model(api)
+    answer = gate(api, alias="champion").json
+    assert (answer["alias"], answer["stage"], answer["status"], answer["passed"]) == (
+        "champion",
+        None,
+        "not_requested",
+        False,
+    )
+    assert answer["required_approvals"] == 1
+    assert [p["name"] for p in answer["evaluation"]["policies"]] == ["champion-gate"]
+
+    promotion = request_alias(api).json
+    answer = gate(api, alias="champion").json
+    assert (answer["status"], answer["promotion_id"]) == ("pending_approval", promotion["id"])
+    assert gate(api, stage="production").json["status"] == "not_requested"  # not the stage's
+
+    assert api.post(f"/promotions/{promotion['id']}/approve", ALICE).status_code == 200
+    answer = gate(api, alias="champion").json
+    assert (answer["status"], answer["passed"]) == ("approved", True)
+
+    body = {"features": CHURN_FEATURES, "target": "churned", "lineage": {"git_commit": "b2c3d4e"}}
+    assert api.post("/models/churn/versions", DEV, body).status_code == 201
+    second = request_alias(api, version=2).json
+    assert api.post(f"/promotions/{second['id']}/approve", ALICE).status_code == 200
+    assert gate(api, 2, alias="champion").json["passed"] is True
+    answer = gate(api, alias="champion").json
+    assert (answer["status"], answer["passed"]) == ("superseded", False)
+
+
+def test_an_alias_no_policy_governs_passes_its_gate_while_it_names_the_version(
+    api: Any,
+) -> None:
+    setup_model(api)
+    assert gate(api, alias="challenger").json["status"] == "not_requested"
+    set_directly = api.client.put(
+        "/api/v1" + ALIASES + "/challenger", headers=api.as_(*DEV), json={"version": 1}
+    )
+    assert set_directly.status_code == 200, set_directly.json
+    answer = gate(api, alias="challenger").json
+    assert (answer["status"], answer["passed"], answer["evaluation"]["policies"]) == (
+        "approved",
+        True,
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"stage": "production", "alias": "champion"}, {"alias": "Champion"}]
+)
+def test_the_gate_asks_for_a_stage_or_a_valid_alias(api: Any, query: dict[str, str]) -> None:
+    setup_model(api)
+    response = gate(api, **query)
+    assert response.status_code == 422, response.json
+    assert set(response.json["error"]["details"]) & {"stage", "alias"}

@@ -157,6 +157,44 @@ def test_gate_check_exit_codes_against_a_live_server(
     assert run(live_server, "asy_not-a-token", *check) == 2
 
 
+CHAMPION = """
+name: champion-gate
+applies_to: {risk_tier: [medium]}
+rules:
+  - {id: lineage, check: lineage_present, fields: [git_commit]}
+approvals: {required: 1}
+governed_aliases: [champion]
+"""
+
+
+def test_gate_check_and_request_for_a_governed_alias(
+    churn: dict[str, Any], person: Any, live_server: Any, tmp_path: Path, capsys: Any
+) -> None:
+    (tmp_path / "champion.yaml").write_text(CHAMPION)
+    churn["root"].apply_policies(tmp_path)
+    churn["root"].create_model("ranker", "binary_classification", risk_tier="medium")
+    churn["dev"].register_version(
+        "ranker", features={"age": "numerical"}, lineage={"git_commit": "a1b2c3d"}
+    )
+    person("ci", "contributor")
+    ci = person.token("ci")
+    check = ("gate", "check", "ranker", "--version", "1", "--alias", "champion")
+    assert run(live_server, ci, *check) == 1
+    assert "ranker v1 -> alias champion: NOT REQUESTED" in capsys.readouterr().out
+
+    request = ("gate", "request", "ranker", "--version", "1", "--alias", "champion")
+    assert run(live_server, ci, *request, "--reason", "won the A/B test") == 0
+    assert "-> alias champion: pending_approval" in capsys.readouterr().out
+    [opened] = person("ci", "contributor").list_promotions(model="ranker")
+    person("alice", "approver").approve(opened.id)
+
+    assert run(live_server, ci, *check, "--json") == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["alias"], answer["stage"], answer["status"]) == ("champion", None, "approved")
+    assert churn["root"].get_version("ranker", alias="champion").version == 1
+    assert run(live_server, ci, *check, "--stage", "production") == 2  # one or the other
+
+
 def test_policies_apply_and_compliance_report_commands(
     churn: dict[str, Any], person: Any, live_server: Any, tmp_path: Path, capsys: Any
 ) -> None:

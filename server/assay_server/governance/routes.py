@@ -209,8 +209,8 @@ class Gate(MethodView):
     @blp.arguments(GateArgsSchema, location="query", unknown=RAISE)
     @blp.response(200, GateSchema)
     def get(self, args: GateArgs, name: str, version: int) -> GateAnswer:
-        """May this version go to this stage (for CI: ``assay gate check``)"""
-        return _stages().gate(name, version, args["stage"])
+        """May this version go to a stage, or an alias name it (for CI: ``assay gate check``)"""
+        return _stages().gate(name, version, args.get("stage"), alias=args.get("alias"))
 
 
 @blp.route("/models/<string:name>/stage-history")

@@ -302,23 +302,35 @@ class StageChangeArgs(TypedDict):
 
 
 class GateArgsSchema(StrictSchema):
-    """The stage the gate guards."""
+    """What the gate guards: a stage, or a governed alias; give one, not both."""
 
-    stage = fields.String(required=True, validate=TARGET_STAGE)
+    stage = fields.String(validate=TARGET_STAGE)
+    alias = fields.String(
+        validate=validate.Regexp(ALIAS_PATTERN, error=ALIAS_RULE),
+        metadata={"description": "An alias to point at the version, instead of a stage."},
+    )
+
+    @validates_schema
+    def _stage_or_alias(self, data: dict[str, object], **_: object) -> None:
+        if ("stage" in data) == ("alias" in data):
+            raise ValidationError("Give a stage or an alias, not both.", field_name="stage")
 
 
 class GateArgs(TypedDict):
     """What :class:`GateArgsSchema` loads."""
 
-    stage: str
+    stage: NotRequired[str]
+    alias: NotRequired[str]
 
 
 class GateSchema(StrictSchema):
-    """May this version go to this stage: for CI (``assay gate check``)."""
+    """May this version go to this stage, or may this alias name it: for CI
+    (``assay gate check``)."""
 
     model = fields.String()
     version = fields.Integer()
-    stage = fields.String()
+    stage = fields.String(allow_none=True)
+    alias = fields.String(allow_none=True)
     current_stage = fields.String()
     passed = fields.Boolean()
     status = fields.String()

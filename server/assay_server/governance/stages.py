@@ -10,7 +10,7 @@ none applies). Moving a version to ``archived`` or ``none`` overrides nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..errors import Conflict, PermissionDenied, ValidationFailed
+from ..registry.aliases import alias_version
 from ..registry.models import ModelVersion, Stage, StageHistory
 from ..registry.service import RegistryService
 from ..registry.stages import held, stage_history
@@ -48,7 +49,7 @@ class GateAnswer:
 
     model: str
     version: int
-    stage: str
+    stage: str | None
     current_stage: str
     passed: bool
     status: str
@@ -57,6 +58,7 @@ class GateAnswer:
     required_approvals: int
     failing_rules: list[FailingRule]
     evaluation: Evaluation
+    alias: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,17 @@ class StageService:
         self.registry = RegistryService(session, ctx)
         self.audit = AuditTrail(session, ctx)
 
-    def gate(self, model_name: str, version: int, stage: str) -> GateAnswer:
+    def gate(
+        self, model_name: str, version: int, stage: str | None = None, *, alias: str | None = None
+    ) -> GateAnswer:
         """May ``version`` go to ``stage``? ``passed`` once it holds it (or a later stage),
-        unless it got there by an override the policies do not let pass."""
+        unless it got there by an override the policies do not let pass. With ``alias``
+        instead: may the alias name ``version``? ``passed`` while it does."""
         row = self.registry.get_version(model_name, version)
+        if alias is not None:
+            return self._alias_gate(row, alias)
+        if stage is None:
+            raise ValidationFailed("Give a stage or an alias.", details={"stage": ["Missing."]})
         holds = row.stage == stage or (
             stage == Stage.STAGING.value and row.stage == Stage.PRODUCTION.value
         )
@@ -110,12 +119,38 @@ class StageService:
                 status = rollout_gate_status(self.session, latest) or "superseded"
         return self._answer(row, stage, evaluation, latest, status, holds)
 
+    def _alias_gate(self, row: ModelVersion, alias: str) -> GateAnswer:
+        """The gate of pointing ``alias`` at ``row``: approved while the alias names it (an
+        alias no policy governs is set directly, with no request); else the latest request's
+        status, ``superseded`` once the alias it moved names another version."""
+        named = alias_version(self.session, row.model_id, alias)
+        holds = named is not None and named.id == row.id
+        latest = self._latest_request(row, alias=alias)
+        if latest is None:
+            evaluation = evaluate_version(self.session, self.ctx, row, None, alias=alias)
+            status = "approved" if holds else "not_requested"
+        else:
+            evaluation = latest.evaluation
+            status = "approved" if holds else latest.status
+            if latest.status in _ENTRIES and not holds:
+                status = "superseded"
+        answer = self._answer(row, None, evaluation, latest, status, holds)
+        return replace(answer, alias=alias)
+
     def _latest_request(
-        self, row: ModelVersion, stage: str, *, statuses: tuple[str, ...] | None = None
+        self,
+        row: ModelVersion,
+        stage: str | None = None,
+        *,
+        alias: str | None = None,
+        statuses: tuple[str, ...] | None = None,
     ) -> PromotionRequest | None:
-        query = select(PromotionRequest).where(
-            PromotionRequest.version_id == row.id, PromotionRequest.stage == stage
+        target = (
+            PromotionRequest.alias == alias
+            if alias is not None
+            else PromotionRequest.stage == stage
         )
+        query = select(PromotionRequest).where(PromotionRequest.version_id == row.id, target)
         if statuses is not None:
             query = query.where(PromotionRequest.status.in_(statuses))
         return self.session.scalar(query.order_by(PromotionRequest.id.desc()).limit(1))
@@ -123,7 +158,7 @@ class StageService:
     @staticmethod
     def _answer(
         row: ModelVersion,
-        stage: str,
+        stage: str | None,
         evaluation: Evaluation,
         request: PromotionRequest | None,
         status: str,
