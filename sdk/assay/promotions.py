@@ -274,12 +274,15 @@ class PromotionMethods(ServerCalls):
         version: int | None = None,
         stage: str | None = None,
         status: str | None = None,
+        alias: str | None = None,
     ) -> list[PromotionRequest]:
-        """Promotion requests, newest first; filter by model, version, stage, status."""
+        """Promotion requests, newest first; filter by model, version, stage, status, or the
+        governed alias they would point (``alias="champion"``)."""
         params = {
             "model": None if model is None else model_name(model),
             "version": version,
             "stage": stage,
+            "alias": alias,
             "status": status,
         }
         return [PromotionRequest.from_json(item) for item in self._pages("/promotions", params)]

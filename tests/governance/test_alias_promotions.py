@@ -259,3 +259,16 @@ def test_the_gate_asks_for_a_stage_or_a_valid_alias(api: Any, query: dict[str, s
     response = gate(api, **query)
     assert response.status_code == 422, response.json
     assert set(response.json["error"]["details"]) & {"stage", "alias"}
+
+
+def test_the_promotion_list_filters_by_alias(api: Any) -> None:
+    setup_model(api)
+    by_alias = request_alias(api).json
+    by_stage = api.post(
+        "/models/churn/versions/1/promotions", CI, {"stage": "staging", "reason": "next"}
+    ).json
+    listed = api.get("/promotions", query_string={"alias": "champion"}).json["items"]
+    assert [p["id"] for p in listed] == [by_alias["id"]]
+    staged = api.get("/promotions", query_string={"stage": "staging"}).json["items"]
+    assert [p["id"] for p in staged] == [by_stage["id"]]
+    assert api.get("/promotions", query_string={"alias": "Champion"}).status_code == 422

@@ -185,7 +185,7 @@ def test_gate_check_and_request_for_a_governed_alias(
     request = ("gate", "request", "ranker", "--version", "1", "--alias", "champion")
     assert run(live_server, ci, *request, "--reason", "won the A/B test") == 0
     assert "-> alias champion: pending_approval" in capsys.readouterr().out
-    [opened] = person("ci", "contributor").list_promotions(model="ranker")
+    [opened] = person("ci", "contributor").list_promotions(model="ranker", alias="champion")
     person("alice", "approver").approve(opened.id)
 
     assert run(live_server, ci, *check, "--json") == 0

@@ -215,11 +215,12 @@ class PromotionService:
         model: str | None = None,
         version: int | None = None,
         stage: str | None = None,
+        alias: str | None = None,
         status: str | None = None,
         page: int = 1,
         limit: int = 50,
     ) -> Page[PromotionRequest]:
-        """Requests matching the filters, newest first."""
+        """Requests matching the filters, newest first (``alias``: those to point it)."""
         query = select(PromotionRequest)
         if model:
             model_row = self.registry.get_model(model)
@@ -231,6 +232,8 @@ class PromotionService:
             raise ValidationFailed("", details={"version": ["Filter by version with a model."]})
         if stage:
             query = query.where(PromotionRequest.stage == stage)
+        if alias:
+            query = query.where(PromotionRequest.alias == alias)
         if status:
             query = query.where(PromotionRequest.status == status)
         query = query.order_by(PromotionRequest.id.desc())

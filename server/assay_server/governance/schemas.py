@@ -193,6 +193,10 @@ class PromotionListArgsSchema(PageArgsSchema):
     model = fields.String(validate=validate.Length(min=1, max=100))
     version = stored_id()
     stage = fields.String(validate=TARGET_STAGE)
+    alias = fields.String(
+        validate=validate.Regexp(ALIAS_PATTERN, error=ALIAS_RULE),
+        metadata={"description": "Only the requests to point this governed alias."},
+    )
     status = fields.String(validate=validate.OneOf([s.value for s in PromotionStatus]))
 
 
@@ -202,6 +206,7 @@ class PromotionListArgs(TypedDict):
     model: NotRequired[str]
     version: NotRequired[int]
     stage: NotRequired[str]
+    alias: NotRequired[str]
     status: NotRequired[str]
     page: int
     limit: int
