@@ -29,7 +29,7 @@ from tests.web.browser_checks import (
     sign_in,
 )
 
-from .test_version_pages import MODEL, Seeded, seed
+from .test_version_pages import CHAMPION, MODEL, Seeded, seed
 
 pytestmark = pytest.mark.slow
 
@@ -145,3 +145,22 @@ def test_the_requester_sees_the_refusal_and_a_viewer_sees_no_buttons(
     page.goto(f"{live_server.url}/approvals")
     expect(page.locator("#waiting-title")).to_contain_text("(0)")
     fits_and_is_accessible(page)
+
+
+def test_a_viewer_judges_the_version_for_a_governed_alias(
+    live_server: LiveServer, seeded: Seeded, client: Any, token_factory: Any, page: Page, tmp_path
+):
+    files = {"files": [{"filename": "champion.yaml", "content": CHAMPION}]}
+    applied = client.post(f"{API}/policies", json=files, headers=seeded.headers("root"))
+    assert applied.status_code == 200, applied.get_data(as_text=True)
+    sign_in(page, live_server, VERSION, token_factory("viewer", "vic"))
+    page.get_by_role("link", name="alias champion").click()
+    expect(page).to_have_url(re.compile(r"alias=champion"))
+    expect(page.locator("#policies")).to_contain_text("Policy evaluation for alias champion")
+    expect(page.locator("#policy-ui-champion")).to_contain_text("missing evidence")
+    expect(page.get_by_role("link", name="alias champion")).to_have_attribute(
+        "aria-current", "page"
+    )
+    fits_and_is_accessible(page)
+    page.locator("#policies").scroll_into_view_if_needed()
+    page.screenshot(path=tmp_path / "version-alias.png")

@@ -238,6 +238,35 @@ def test_the_policies_are_judged_rule_by_rule_with_observed_values_and_threshold
     assert viewer.get("/models/plans/versions/9").status_code == 404
 
 
+CHAMPION = """
+name: ui-champion
+applies_to: {risk_tier: [high]}
+rules:
+  - {id: golden, check: benchmark_metric, benchmark: golden, metric: accuracy, op: ">=", value: 0.8}
+governed_aliases: [champion]
+"""
+
+
+def test_the_policies_are_judged_for_each_governed_alias_too(seeded, client, signed_in):
+    files = {"files": [{"filename": "champion.yaml", "content": CHAMPION}]}
+    applied = client.post(f"{API}/policies", json=files, headers=seeded.headers("root"))
+    assert applied.status_code == 200, applied.get_data(as_text=True)
+    viewer = signed_in("viewer", "ann")
+    staging = _page(viewer, seeded.version_url)
+    assert 'href="/models/plans/versions/1?alias=champion#policies">alias champion</a>' in staging
+
+    champion = _page(viewer, seeded.version_url + "?alias=champion")
+    assert "Policy evaluation for alias champion" in champion
+    assert 'id="evaluation-outcome">blocked<' in champion
+    judged = {row.cells[0]: row.cells for row in table_rows(champion, "policy-ui-champion")}
+    assert judged["golden"][2] == "missing evidence"
+    assert "policy-ui-gate" not in champion  # the stages' policies do not govern the alias
+
+    refused = viewer.get(seeded.version_url + "?alias=challenger")
+    assert refused.status_code == 422
+    assert "governs alias 'challenger'" in html.unescape(refused.get_data(as_text=True))
+
+
 def test_the_compliance_report_opens_in_the_browser_with_only_its_own_style_allowed(
     seeded, signed_in
 ):

@@ -33,6 +33,17 @@ def governing_policies(
     ]
 
 
+def governed_aliases_of(session: Session, ctx: ServiceContext, model: RegisteredModel) -> list[str]:
+    """Every alias of ``model`` a policy in force governs, sorted."""
+    named = {
+        alias
+        for version in PolicyService(session, ctx).in_force()
+        for alias in version.document.get("governed_aliases", [])
+        if governs(version.document, model=model, alias=alias)
+    }
+    return sorted(named)
+
+
 def refuse_direct_move_of_governed_alias(
     session: Session, ctx: ServiceContext, event: DomainEvent
 ) -> None:

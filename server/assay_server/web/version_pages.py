@@ -29,6 +29,7 @@ from ..explain.routes import explanation_runner
 from ..explain.schemas import ExplainRequestSchema
 from ..explain.service import ExplanationService
 from ..governance.evaluation import evaluate_version
+from ..governance.governed_aliases import governed_aliases_of
 from ..governance.models import PromotionRequest
 from ..governance.promotions import TARGET_STAGES, PromotionService
 from ..governance.report import compliance_bundle
@@ -70,13 +71,34 @@ class VersionView:
     row: ModelVersion
     features: list[dict[str, Any]]
     reference: list[FeatureSummary]
-    stage: str
+    stage: str | None
+    alias: str | None
+    governed: list[str]
     evaluation: Evaluation
     promotions: list[PromotionRequest]
     typical: dict[str, str]
     explained: ExplainedRow | None
     aliases: list[str]
     chain: RetrainingChain
+
+    @property
+    def target(self) -> str:
+        """What the version is judged for, in words: ``production``, ``alias champion``."""
+        return f"alias {self.alias}" if self.alias is not None else str(self.stage)
+
+
+def _evaluated_alias(governed: list[str]) -> str | None:
+    """The governed alias the page judges the version for (``?alias=``), if one is asked."""
+    alias = request.args.get("alias")
+    if alias is None:
+        return None
+    if alias not in governed:
+        choices = ", ".join(governed) or "none for this model"
+        raise ValidationFailed(
+            f"No policy in force governs alias {alias!r} of this model ({choices}).",
+            details={"alias": [f"A governed alias: {choices}."]},
+        )
+    return alias
 
 
 def _evaluated_stage(row: ModelVersion) -> str:
@@ -123,7 +145,9 @@ def version_view(session: Session, ctx: ServiceContext, name: str, version: int)
     row = RegistryService(session, ctx).get_version(name, version)
     features = list(row.feature_schema.get("features") or [])
     reference = reference_summary(load_profile(row, ctx.settings), features)
-    stage = _evaluated_stage(row)
+    governed = governed_aliases_of(session, ctx, row.model)
+    alias = _evaluated_alias(governed)
+    stage = None if alias is not None else _evaluated_stage(row)
     promotions = PromotionService(session, ctx).list(
         model=name, version=version, limit=PROMOTIONS_SHOWN
     )
@@ -132,7 +156,9 @@ def version_view(session: Session, ctx: ServiceContext, name: str, version: int)
         features=features,
         reference=reference,
         stage=stage,
-        evaluation=evaluate_version(session, ctx, row, stage),
+        alias=alias,
+        governed=governed,
+        evaluation=evaluate_version(session, ctx, row, stage, alias=alias),
         promotions=promotions.items,
         typical=typical_row(features, reference),
         explained=_explained(session, ctx, row),
