@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from .access import requires
 from .alerts.figures import alert_counts, delivery_counts
 from .alerts.models import ALERT_STATUSES, DELIVERY_STATUSES, SEVERITIES
-from .ingest.figures import ingest_counts
+from .ingest.figures import ingest_counts, label_totals
 from .ingest.pending import pending_label_counts
 from .monitoring.figures import run_figures
 from .request_scope import db_session, service_context
@@ -89,6 +89,17 @@ class StoreCollector:
             predictions.add_metric([model, "duplicate"], duplicates)
         yield predictions
 
+        labels = CounterMetricFamily(
+            "assay_labels_ingested",
+            "Labels stored and rejected (not a class of the version, not a value of its "
+            "task) at ingest, by model.",
+            labels=["model", "outcome"],
+        )
+        for model, received, rejected in label_totals(self.session):
+            labels.add_metric([model, "accepted"], received - rejected)
+            labels.add_metric([model, "rejected"], rejected)
+        yield labels
+
         pending = GaugeMetricFamily(
             "assay_pending_labels",
             "Labels waiting for their predictions (within ASSAY_PENDING_LABEL_DAYS), by model.",
@@ -104,7 +115,8 @@ class StoreCollector:
 @bp.route("/metrics")
 @requires(Role.VIEWER)
 def metrics() -> Response:
-    """Prometheus exposition of alerts, deliveries, monitor runs and ingested predictions."""
+    """Prometheus exposition of alerts, deliveries, monitor runs, ingested predictions and
+    labels, and labels waiting for their predictions."""
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.exposition import CONTENT_TYPE_LATEST
 

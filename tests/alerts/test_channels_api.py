@@ -139,7 +139,11 @@ def test_metrics_in_prometheus_text(monitored: Monitored, webhook: Any, outbox: 
     monitor = monitored.create_monitor(
         checks=["data_quality"], window={"hours": 1}, channels=["ops"]
     )
-    monitored.log(400, missing_age=0.4)
+    ids = monitored.log(400, missing_age=0.4, labelled=False)
+    body = {"labels": [{"prediction_id": pid, "label": i % 2} for i, pid in enumerate(ids[:30])]}
+    body["labels"] += [{"prediction_id": pid, "label": "yes"} for pid in ids[30:37]]
+    labelled = monitored.client.post(monitored.url("/labels"), json=body, headers=monitored.headers)
+    assert labelled.json["rejected"] == 7, labelled.get_data(as_text=True)
     monitored.run(monitor["id"])
     outbox.run_once()
     response = monitored.client.get("/metrics", headers=monitored.headers)
@@ -150,4 +154,6 @@ def test_metrics_in_prometheus_text(monitored: Monitored, webhook: Any, outbox: 
     assert 'assay_deliveries{channel="ops",status="delivered"} 1.0' in text
     assert 'assay_monitor_runs_total{status="succeeded"} 1.0' in text
     assert 'assay_predictions_ingested_total{model="churn",outcome="accepted"} 400.0' in text
+    assert 'assay_labels_ingested_total{model="churn",outcome="accepted"} 30.0' in text
+    assert 'assay_labels_ingested_total{model="churn",outcome="rejected"} 7.0' in text
     assert monitored.client.get("/metrics").status_code == 401

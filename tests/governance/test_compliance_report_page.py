@@ -53,3 +53,17 @@ def test_ingest_is_summed_per_day_and_kept_out_of_the_event_rows(monitored: Moni
     html = monitored.client.get(REPORT, headers=monitored.headers).get_data(as_text=True)
     assert "Prediction ingest, per day" in html and ">1100<" not in html  # per day, not total
     assert html.count("predictions.ingested") == 0
+
+
+def test_labels_received_and_rejected_are_summed_per_day(monitored: Monitored) -> None:
+    ids = monitored.log(100, labelled=False)
+    pairs = [(pid, i % 2) for i, pid in enumerate(ids[:20])] + [(pid, "yes") for pid in ids[20:25]]
+    body = {"labels": [{"prediction_id": pid, "label": label} for pid, label in pairs]}
+    sent = monitored.client.post(monitored.url("/labels"), json=body, headers=monitored.headers)
+    assert sent.json["rejected"] == 5, sent.get_data(as_text=True)
+    bundle = monitored.client.get(f"{REPORT}?format=json", headers=monitored.headers).json
+    [day] = bundle["ingest_daily"]
+    assert (day["accepted"], day["labels_received"], day["labels_rejected"]) == (100, 25, 5)
+    html = monitored.client.get(REPORT, headers=monitored.headers).get_data(as_text=True)
+    assert "<th>labels rejected</th>" in html
+    assert '<td class="num">25</td>\n<td class="num">5</td>' in html

@@ -12,7 +12,7 @@ from ..audit.service import AuditTrail
 from ..context import ServiceContext
 from ..db import TIMESTAMP_FORMAT
 from ..evidence import Missing
-from ..ingest.figures import IngestDayCounts, batches_per_day
+from ..ingest.figures import IngestDayCounts, batches_per_day, labels_per_day
 from ..registry.benchmarks import benchmarks_of
 from ..registry.models import ArtifactInfo, ModelVersion, ReferenceInfo, StageHistory
 from ..registry.service import RegistryService
@@ -114,39 +114,54 @@ class StayPart(TypedDict):
 
 
 class IngestDay(TypedDict):
-    """Prediction ingest of one UTC day: its batches and rows, from the batch table, and the
-    audit events of its hourly roll-ups (``None`` until the first is written)."""
+    """Ingest of one UTC day: prediction batches and rows, from the batch table; labels
+    received and rejected, from their daily counts; and the audit events of the day's hourly
+    roll-ups (``None`` until the first is written)."""
 
     date: str
     batches: int
     accepted: int
     duplicates: int
     rejected: int
+    labels_received: int
+    labels_rejected: int
     first_seq: int | None
     last_seq: int | None
 
 
-def daily_ingest(counts: list[IngestDayCounts], events: list[dict[str, Any]]) -> list[IngestDay]:
-    """The version's batches per UTC day, each with the seq range of the ingest events of
-    that day: hourly ``predictions.rolled_up`` events (by their hour), or the per-batch
-    ``predictions.ingested`` ones of stores from before the roll-up."""
+def daily_ingest(
+    counts: list[IngestDayCounts],
+    events: list[dict[str, Any]],
+    labels: dict[str, tuple[int, int]] | None = None,
+) -> list[IngestDay]:
+    """The version's batches and labels per UTC day, oldest first, each day with the seq
+    range of its ingest events: hourly ``predictions.rolled_up`` events (by their hour), or
+    the per-batch ``predictions.ingested`` ones of stores from before the roll-up."""
     seqs: dict[str, list[int]] = {}
     for event in events:
         payload = event.get("payload") or {}
         date = str(payload.get("hour") or event["timestamp"])[:10]
         seqs.setdefault(date, []).append(int(event["seq"]))
-    return [
-        {
-            "date": day.date,
-            "batches": day.batches,
-            "accepted": day.accepted,
-            "duplicates": day.duplicates,
-            "rejected": day.rejected,
-            "first_seq": min(seqs[day.date]) if day.date in seqs else None,
-            "last_seq": max(seqs[day.date]) if day.date in seqs else None,
-        }
-        for day in counts
-    ]
+    labelled = labels or {}
+    batches = {day.date: day for day in counts}
+    days = []
+    for date in sorted(set(batches) | set(labelled)):
+        day = batches.get(date, IngestDayCounts(date, 0, 0, 0, 0))
+        received, refused = labelled.get(date, (0, 0))
+        days.append(
+            IngestDay(
+                date=date,
+                batches=day.batches,
+                accepted=day.accepted,
+                duplicates=day.duplicates,
+                rejected=day.rejected,
+                labels_received=received,
+                labels_rejected=refused,
+                first_seq=min(seqs[date]) if date in seqs else None,
+                last_seq=max(seqs[date]) if date in seqs else None,
+            )
+        )
+    return days
 
 
 class ChainPart(TypedDict):
@@ -321,7 +336,9 @@ def compliance_bundle(
     events = sorted([*trail.events_about(about), *involved], key=lambda e: e["seq"])
     audit = [e for e in events if e["action"] not in SUMMARISED_ACTIONS]
     ingested = [e for e in events if e["action"] in SUMMARISED_ACTIONS]
-    ingest = daily_ingest(batches_per_day(session, row.id), ingested)
+    ingest = daily_ingest(
+        batches_per_day(session, row.id), ingested, labels_per_day(session, row.id)
+    )
     evidence: VersionEvidence = {
         "generated_at": generated_at,
         "model": {

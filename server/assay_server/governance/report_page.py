@@ -190,9 +190,12 @@ Approvals required: {{ p.required_approvals }}.</p>
 
 <h2>Prediction ingest, per day</h2>
 {% if b.ingest_daily %}<table><tr><th>day (UTC)</th><th>batches</th><th>rows accepted</th>
-<th>duplicates</th><th>rejected</th><th>audit events</th></tr>{% for d in b.ingest_daily %}
+<th>duplicates</th><th>rejected</th><th>labels received</th><th>labels rejected</th>
+<th>audit events</th></tr>{% for d in b.ingest_daily %}
 <tr><td>{{ d.date }}</td><td class="num">{{ d.batches }}</td><td class="num">{{ d.accepted }}</td>
 <td class="num">{{ d.duplicates }}</td><td class="num">{{ d.rejected }}</td>
+<td class="num">{{ d.labels_received|default(0) }}</td>
+<td class="num">{{ d.labels_rejected|default(0) }}</td>
 <td>{% if d.first_seq %}seq {{ d.first_seq }} – {{ d.last_seq }}
 {% else %}rolled up after the hour{% endif %}</td></tr>{% endfor %}</table>
 {% else %}<p>No predictions ingested.</p>{% endif %}

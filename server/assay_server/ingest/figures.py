@@ -1,6 +1,7 @@
 """Predictions stored, rejected and repeated at ingest, aggregated in SQL from the batch
 table: per model (for ``/metrics``), per version and day (for the compliance report), and
-rejected over a monitor run's window (for data quality)."""
+rejected over a monitor run's window (for data quality); and labels received and rejected per
+model, from their daily counts (for ``/metrics``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..registry.models import ModelVersion, RegisteredModel
-from .models import PredictionBatch
+from .models import LabelCount, PredictionBatch
 
 
 def ingest_counts(session: Session) -> list[tuple[str, int, int, int]]:
@@ -29,6 +30,33 @@ def ingest_counts(session: Session) -> list[tuple[str, int, int, int]]:
         .group_by(RegisteredModel.name)
     )
     return [(model, int(a), int(r), int(d)) for model, a, r, d in rows]
+
+
+def label_totals(session: Session) -> list[tuple[str, int, int]]:
+    """``(model, received, rejected)`` labels per model, every day counted (``received``
+    includes the rejected)."""
+    rows = session.execute(
+        select(
+            RegisteredModel.name,
+            func.coalesce(func.sum(LabelCount.received), 0),
+            func.coalesce(func.sum(LabelCount.rejected), 0),
+        )
+        .select_from(LabelCount)
+        .join(RegisteredModel, RegisteredModel.id == LabelCount.model_id)
+        .group_by(RegisteredModel.name)
+        .order_by(RegisteredModel.name)
+    )
+    return [(model, int(received), int(rejected)) for model, received, rejected in rows]
+
+
+def labels_per_day(session: Session, version_id: int) -> dict[str, tuple[int, int]]:
+    """A version's labels per UTC day (``YYYY-MM-DD``): ``(received, rejected)``."""
+    rows = session.execute(
+        select(LabelCount.day, LabelCount.received, LabelCount.rejected).where(
+            LabelCount.version_id == version_id
+        )
+    )
+    return {day.isoformat(): (int(received), int(rejected)) for day, received, rejected in rows}
 
 
 def rejected_rows(session: Session, version_id: int, start: datetime | None, end: datetime) -> int:
