@@ -23,7 +23,6 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,11 @@ from assay_server.monitoring.html import PAGE_KINDS, build_page
 from assay_server.roles import ROLE_NAMES, Role
 from assay_server.settings import Settings
 from tests.api.factories import API, declared_version
-from tests.conftest import FakeClock, LiveServer
+from tests.conftest import LiveServer
 from tests.monitoring.conftest import Monitored
 
-from .browser_checks import docs_screenshot
-from .scenario import Scenario, fail_every_delivery, monitor_and_alert
+from ..browser_checks import docs_screenshot
+from ..scenario import Scenario, fail_every_delivery, monitor_and_alert
 
 WIDTH, HEIGHT = 1366, 768
 TIMEOUT_MS = 20_000
@@ -70,18 +69,6 @@ REFUSED_PAGE = "the server responded with a status of 403"
 AXE = Axe()
 AXE_ROLES = ("viewer", "admin")
 AXE_OPTIONS = {"resultTypes": ["violations"], "iframes": False}
-
-
-@pytest.fixture
-def settings(live_server: LiveServer) -> Settings:
-    """The live server's settings: the seeding app stores files where the server reads them."""
-    return live_server.settings
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """A hand-moved clock starting now, so the seeded windows are the live server's present."""
-    return FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
 
 
 @dataclass(frozen=True)

@@ -9,49 +9,20 @@ As in ``test_version_browser.py``, the data is made beforehand on the live serve
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from assay_server.settings import Settings
 from tests.api.factories import API, CHURN_FEATURES, create_model
-from tests.conftest import FakeClock, LiveServer
-from tests.web.browser_checks import SCREEN, fits_and_is_accessible, sign_in
+from tests.conftest import LiveServer
+from tests.web.browser_checks import fits_and_is_accessible, sign_in
 
-from .test_alias_pages import GOVERNING
+from ..test_alias_pages import GOVERNING
 
 pytestmark = pytest.mark.slow
 
 MODEL_URL = "/models/churn"
-
-
-@pytest.fixture
-def settings(live_server: LiveServer) -> Settings:
-    """The live server's settings: the seeding app writes where the server reads."""
-    return live_server.settings
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """A clock at the real time, so what is seeded is the live server's present."""
-    return FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    """A fresh context at 1366×768; any console message or page error fails the test."""
-    context = chromium.new_context(viewport=SCREEN)
-    context.set_default_timeout(20_000)
-    tab = context.new_page()
-    messages: list[str] = []
-    tab.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
-    tab.on("pageerror", lambda error: messages.append(str(error)))
-    yield tab
-    context.close()
-    assert messages == [], f"the console said: {messages}"
 
 
 @pytest.fixture

@@ -9,26 +9,23 @@ stage change and a promotion.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from assay_server.alerts.outbox import Outbox
-from assay_server.settings import Settings
 from tests.api.factories import API, create_model, register_version
 from tests.conftest import FakeClock, LiveServer
 from tests.monitoring.conftest import Monitored
 from tests.web.browser_checks import (
-    SCREEN,
     charts_drawn,
     fits_and_is_accessible,
     sign_in,
 )
 
-from .scenario import monitor_and_alert
+from ..scenario import monitor_and_alert
 
 pytestmark = pytest.mark.slow
 
@@ -36,31 +33,10 @@ TIMEOUT_MS = 20_000
 
 
 @pytest.fixture
-def settings(live_server: LiveServer) -> Settings:
-    """The live server's settings: the seeding app stores files where the server reads them."""
-    return live_server.settings
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     """A hand-moved clock from four days ago: the runs it stamps fall in the page's range."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     return FakeClock(now - timedelta(days=4))
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    """A 1366×768 page; any console message, page error or dialog fails the test."""
-    context = chromium.new_context(viewport=SCREEN)
-    context.set_default_timeout(TIMEOUT_MS)
-    tab = context.new_page()
-    messages: list[str] = []
-    tab.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
-    tab.on("pageerror", lambda error: messages.append(f"error: {error}"))
-    tab.on("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
-    yield tab
-    context.close()
-    assert messages == [], f"the page said: {messages}"
 
 
 def _post(monitored: Monitored, path: str, body: dict[str, Any]) -> Any:

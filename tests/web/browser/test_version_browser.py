@@ -12,57 +12,25 @@ server reads, with a clock at the real time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from assay_server.settings import Settings
 from tests.api.factories import API
-from tests.conftest import FakeClock, LiveServer
+from tests.conftest import LiveServer
 from tests.web.browser_checks import (
-    SCREEN,
     charts_drawn,
     fits_and_is_accessible,
     sign_in,
 )
 
-from .test_version_pages import CHAMPION, MODEL, Seeded, seed
+from ..test_version_pages import CHAMPION, MODEL, Seeded, seed
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT_MS = 30_000  # the first explanation starts a worker process
 VERSION = f"/models/{MODEL}/versions/1"
-
-
-@pytest.fixture
-def settings(live_server: LiveServer) -> Settings:
-    """The live server's settings: the seeding app writes where the server reads."""
-    return live_server.settings
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """A clock at the real time, so what is seeded is the live server's present."""
-    return FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    """A fresh context at 1366×768; any console message, page error or dialog fails the
-    test."""
-    context = chromium.new_context(viewport=SCREEN)
-    context.set_default_timeout(TIMEOUT_MS)
-    tab = context.new_page()
-    messages: list[str] = []
-    tab.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
-    tab.on("pageerror", lambda error: messages.append(str(error)))
-    tab.on("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
-    yield tab
-    context.close()
-    assert messages == [], f"the console said: {messages}"
 
 
 @pytest.fixture

@@ -10,57 +10,25 @@ server reads, with a clock at the real time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from assay.auditchain import verify_export_lines
-from assay_server.settings import Settings
 from tests.api.factories import API, CHURN_FEATURES
-from tests.conftest import FakeClock, LiveServer
+from tests.conftest import LiveServer
 from tests.web.browser_checks import (
-    SCREEN,
     fits_and_is_accessible,
     sign_in,
 )
 
-from .test_policy_pages import GATE_V1, GATE_V2
+from ..test_policy_pages import GATE_V1, GATE_V2
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-def settings(live_server: LiveServer) -> Settings:
-    """The live server's settings: the seeding app writes where the server reads."""
-    return live_server.settings
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """A clock at the real time, so what is seeded is the live server's present."""
-    return FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    """A fresh context at 1366×768 with downloads allowed; any console message, page error
-    or dialog fails the test."""
-    context = chromium.new_context(viewport=SCREEN, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    tab = context.new_page()
-    messages: list[str] = []
-    tab.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
-    tab.on("pageerror", lambda error: messages.append(str(error)))
-    tab.on("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
-    yield tab
-    context.close()
-    assert messages == [], f"the console said: {messages}"
 
 
 def _post(client: Any, path: str, headers: dict[str, str], body: Any) -> Any:

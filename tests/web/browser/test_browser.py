@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from assay_server.alerts.outbox import Outbox
-from assay_server.settings import Settings
 from tests.api.factories import API
 from tests.conftest import FakeClock, LiveServer
 from tests.monitoring.conftest import Monitored
 
-from .scenario import (
+from ..scenario import (
     BREAKOUT,
     HOSTILE,
     breakout_drift_report,
@@ -32,18 +30,6 @@ from .scenario import (
 )
 
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-def settings(live_server: LiveServer) -> Settings:
-    """The live server's settings: the seeding app stores files where the server reads them."""
-    return live_server.settings
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """A hand-moved clock starting now, so the seeded windows are the live server's present."""
-    return FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
 
 
 @pytest.fixture
