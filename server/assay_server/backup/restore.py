@@ -25,7 +25,7 @@ from ..context import ServiceContext
 from ..db import Database
 from ..migrate import alembic_config, upgrade
 from ..settings import Settings
-from ..storage import open_storage
+from ..storage import discard, open_storage
 from .files import (
     client_tool,
     copy_checked,
@@ -257,15 +257,16 @@ def _place_blobs(
             sha = entry["sha256"]
             path = source / blob_path(store, sha)
             with path.open("rb") as reading:
-                stored = target.put_stream(
+                staged = target.stage_stream(
                     reading, max_bytes=max(1, path.stat().st_size), what=f"{store} blob"
                 )
-            if stored.sha256 != sha:
+            if staged.sha256 != sha:
+                discard(staged)
                 raise BackupError(
-                    f"{path} does not hold the bytes its digest names (sha256 {stored.sha256},"
+                    f"{path} does not hold the bytes its digest names (sha256 {staged.sha256},"
                     f" expected {sha}): the backup is damaged."
                 )
-            total += stored.size
+            total += target.commit(staged).size
             count += 1
     return count, total
 

@@ -40,6 +40,7 @@ from .performance import (
     _label_figures,
     _ratio,
     factorize_outcomes,
+    labelled_pairs,
     matches_label,
     numeric_values,
     shared_class_codes,
@@ -196,17 +197,10 @@ class RegressionSums:
 
     def update(self, labels: Any, predictions: Any) -> None:
         """Add one part's labels and predictions (None/NaN where missing)."""
-        truth = numeric_values(labels)
-        predicted = numeric_values(predictions)
-        if truth.size != predicted.size:
-            raise ValueError(
-                f"labels and predictions differ in length: {truth.size} != {predicted.size}"
-            )
-        evaluated = ~np.isnan(truth) & ~np.isnan(predicted)
-        truth, predicted = truth[evaluated], predicted[evaluated]
+        truth, predicted, rows = labelled_pairs(labels, predictions)
         error = truth - predicted
         part = RegressionSums()
-        part.rows, part.n = int(evaluated.size), int(truth.size)
+        part.rows, part.n = rows, int(truth.size)
         if part.n:
             part.absolute = float(np.abs(error).sum())
             part.squared = float((error**2).sum())

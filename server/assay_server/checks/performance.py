@@ -236,15 +236,8 @@ def regression_metrics(labels: Any, predictions: Any) -> dict[str, float | None]
     R² is None where sklearn's ``force_finite=False`` is not finite (fewer than two rows, or
     constant labels); the others are None without labelled rows.
     """
-    truth = numeric_values(labels)
-    predicted = numeric_values(predictions)
-    if truth.size != predicted.size:
-        raise ValueError(
-            f"labels and predictions differ in length: {truth.size} != {predicted.size}"
-        )
-    evaluated = ~np.isnan(truth) & ~np.isnan(predicted)
-    n_labelled = int(evaluated.sum())
-    truth, predicted = truth[evaluated], predicted[evaluated]
+    truth, predicted, rows = labelled_pairs(labels, predictions)
+    n_labelled = int(truth.size)
     figures: dict[str, float | None] = {"mae": None, "rmse": None, "r2": None}
     if n_labelled:
         error = truth - predicted
@@ -254,8 +247,21 @@ def regression_metrics(labels: Any, predictions: Any) -> dict[str, float | None]
         if n_labelled >= 2 and total > 0:
             figures["r2"] = 1.0 - float((error**2).sum()) / total
     figures["n_labelled"] = n_labelled
-    figures["label_coverage"] = _ratio(n_labelled, evaluated.size)
+    figures["label_coverage"] = _ratio(n_labelled, rows)
     return figures
+
+
+def labelled_pairs(labels: Any, predictions: Any) -> tuple[Any, Any, int]:
+    """The numeric labels and predictions of the rows that have both (None/NaN where
+    missing), and how many rows there were."""
+    truth = numeric_values(labels)
+    predicted = numeric_values(predictions)
+    if truth.size != predicted.size:
+        raise ValueError(
+            f"labels and predictions differ in length: {truth.size} != {predicted.size}"
+        )
+    evaluated = ~np.isnan(truth) & ~np.isnan(predicted)
+    return truth[evaluated], predicted[evaluated], int(evaluated.size)
 
 
 @dataclass(frozen=True)

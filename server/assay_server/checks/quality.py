@@ -66,6 +66,25 @@ class QualityResult:
     max_out_of_range_share: float
     max_new_category_share: float
 
+    @classmethod
+    def of(cls, columns: list[ColumnQuality], rows: int, rejected_rows: int) -> QualityResult:
+        """The result of these columns over ``rows`` kept and ``rejected_rows`` refused."""
+        return cls(
+            columns=columns,
+            rows=rows,
+            rejected_rows=rejected_rows,
+            rejected_share=_share(rejected_rows, rows + rejected_rows),
+            max_missing_share=max((c.missing_share for c in columns), default=0.0),
+            max_out_of_range_share=max(
+                (c.out_of_range_share for c in columns if c.out_of_range_share is not None),
+                default=0.0,
+            ),
+            max_new_category_share=max(
+                (c.new_category_share for c in columns if c.new_category_share is not None),
+                default=0.0,
+            ),
+        )
+
     def as_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {
@@ -147,19 +166,4 @@ def check_quality(
         else:
             quality = _categorical_quality(feature, kind, reference, current[feature], profile.rows)
         columns.append(quality)
-    rows = _window_rows(current)
-    return QualityResult(
-        columns=columns,
-        rows=rows,
-        rejected_rows=rejected_rows,
-        rejected_share=_share(rejected_rows, rows + rejected_rows),
-        max_missing_share=max((c.missing_share for c in columns), default=0.0),
-        max_out_of_range_share=max(
-            (c.out_of_range_share for c in columns if c.out_of_range_share is not None),
-            default=0.0,
-        ),
-        max_new_category_share=max(
-            (c.new_category_share for c in columns if c.new_category_share is not None),
-            default=0.0,
-        ),
-    )
+    return QualityResult.of(columns, _window_rows(current), rejected_rows)

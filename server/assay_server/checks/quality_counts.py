@@ -149,18 +149,4 @@ class QualityCounts:
                     new_categories=[label for label, _ in named[:MAX_NEW_CATEGORIES]],
                 )
             )
-        return QualityResult(
-            columns=columns,
-            rows=self.rows,
-            rejected_rows=rejected_rows,
-            rejected_share=_share(rejected_rows, self.rows + rejected_rows),
-            max_missing_share=max((c.missing_share for c in columns), default=0.0),
-            max_out_of_range_share=max(
-                (c.out_of_range_share for c in columns if c.out_of_range_share is not None),
-                default=0.0,
-            ),
-            max_new_category_share=max(
-                (c.new_category_share for c in columns if c.new_category_share is not None),
-                default=0.0,
-            ),
-        )
+        return QualityResult.of(columns, self.rows, rejected_rows)

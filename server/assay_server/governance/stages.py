@@ -10,7 +10,7 @@ none applies). Moving a version to ``archived`` or ``none`` overrides nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -134,8 +134,7 @@ class StageService:
             status = "approved" if holds else latest.status
             if latest.status in _ENTRIES and not holds:
                 status = "superseded"
-        answer = self._answer(row, None, evaluation, latest, status, holds)
-        return replace(answer, alias=alias)
+        return self._answer(row, None, evaluation, latest, status, holds, alias=alias)
 
     def _latest_request(
         self,
@@ -163,6 +162,8 @@ class StageService:
         request: PromotionRequest | None,
         status: str,
         passed: bool,
+        *,
+        alias: str | None = None,
     ) -> GateAnswer:
         return GateAnswer(
             model=row.model.name,
@@ -178,6 +179,7 @@ class StageService:
             else evaluation["approvals"]["required"],
             failing_rules=failing_rules(evaluation),
             evaluation=evaluation,
+            alias=alias,
         )
 
     def set_stage(
