@@ -36,7 +36,8 @@ def sdk_client(live_server: Any, admin_token: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def explain_pool() -> Iterator[WorkerPool]:
-    """Two workers shared by the session's tests (spawning one costs about two seconds)."""
+    """Two workers shared by the session's tests (the first pool of a process waits for the
+    launcher's imports: about four seconds)."""
     pool = WorkerPool(PoolLimits(size=2, memory_mb=4096, cache_size=8))
     yield pool
     pool.shutdown()

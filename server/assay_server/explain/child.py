@@ -1,8 +1,8 @@
 """What runs inside a worker process: set its limits, then answer the web process's requests.
 
-The bootstrap of :mod:`.process` imports :func:`worker_main` from here in a fresh interpreter;
-this module imports nothing heavy: :mod:`.runtime` imports numpy, scikit-learn and LIME
-(:func:`.runtime.preload`) after the address-space limit is set.
+The launcher (:mod:`.zygote`) calls :func:`worker_main` in each worker it forks, after the
+launcher itself imported numpy, scikit-learn and LIME (:func:`.runtime.preload`); this module
+imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
@@ -21,15 +22,15 @@ MEBIBYTE = 1024 * 1024
 
 
 def worker_main(conn: Connection, boot: BootMessage) -> None:
-    """A worker's life: set limits, import the heavy libraries, answer requests until told
-    (a jailed worker: one request)."""
+    """A worker's life: set limits, answer requests until told (a jailed worker: one
+    request)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
     _limit_address_space(boot["memory_mb"])
     from .jail import enter_jail
-    from .runtime import Runtime, preload
+    from .runtime import Runtime
 
+    sys.path[:] = boot["sys_path"]
     jail = boot["jail"]
-    preload(jailed=bool(jail))
     runtime = Runtime(boot["cache_size"], partial(enter_jail, jail) if jail else None)
     conn.send_bytes(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     while True:

@@ -1,8 +1,9 @@
 """One explanation worker process, seen from the web process: start it, talk to it, stop it.
 
-A :class:`WorkerProcess` starts a fresh interpreter in a private temporary directory with an
-allow-listed environment (:func:`.jail.worker_environment`), sends it its boot message, and
-exchanges JSON with it over a socket; when it fails it is killed with its process group and
+A :class:`WorkerProcess` has the launcher (:mod:`.launcher`) fork a worker into a private
+temporary directory with an allow-listed environment (:func:`.jail.worker_environment`) and
+its boot message, and exchanges JSON with it over a socket; the launcher, its parent, writes
+how it ended to the worker's exit pipe. When it fails it is killed with its process group and
 its directory removed (:mod:`.workers` describes the pool that schedules them).
 """
 
@@ -11,34 +12,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, cast
 
+from .launcher import BOOT_TIMEOUT_SECONDS, LauncherDied, start_worker
 from .limits import JAIL_FILE_MB, JAIL_OPEN_FILES
 
 if TYPE_CHECKING:
     from .limits import PoolLimits
     from .messages import Answer, BootMessage, ExplainMessage, JailSpec, PingMessage
 
-BOOT_TIMEOUT_SECONDS = 120.0
-# The worker's first lines: read the boot message, import from where the web process does.
-# (A fresh interpreter with -I ignores PYTHON* variables and the user's site directory.)
-_BOOTSTRAP = """\
-import json, sys
-from multiprocessing.connection import Connection
-conn = Connection(int(sys.argv[1]))
-boot = json.loads(conn.recv_bytes())
-sys.path[:] = boot["sys_path"]
-from assay_server.explain.child import worker_main
-worker_main(conn, boot)
-"""
+__all__ = ["BOOT_TIMEOUT_SECONDS", "WorkerError", "WorkerProcess"]
 
 
 class WorkerError(Exception):
@@ -56,35 +46,43 @@ class WorkerProcess:
     def __init__(self, limits: PoolLimits, *, jailed: bool = False) -> None:
         self.limits = limits
         self.jailed = jailed
-        self.process: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
         self.conn: Connection | None = None
         self.temp_dir: str | None = None
         self.ready = False
+        self._exit_pipe: int | None = None  # read end: the launcher writes how it ended
+        self._ended: tuple[int | None, float] | None = None
         self.start()
 
     def start(self) -> None:
         self.temp_dir = tempfile.mkdtemp(prefix="assay-explain-")
         ours, theirs = socket.socketpair()
-        quiet = subprocess.DEVNULL if self.jailed else None  # a model writes to no log
+        exit_read, exit_write = os.pipe()
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(theirs.fileno())],
-                env=_worker_environment(self.temp_dir),
-                cwd=self.temp_dir,
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=quiet,
-                stderr=quiet,
-                start_new_session=True,  # its own process group: killed whole (stop)
+            self.pid = start_worker(
+                {
+                    "boot": self._boot(self.temp_dir),
+                    "temp_dir": self.temp_dir,
+                    "environment": _worker_environment(self.temp_dir),
+                    "quiet": self.jailed,  # a model writes to no log
+                },
+                theirs.fileno(),
+                exit_write,
             )
-        except OSError:
+        except LauncherDied as error:
             ours.close()
+            os.close(exit_read)
             _remove_tree(self.temp_dir)
-            raise
+            self.temp_dir = None
+            raise WorkerError(
+                "crashed", f"The explanation workers' launcher failed to start ({error})."
+            ) from None
         finally:
             theirs.close()
+            os.close(exit_write)
         self.conn = Connection(ours.detach())
-        self.conn.send_bytes(json.dumps(self._boot(self.temp_dir)).encode())
+        self._exit_pipe = exit_read
+        self._ended = None
         self.ready = False
 
     def _boot(self, temp_dir: str) -> BootMessage:
@@ -102,10 +100,6 @@ class WorkerProcess:
             "cache_size": self.limits.cache_size,
             "jail": jail,
         }
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
 
     def _connection(self) -> Connection:
         if self.conn is None:  # stopped: only a replace() starts it again
@@ -149,7 +143,7 @@ class WorkerProcess:
             ) from None
 
     def _death_reason(self, cpu_seconds: float) -> str:
-        if self.process is None:
+        if self.pid is None:
             return "it was stopped"
         code, cpu_used = self._reap(5)
         # past a soft CPU limit the kernel sends SIGXCPU; a jailed worker's limit is hard
@@ -163,22 +157,23 @@ class WorkerProcess:
 
     def _reap(self, timeout: float) -> tuple[int | None, float]:
         """Wait up to ``timeout`` s for the process to end: its exit code (negative: the
-        signal) and the CPU seconds it used."""
-        process = self.process
-        if process is None or process.returncode is not None:
-            return (process.returncode if process else None), 0.0
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            except ChildProcessError:
-                return process.poll(), 0.0
-            if pid:
-                process.returncode = os.waitstatus_to_exitcode(status)
-                return process.returncode, usage.ru_utime + usage.ru_stime
-            if time.monotonic() >= deadline:
-                return None, 0.0
-            time.sleep(0.01)
+        signal) and the CPU seconds it used, as its parent, the launcher, saw them."""
+        if self._ended is not None or self._exit_pipe is None:
+            return self._ended or (None, 0.0)
+        readable, _, _ = select.select([self._exit_pipe], [], [], timeout)
+        if not readable:
+            return None, 0.0
+        data = b""
+        while chunk := os.read(self._exit_pipe, 4096):
+            data += chunk
+        os.close(self._exit_pipe)
+        self._exit_pipe = None
+        try:
+            ended = json.loads(data)
+            self._ended = (int(ended["code"]), float(ended["cpu"]))
+        except (ValueError, KeyError, TypeError):  # the launcher died before it could say
+            self._ended = (None, 0.0)
+        return self._ended
 
     def _discard(self) -> None:
         """After a failure: a shared worker is replaced, a jailed one only stopped (the pool
@@ -196,25 +191,27 @@ class WorkerProcess:
     def stop(self, *, force: bool = False) -> None:
         """Ask the worker to stop (or kill it), kill whatever it started, wait for it, and
         remove its directory."""
-        process = self.process
-        if process is not None:
-            # a worker that never answered (still importing, or a spare) has nothing to finish
+        if self.pid is not None:
+            # a worker that never answered (still starting, or a spare) has nothing to finish
             conn = self.conn if not force and self.ready else None
-            if conn is not None and process.poll() is None:
+            if conn is not None and self._reap(0)[0] is None:
                 try:
                     conn.send_bytes(b'{"op": "stop"}')
-                    process.wait(5)
-                except (OSError, subprocess.TimeoutExpired):
+                    self._reap(5)
+                except OSError:
                     pass
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)  # the worker and its process group
+                os.killpg(self.pid, signal.SIGKILL)  # the worker and its process group
             self._reap(5)
         if self.conn is not None:
             self.conn.close()
+        if self._exit_pipe is not None:
+            os.close(self._exit_pipe)
         if self.temp_dir is not None:
             _remove_tree(self.temp_dir)
-        self.process = None
+        self.pid = None
         self.conn = None
+        self._exit_pipe = None
         self.temp_dir = None
 
 

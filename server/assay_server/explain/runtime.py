@@ -30,19 +30,14 @@ from .tabular import ExplainInputError, TabularExplainer
 MAX_NAME_CHARS = 100
 
 
-def preload(*, jailed: bool = False) -> None:
-    """Import what every request needs before the worker says it is ready, so the first
-    request's timeout is spent explaining, not importing.
-
-    A jailed worker loads pickles only, so it skips skops, whose import lists every type
-    scikit-learn has (3.9 s of CPU here): a jailed worker serves one request, so each
-    explanation of a pickled model would pay it again."""
+def preload() -> None:
+    """Import what every request needs: the launcher does, once, so that the workers it forks
+    start with them imported and a request's timeout is spent explaining, not importing
+    (skops alone lists every type scikit-learn has: 3.9 s of CPU)."""
     import lime.lime_tabular  # noqa: F401
     import pyarrow.parquet  # noqa: F401
     import sklearn.pipeline  # noqa: F401
-
-    if not jailed:
-        import skops.io  # noqa: F401
+    import skops.io  # noqa: F401
 
 
 class Runtime:

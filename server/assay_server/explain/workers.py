@@ -1,13 +1,14 @@
 """The isolated worker pool: model files are loaded and explained in other processes.
 
-Every worker is a fresh interpreter (nothing of the web process is inherited) started in a
-private temporary directory — its working directory, TMPDIR and HOME, removed when it stops —
-with an environment of its own: an allow-list (PATH, LANG, one thread per numeric library;
-nothing ``ASSAY_*``, no database URL, no SMTP password: :func:`.jail.worker_environment`). It
-is told where to import from, and its limits, in its first message; the web process talks to
-it over a socket in JSON only, so even a compromised worker cannot make the web process
-unpickle anything. This module imports nothing heavy: the worker imports numpy, scikit-learn
-and LIME itself, after its limits are set.
+Every worker is forked from the process's launcher (:mod:`.launcher`): a fresh interpreter
+that imported numpy, pandas, scikit-learn, LIME, pyarrow and skops once, so nothing of the web
+process is inherited and a worker starts in milliseconds. Each runs in a private temporary
+directory — its working directory, TMPDIR and HOME, removed when it stops — with an
+environment of its own: an allow-list (PATH, LANG, one thread per numeric library; nothing
+``ASSAY_*``, no database URL, no SMTP password: :func:`.jail.worker_environment`). It is told
+its limits in its boot message; the web process talks to it over a socket in JSON only, so
+even a compromised worker cannot make the web process unpickle anything. This module imports
+nothing heavy.
 
 Two kinds of workers:
 
@@ -25,7 +26,8 @@ worker that dies (a crash, the CPU limit) is replaced too.
 
 The pool is created lazily, on the first explanation (:func:`pool_for`), never at import or
 in ``create_app`` (which runs in every gunicorn worker), and :func:`shutdown_all_pools` stops
-every pool of the process (tests call it; it is also registered with ``atexit``).
+every pool of the process and its launcher (tests call it; it is also registered with
+``atexit``).
 
 This module schedules; :mod:`.process` starts, talks to and stops one worker, :mod:`.child`
 is what runs inside it, and :mod:`.limits` says what the workers may use.
@@ -42,6 +44,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, cast
 
 from .child import worker_main
+from .launcher import stop_launcher
 from .limits import JAIL_FILE_MB, JAIL_OPEN_FILES, PoolLimits, protected_paths
 from .process import BOOT_TIMEOUT_SECONDS, WorkerError, WorkerProcess
 
@@ -185,9 +188,10 @@ def pool_for(extensions: MutableMapping[str, object], limits: PoolLimits) -> Wor
 
 
 def shutdown_all_pools() -> None:
-    """Stop every pool this process started."""
+    """Stop every pool this process started, and the launcher of their workers."""
     for pool in list(_POOLS):
         pool.shutdown()
+    stop_launcher()
 
 
 atexit.register(shutdown_all_pools)

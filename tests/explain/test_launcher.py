@@ -1,0 +1,95 @@
+"""Workers are forked from one launcher per process: it holds no secret of the server, its
+workers are not the web process's children, and a launcher that dies is started again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from assay_server.explain.launcher import stop_launcher
+from assay_server.explain.workers import PoolLimits, WorkerPool
+
+pytestmark = pytest.mark.slow  # starts a launcher of its own: an interpreter importing sklearn
+
+SECRET = "pa55-SECRET-of-the-server"
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _environment(pid: int) -> dict[str, str]:
+    """What the process was started with (what /proc shows, whatever it changed since)."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode().split("=", 1) for entry in entries if entry)
+
+
+def _ended(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def fresh_launcher(monkeypatch: pytest.MonkeyPatch):
+    """The next worker starts a new launcher, while the server's environment holds secrets."""
+    stop_launcher()
+    monkeypatch.setenv("ASSAY_SMTP_PASSWORD", SECRET)
+    monkeypatch.setenv("ASSAY_DATABASE_URL", f"postgresql+psycopg://assay:{SECRET}@db/assay")
+    yield
+    stop_launcher()
+
+
+def test_workers_are_forked_by_a_launcher_that_holds_no_secret(fresh_launcher):
+    first, second = WorkerPool(PoolLimits(size=2)), WorkerPool(PoolLimits(size=1))
+    try:
+        workers = [*first.pids(), *second.pids()]
+        launchers = {_parent(pid) for pid in workers}
+        assert len(workers) == 3 and len(launchers) == 1  # one launcher for the process
+        (launcher,) = launchers
+        assert launcher != os.getpid() and _parent(launcher) == os.getpid()
+        started_with = _environment(launcher)
+        assert "ASSAY_SMTP_PASSWORD" not in started_with
+        assert not any(SECRET in value for value in started_with.values())
+        assert started_with["TMPDIR"] == os.readlink(f"/proc/{launcher}/cwd")
+        for pid in workers:  # a process group of its own before the pool hears its pid
+            assert os.getpgid(pid) == pid
+        assert all(pool.run({"op": "ping"}, timeout=30)["ok"] for pool in (first, second))
+    finally:
+        first.shutdown()
+        second.shutdown()
+    assert all(_ended(pid) for pid in workers)
+    stop_launcher()
+    assert _ended(launcher)
+
+
+def test_a_killed_launcher_is_started_again_and_its_workers_keep_serving(fresh_launcher):
+    pool = WorkerPool(PoolLimits(size=1))
+    try:
+        (worker,) = pool.pids()
+        launcher = _parent(worker)
+        os.kill(launcher, signal.SIGKILL)
+        assert _ended(launcher)
+        assert pool.run({"op": "ping"}, timeout=30)["pid"] == worker  # it talks to us, not it
+
+        replacement = WorkerPool(PoolLimits(size=1))
+        try:
+            (fresh,) = replacement.pids()
+            assert _parent(fresh) not in (launcher, os.getpid())
+            assert replacement.run({"op": "ping"}, timeout=30)["ok"]
+        finally:
+            replacement.shutdown()
+    finally:
+        pool.shutdown()
+    assert _ended(worker)
