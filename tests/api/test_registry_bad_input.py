@@ -309,11 +309,12 @@ def existing(client, headers):
 
 
 def snapshot(client, headers) -> tuple[Any, ...]:
-    """Everything a request could have stored: models, versions, audit events."""
+    """Everything a request could have stored: models, versions, audit events (how many, and
+    the latest: a refusal records none)."""
     models = client.get(MODELS, headers=headers, query_string={"include_archived": "true"})
     versions = client.get(VERSIONS, headers=headers)
-    audit = client.get(f"{API}/audit", headers=headers, query_string={"limit": 1000})
-    return models.json, versions.json, audit.json["total"]
+    audit = client.get(f"{API}/audit", headers=headers, query_string={"limit": 1})
+    return models.json, versions.json, audit.json["total"], audit.json["items"]
 
 
 def send_json(client, method: str, url: str, headers, body: Any):

@@ -1,5 +1,6 @@
 """Workers are forked from one launcher per process: it holds no secret of the server, its
-workers are not the web process's children, and a launcher that dies is started again."""
+workers are not the web process's children, and a launcher that dies is started again (one
+test: each launcher started costs an interpreter importing scikit-learn)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from assay_server.explain.launcher import stop_launcher
 from assay_server.explain.workers import PoolLimits, WorkerPool
 
-pytestmark = pytest.mark.slow  # starts a launcher of its own: an interpreter importing sklearn
+# starts a launcher of its own (an interpreter importing scikit-learn), and touches no store
+pytestmark = [pytest.mark.slow, pytest.mark.store_independent]
 
 SECRET = "pa55-SECRET-of-the-server"
 
@@ -51,8 +53,11 @@ def fresh_launcher(monkeypatch: pytest.MonkeyPatch):
     stop_launcher()
 
 
-def test_workers_are_forked_by_a_launcher_that_holds_no_secret(fresh_launcher):
+def test_one_launcher_without_secrets_forks_every_worker_and_is_started_again_if_killed(
+    fresh_launcher,
+):
     first, second = WorkerPool(PoolLimits(size=2)), WorkerPool(PoolLimits(size=1))
+    replacement = None
     try:
         workers = [*first.pids(), *second.pids()]
         launchers = {_parent(pid) for pid in workers}
@@ -66,30 +71,21 @@ def test_workers_are_forked_by_a_launcher_that_holds_no_secret(fresh_launcher):
         for pid in workers:  # a process group of its own before the pool hears its pid
             assert os.getpgid(pid) == pid
         assert all(pool.run({"op": "ping"}, timeout=30)["ok"] for pool in (first, second))
-    finally:
-        first.shutdown()
-        second.shutdown()
-    assert all(_ended(pid) for pid in workers)
-    stop_launcher()
-    assert _ended(launcher)
 
-
-def test_a_killed_launcher_is_started_again_and_its_workers_keep_serving(fresh_launcher):
-    pool = WorkerPool(PoolLimits(size=1))
-    try:
-        (worker,) = pool.pids()
-        launcher = _parent(worker)
         os.kill(launcher, signal.SIGKILL)
         assert _ended(launcher)
-        assert pool.run({"op": "ping"}, timeout=30)["pid"] == worker  # it talks to us, not it
-
+        (worker,) = second.pids()
+        assert second.run({"op": "ping"}, timeout=30)["pid"] == worker  # it talks to us
         replacement = WorkerPool(PoolLimits(size=1))
-        try:
-            (fresh,) = replacement.pids()
-            assert _parent(fresh) not in (launcher, os.getpid())
-            assert replacement.run({"op": "ping"}, timeout=30)["ok"]
-        finally:
-            replacement.shutdown()
+        (fresh,) = replacement.pids()
+        relaunched = _parent(fresh)
+        assert relaunched not in (launcher, os.getpid())
+        assert replacement.run({"op": "ping"}, timeout=30)["ok"]
+        workers.append(fresh)
     finally:
-        pool.shutdown()
-    assert _ended(worker)
+        for pool in (first, second, replacement):
+            if pool is not None:
+                pool.shutdown()
+    assert all(_ended(pid) for pid in workers)
+    stop_launcher()
+    assert _ended(relaunched)
