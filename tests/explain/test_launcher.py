@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from assay_server.explain.launcher import stop_launcher
-from assay_server.explain.workers import PoolLimits, WorkerPool
+from assay_server.explain.workers import PoolLimits, WorkerError, WorkerPool
 
 # starts a launcher of its own (an interpreter importing scikit-learn), and touches no store
 pytestmark = [pytest.mark.slow, pytest.mark.store_independent]
@@ -89,3 +90,15 @@ def test_one_launcher_without_secrets_forks_every_worker_and_is_started_again_if
     assert all(_ended(pid) for pid in workers)
     stop_launcher()
     assert _ended(relaunched)
+
+
+def test_a_launcher_that_cannot_start_fails_the_worker_with_a_clear_error(monkeypatch):
+    stop_launcher()
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # exits at once: no launcher
+    try:
+        with pytest.raises(WorkerError) as raised:
+            WorkerPool(PoolLimits(size=1))
+        assert raised.value.kind == "crashed"
+        assert raised.value.message.startswith("An explanation worker could not be started")
+    finally:
+        stop_launcher()

@@ -31,7 +31,7 @@ from .jail import worker_environment
 if TYPE_CHECKING:
     from .zygote import ForkRequest
 
-__all__ = ["BOOT_TIMEOUT_SECONDS", "LauncherDied", "start_worker", "stop_launcher"]
+__all__ = ["BOOT_TIMEOUT_SECONDS", "ForkRefused", "LauncherDied", "start_worker", "stop_launcher"]
 
 BOOT_TIMEOUT_SECONDS = 120.0
 FORK_TIMEOUT_SECONDS = 30.0
@@ -48,6 +48,10 @@ launcher_main(control)
 
 class LauncherDied(Exception):
     """The launcher did not answer: it died, or never finished starting."""
+
+
+class ForkRefused(Exception):
+    """The launcher answered but could not fork (a process limit, memory)."""
 
 
 class Launcher:
@@ -74,10 +78,14 @@ class Launcher:
         finally:
             theirs.close()
         self.control = ours
-        self.control.sendall(json.dumps({"sys_path": list(sys.path)}).encode())
         self._lock = threading.Lock()
         self._ready = False
         self._stopped = False
+        try:
+            self.control.sendall(json.dumps({"sys_path": list(sys.path)}).encode())
+        except OSError as error:  # it died at once
+            self.stop()
+            raise LauncherDied(str(error)) from None
 
     def fork(self, request: ForkRequest, worker_socket: int, exit_write: int) -> int:
         """Have the launcher fork one worker on ``worker_socket``; its pid. The launcher
@@ -90,16 +98,19 @@ class Launcher:
                 self.control.settimeout(FORK_TIMEOUT_SECONDS)
                 message = json.dumps(request).encode()
                 socket.send_fds(self.control, [message], [worker_socket, exit_write])
-                return int(self._receive(FORK_TIMEOUT_SECONDS)["pid"])
-            except (OSError, ValueError, KeyError, TypeError) as error:
+                answer = self._receive(FORK_TIMEOUT_SECONDS)
+            except (OSError, ValueError, TypeError) as error:
                 raise LauncherDied(str(error)) from None
+        if "pid" not in answer:
+            raise ForkRefused(str(answer.get("error", "no pid")))
+        return int(answer["pid"])
 
-    def _receive(self, timeout: float) -> dict[str, int]:
+    def _receive(self, timeout: float) -> dict[str, int | str]:
         self.control.settimeout(timeout)
         data = self.control.recv(65536)
         if not data:
             raise LauncherDied("the launcher closed its socket")
-        return cast("dict[str, int]", json.loads(data))
+        return cast("dict[str, int | str]", json.loads(data))
 
     def alive(self) -> bool:
         """True while its process runs and belongs to this process (not a fork's parent)."""
@@ -134,16 +145,19 @@ def _launcher() -> Launcher:
 
 def start_worker(request: ForkRequest, worker_socket: int, exit_write: int) -> int:
     """Fork a worker from this process's launcher (started, or restarted, if needed); its
-    pid. :class:`LauncherDied` if a fresh launcher fails too."""
+    pid. :class:`LauncherDied` if a fresh launcher fails too, :class:`ForkRefused` if the
+    launcher could not fork."""
     for attempt in (1, 2):
-        launcher = _launcher()
+        launcher = None
         try:
+            launcher = _launcher()
             return launcher.fork(request, worker_socket, exit_write)
-        except LauncherDied:
-            with _lock:
-                launcher.stop()
+        except (LauncherDied, OSError) as error:
+            if launcher is not None:
+                with _lock:
+                    launcher.stop()
             if attempt == 2:
-                raise
+                raise LauncherDied(str(error)) from None
     raise AssertionError("unreachable")
 
 

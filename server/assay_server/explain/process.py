@@ -21,7 +21,7 @@ import tempfile
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, cast
 
-from .launcher import BOOT_TIMEOUT_SECONDS, LauncherDied, start_worker
+from .launcher import BOOT_TIMEOUT_SECONDS, ForkRefused, LauncherDied, start_worker
 from .limits import JAIL_FILE_MB, JAIL_OPEN_FILES
 
 if TYPE_CHECKING:
@@ -69,13 +69,13 @@ class WorkerProcess:
                 theirs.fileno(),
                 exit_write,
             )
-        except LauncherDied as error:
+        except (LauncherDied, ForkRefused) as error:
             ours.close()
             os.close(exit_read)
             _remove_tree(self.temp_dir)
             self.temp_dir = None
             raise WorkerError(
-                "crashed", f"The explanation workers' launcher failed to start ({error})."
+                "crashed", f"An explanation worker could not be started ({error})."
             ) from None
         finally:
             theirs.close()

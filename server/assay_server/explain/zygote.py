@@ -89,8 +89,14 @@ def launcher_main(control: socket.socket) -> None:
                 os._exit(0)
             request: ForkRequest = json.loads(data)
             worker_socket, exit_write = descriptors
-            pid = _fork(request, worker_socket, exit_write, close_in_child, worker_main)
-            os.close(worker_socket)
+            try:
+                pid = _fork(request, worker_socket, exit_write, close_in_child, worker_main)
+            except OSError as error:  # no process left to fork (a limit, memory)
+                os.close(exit_write)
+                control.sendall(json.dumps({"error": str(error)}).encode())
+                continue
+            finally:
+                os.close(worker_socket)
             exit_pipes[pid] = exit_write
             control.sendall(json.dumps({"pid": pid}).encode())
 
