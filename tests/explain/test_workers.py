@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
 from assay_server.app import create_app
 from assay_server.explain import routes as explain_routes
+from assay_server.explain.launcher import stop_launcher
 from assay_server.explain.workers import PoolLimits, WorkerPool
 from tests.explain import estimators as est
 from tests.explain.conftest import explain, register
@@ -121,3 +123,22 @@ def test_a_worker_past_its_memory_limit_answers_with_an_error_and_keeps_serving(
         assert pool.run({"op": "ping"}, timeout=30)["ok"]
     finally:
         pool.shutdown()
+
+
+def test_an_explanation_whose_worker_cannot_start_is_a_502(
+    settings, db, clock, contributor_headers, monkeypatch
+):
+    app = create_app(settings.with_overrides(explain_workers=1), database=db, clock=clock)
+    client = app.test_client()
+    rows = _register_signal(client, contributor_headers, "unstartable")
+    stop_launcher()
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # no launcher can start
+    try:
+        response = explain(client, contributor_headers, "unstartable", rows, num_samples=200)
+    finally:
+        monkeypatch.undo()
+        stop_launcher()
+        explain_routes.shutdown(app)
+    assert response.status_code == 502, response.get_data(as_text=True)
+    error = response.json["error"]
+    assert error["message"].startswith("An explanation worker could not be started")

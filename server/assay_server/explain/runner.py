@@ -57,7 +57,7 @@ class ExplanationRunner:
         results = None
         if plan.computes_now:
             timeout = self.settings.explain_timeout_seconds
-            results = run_in_pool(self.pool(), plan.work, plan.rows, timeout)
+            results = run_in_pool(self.pool, plan.work, plan.rows, timeout)
         with self.database.unit_of_work() as session:
             explanation = ExplanationService(session, self.ctx).record(plan, results)
         if explanation.status == ExplanationStatus.QUEUED:
@@ -98,7 +98,7 @@ class ExplanationRunner:
         try:
             for batch in chunks(job.rows, self.settings.max_sync_explain_rows):
                 timeout = self.settings.explain_timeout_seconds
-                results.extend(run_in_pool(self.pool(), job.work, batch, timeout))
+                results.extend(run_in_pool(self.pool, job.work, batch, timeout))
         except AssayError as exc:
             return exc
         except Exception:

@@ -6,6 +6,7 @@ to load and how (:class:`WorkRequest`), and turns a worker's failure into a doma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -87,11 +88,12 @@ class WorkRequest:
 
 
 def run_in_pool(
-    pool: WorkerPool, work: WorkRequest, rows: list[Row], timeout: float
+    pool: Callable[[], WorkerPool], work: WorkRequest, rows: list[Row], timeout: float
 ) -> list[RowExplanation]:
-    """Explain ``rows`` in a worker; worker failures become the API's errors."""
+    """Explain ``rows`` in a worker of ``pool()`` (started on first use); worker failures,
+    starting one included, become the API's errors."""
     try:
-        answer = pool.run(
+        answer = pool().run(
             work.message(rows), timeout=timeout, affinity=work.affinity, untrusted=work.untrusted
         )
     except WorkerError as exc:
