@@ -152,6 +152,15 @@ class HostilePayload:
         return (hostile_probe, self.args)
 
 
+def _process_name() -> str:
+    """What top shows for this process (prctl PR_GET_NAME: /proc is outside the jail)."""
+    import ctypes
+
+    name = ctypes.create_string_buffer(16)
+    ctypes.CDLL(None).prctl(16, name, 0, 0, 0)
+    return name.value.decode()
+
+
 def _linger() -> None:
     while True:
         time.sleep(0.05)
@@ -190,6 +199,7 @@ def hostile_probe(data_dir: str, store_file: str, secret: str) -> ReportingClass
     }
     report = {
         "pid": os.getpid(),
+        "name": _process_name(),
         "cwd": os.getcwd(),
         "tmp": tempfile.gettempdir(),
         "environment": dict(os.environ),

@@ -120,6 +120,7 @@ def test_a_hostile_pickle_finds_no_secret_nor_store_cannot_raise_its_limits_and_
         assert first["raise_limits"][name] == "ValueError", name
     assert first["cwd"] == first["tmp"] and first["write_marker"] == "done"
     assert first["pid"] not in shared and own_pool.pids() == shared
+    assert first["name"] == "assay-jailed"  # what top shows
     # after the answer, the worker is gone with whatever it started and its directory
     assert _ended(first["pid"])
     if isinstance(first["fork"], int):  # the kernel lets root fork despite RLIMIT_NPROC

@@ -71,7 +71,11 @@ def test_one_launcher_without_secrets_forks_every_worker_and_is_started_again_if
         assert started_with["TMPDIR"] == os.readlink(f"/proc/{launcher}/cwd")
         for pid in workers:  # a process group of its own before the pool hears its pid
             assert os.getpgid(pid) == pid
-        assert all(pool.run({"op": "ping"}, timeout=30)["ok"] for pool in (first, second))
+        answered = [pool.run({"op": "ping"}, timeout=30)["pid"] for pool in (first, second)]
+        assert set(answered) <= set(workers)
+        # what top and ps -o comm show
+        assert Path(f"/proc/{launcher}/comm").read_text() == "assay-launcher\n"
+        assert {Path(f"/proc/{pid}/comm").read_text() for pid in answered} == {"assay-worker\n"}
 
         os.kill(launcher, signal.SIGKILL)
         assert _ended(launcher)

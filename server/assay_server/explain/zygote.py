@@ -51,6 +51,7 @@ def launcher_main(control: socket.socket) -> None:
     """The launcher's life: import, say ready, fork workers and report their exits until the
     web process closes its end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    name_this_process("assay-launcher")
     from .child import worker_main
     from .runtime import preload
 
@@ -125,6 +126,7 @@ def _fork(
         close_in_child()
         os.close(exit_write)  # how it ended is the launcher's to say, not the worker's
         os.setpgid(0, 0)  # a process group of its own: the web process kills it whole
+        name_this_process("assay-jailed" if request["boot"]["jail"] else "assay-worker")
         if request["quiet"]:
             null = os.open(os.devnull, os.O_RDWR)
             os.dup2(null, 1)
@@ -160,3 +162,13 @@ def _report_exits(exit_pipes: dict[int, int]) -> None:
         with contextlib.suppress(OSError):  # the web process may have stopped listening
             os.write(descriptor, json.dumps(ended).encode())
         os.close(descriptor)
+
+
+def name_this_process(name: str) -> None:
+    """The name ``top`` and ``ps -o comm`` show (at most 15 bytes): the workers would otherwise
+    all show the launcher's ``python``."""
+    import ctypes
+
+    set_name = 15  # PR_SET_NAME
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(set_name, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
