@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 EVENT_NAMES = frozenset(
     {
         "model.updated",
+        "version.registering",
         "version.registered",
         "stage.changed",
         "alias.changed",

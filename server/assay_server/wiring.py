@@ -15,8 +15,8 @@ Connected here:
 - alert changes → the outbox (``alert.*`` → ``alerts.outbox``);
 - a version registered, a stage changed, a promotion's steps, a failed run → the channels
   subscribed to them (``alerts.subscriptions``);
-- a version registered in answer to an alert → the alert checked to be of its model
-  (``version.registered`` → ``alerts.retraining``);
+- a version registered in answer to an alert → the alert checked to be of its model before
+  a file of the version is stored (``version.registering`` → ``alerts.retraining``);
 - a critical alert on a rollout's candidate → the rollout halts (``alert.fired`` /
   ``alert.escalated`` → ``governance.rollouts_jobs``);
 - a model's new owner → refused while a promotion of it is open (``model.updated`` →
@@ -92,7 +92,7 @@ def wire() -> Wiring:
         "monitor.run_failed": [silent_failures.on_run_failed],
         "model.updated": [refuse_owner_change_while_open],
         "alias.changed": [refuse_direct_move_of_governed_alias],
-        "version.registered": [check_version_trigger],
+        "version.registering": [check_version_trigger],
         **{name: [on_alert_event] for name in ALERT_CHANGES},
     }
     for name in ("alert.fired", "alert.escalated"):  # a critical alert halts a rollout

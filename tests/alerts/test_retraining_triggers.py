@@ -128,3 +128,30 @@ def test_a_trigger_naming_no_alert_or_another_models_alert_is_refused_and_nothin
         )
         assert response.status_code == 422, (bad, response.get_data(as_text=True))
         assert "triggered_by" in response.json["error"]["details"]
+
+
+def test_a_refused_trigger_with_files_stores_none_of_them(
+    monitored: Monitored, settings: Any
+) -> None:
+    import pandas as pd
+    import skops.io
+    from sklearn.dummy import DummyClassifier
+
+    from tests.api.factories import parquet_bytes, register_version
+
+    alert = _drift_alert(monitored)
+    stored_before = sorted(path for path in settings.data_dir.rglob("*") if path.is_file())
+    frame = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0], "churned": [0, 1, 0, 1]})
+    model = DummyClassifier().fit(frame[["age"]], frame["churned"])
+    refused = register_version(
+        monitored.client,
+        monitored.headers,
+        "churn",
+        metadata={"target": "churned", "triggered_by": {"alert": alert["id"] + 1000}},
+        artifact=(skops.io.dumps(model), "model.skops"),
+        reference=(parquet_bytes(frame), "reference.parquet"),
+    )
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    assert "alert" in refused.json["error"]["details"]["triggered_by"]
+    stored_after = sorted(path for path in settings.data_dir.rglob("*") if path.is_file())
+    assert stored_after == stored_before  # neither the artifact nor the reference data

@@ -4,7 +4,8 @@ it receive (:mod:`.subscriptions`) with the alert, the window and the drifted fe
 
 A version registered in answer (``triggered_by={"alert": id}``) is checked here too: the
 alert must exist and belong to the version's model (:func:`check_version_trigger`, a
-subscriber of ``version.registered``, refuses the registration otherwise).
+subscriber of ``version.registering``, refuses the registration otherwise, before a file of
+it is stored).
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def suggest_retraining(
 
 
 def check_version_trigger(session: Session, ctx: ServiceContext, event: DomainEvent) -> None:
-    """``version.registered``: a version ``triggered_by`` an alert names an alert of its own
-    model; refused (422, nothing stored) otherwise."""
+    """``version.registering``: a version ``triggered_by`` an alert names an alert of its own
+    model; refused (422) otherwise, before any of its files is stored."""
     alert_id = event.payload.get("triggered_by_alert_id")
     if alert_id is None:
         return

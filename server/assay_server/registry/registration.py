@@ -60,8 +60,8 @@ class VersionSpec:
     prediction: str | None = None
     lineage: LineageSpec = field(default_factory=LineageSpec)
     model_card: dict[str, object] = field(default_factory=dict)
-    # what the version answers: ``{"alert": id}``, checked by the alerts package when the
-    # version registers (``version.registered``)
+    # what the version answers: ``{"alert": id}``, checked by the alerts package before a
+    # file of the version is stored (``version.registering``)
     triggered_by: TriggeredBy | None = None
 
 
@@ -121,6 +121,17 @@ class VersionRegistration(RegistryQueries):
                     "features": ["Declare the features, or send reference data to infer them from."]
                 },
             )
+        # what another package may refuse is refused before a file is stored
+        self.ctx.events.publish(
+            self.session,
+            self.ctx,
+            "version.registering",
+            {
+                "model": model.name,
+                "model_id": model.id,
+                "triggered_by_alert_id": spec.triggered_by["alert"] if spec.triggered_by else None,
+            },
+        )
         settings = self.ctx.settings
         staged = (
             stage_artifact(
