@@ -1,7 +1,8 @@
 """Fixtures of the browser tests, which seed the live server's own store before opening its
 pages: the test's ``settings`` are the live server's (the seeding app writes where the server
-reads), its ``clock`` starts at the real time (what is seeded is the server's present), and a
-``page`` fails the test on any console message, page error or dialog. A module overrides
+reads), its ``clock`` starts at the real time (what is seeded is the server's present), a
+``watched_page`` collects every console message, page error and dialog, and a ``page`` fails
+the test on any of them. A module overrides
 what it needs otherwise (``test_browser.py`` its ``page``, ``test_model_pages_browser.py`` its
 ``clock``).
 """
@@ -36,9 +37,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    """A fresh context at 1366×768; any console message, page error or dialog fails the
-    test."""
+def watched_page(chromium: Browser) -> Iterator[tuple[Page, list[str]]]:
+    """A fresh context at 1366×768, and every console message, page error and dialog of its
+    page (a dialog is dismissed)."""
     context = chromium.new_context(viewport=SCREEN)
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     tab = context.new_page()
@@ -48,6 +49,13 @@ def page(chromium: Browser) -> Iterator[Page]:
     tab.on(
         "dialog", lambda dialog: (messages.append(f"dialog: {dialog.message}"), dialog.dismiss())
     )
-    yield tab
+    yield tab, messages
     context.close()
+
+
+@pytest.fixture
+def page(watched_page: tuple[Page, list[str]]) -> Iterator[Page]:
+    """A page on which any console message, page error or dialog fails the test."""
+    tab, messages = watched_page
+    yield tab
     assert messages == [], f"the page said: {messages}"

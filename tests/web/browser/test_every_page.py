@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assay_server.access import required_role_for
@@ -42,10 +41,10 @@ from tests.api.factories import API, declared_version
 from tests.conftest import LiveServer
 from tests.monitoring.conftest import Monitored
 
-from ..browser_checks import docs_screenshot
+from ..browser_checks import SCREEN, docs_screenshot
 from ..scenario import Scenario, fail_every_delivery, monitor_and_alert
 
-WIDTH, HEIGHT = 1366, 768
+WIDTH = SCREEN["width"]
 TIMEOUT_MS = 20_000
 #: routes of the blueprint that are not pages of the UI, and why
 NOT_PAGES = {
@@ -167,22 +166,6 @@ def _pages(app: Any, seeded: Seeded) -> list[Visit]:
     return visits
 
 
-@pytest.fixture
-def tab(chromium: Browser) -> Iterator[tuple[Page, list[str]]]:
-    """A page at 1366x768 and every console message, page error and dialog it saw."""
-    context = chromium.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(f"console {message.type}: {message.text}"))
-    page.on("pageerror", lambda error: messages.append(f"page error: {error}"))
-    page.on(
-        "dialog", lambda dialog: (messages.append(f"dialog: {dialog.message}"), dialog.dismiss())
-    )
-    yield page, messages
-    context.close()
-
-
 def _sign_in(page: Page, live_server: LiveServer, token: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/login")
@@ -242,10 +225,10 @@ def test_every_page_as_every_role_fits_is_accessible_quiet_and_draws_its_charts(
     live_server: LiveServer,
     seeded: Seeded,
     token_factory: Any,
-    tab: tuple[Page, list[str]],
+    watched_page: tuple[Page, list[str]],
     tmp_path: Path,
 ):
-    page, messages = tab
+    page, messages = watched_page
     visits = _pages(app, seeded)
     endpoints = {visit.endpoint for visit in visits}
     assert {"web.index", "web.alerts_page", "web.report_page"} <= endpoints
