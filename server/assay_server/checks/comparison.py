@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-from scipy import optimize, stats
+
+# scipy is imported by the functions that use it: the server and its CLI start without it
 
 #: Below this many discordant pairs McNemar's test is the exact binomial one.
 EXACT_BELOW: Final = 25
@@ -112,6 +113,8 @@ def mcnemar(
     champion_correct: object, challenger_correct: object, *, exact_below: int = EXACT_BELOW
 ) -> McNemarResult:
     """McNemar's test of two versions' right/wrong outcomes on the same rows."""
+    from scipy import stats
+
     champion = np.asarray(champion_correct, dtype=bool)
     challenger = np.asarray(challenger_correct, dtype=bool)
     if champion.shape != challenger.shape or champion.ndim != 1:
@@ -154,6 +157,8 @@ def _f1(y: FloatArray, p: FloatArray) -> FloatArray:
 
 def _roc_auc(y: FloatArray, score: FloatArray) -> FloatArray:
     """Tie-averaged rank statistic (Mann-Whitney U / n₊n₋), row by row; NaN with one class."""
+    from scipy import stats
+
     ranks = stats.rankdata(score, axis=-1)
     positive = y == 1
     n_pos = positive.sum(axis=-1)
@@ -300,6 +305,8 @@ def two_proportion_ztest(
     champion_successes: int, champion_n: int, challenger_successes: int, challenger_n: int
 ) -> ZTestResult:
     """Two-sided z-test of two rates with the pooled variance (as ``proportions_ztest``)."""
+    from scipy import stats
+
     if champion_n <= 0 or challenger_n <= 0:
         raise ValueError("each arm needs at least one row")
     p_a = champion_successes / champion_n
@@ -368,6 +375,8 @@ def proportion_effect_size(rate: float, baseline: float) -> float:
 
 def _two_sided_power(effect: float, n: float, alpha: float) -> float:
     """Power of the two-sided two-sample z-test with ``n`` rows per arm (``NormalIndPower``)."""
+    from scipy import stats
+
     critical = stats.norm.isf(alpha / 2.0)
     shift = abs(effect) * math.sqrt(n / 2.0)
     return float(stats.norm.sf(critical - shift) + stats.norm.cdf(-critical - shift))
@@ -382,6 +391,8 @@ def minimum_sample_per_arm(
 ) -> int:
     """Rows each arm needs for a two-sided test at ``alpha`` to detect a change of the rate
     from ``baseline_rate`` by ``minimum_detectable_effect`` (absolute) with ``power``."""
+    from scipy import optimize, stats
+
     target = baseline_rate + minimum_detectable_effect
     if not 0.0 < baseline_rate < 1.0 or not 0.0 < target < 1.0:
         raise ValueError("the baseline rate and the rate it may move to must be within (0, 1)")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from .comparison import (
     DEFAULT_RESAMPLES,
@@ -29,8 +28,12 @@ from .comparison import (
     difference_interval,
 )
 
+# scipy is imported by the function that uses it: the server and its CLI start without it
+
 
 def _z(confidence: float) -> float:
+    from scipy import stats
+
     return float(stats.norm.isf((1.0 - confidence) / 2.0))
 
 

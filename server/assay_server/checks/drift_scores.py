@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
 
 from .profile import CategoryCounts, NumericalProfile, distinct_sorted
+
+# scipy is imported by the functions that use it: the server and its CLI start without it
 
 FEW_DISTINCT = 5  # a numerical column with at most this many values is tested as categories
 _HISTOGRAM_ABOVE = 20  # binned methods: above this many reference values, Sturges histogram
@@ -179,6 +179,8 @@ def merged_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def _ks(sides: Sides) -> float:
+    from scipy import stats
+
     if not isinstance(sides, NumericalSides):
         raise TypeError("K-S applies to numerical columns")
     return float(stats.ks_2samp(sides.reference.sorted_values, sides.current).pvalue)
@@ -203,6 +205,8 @@ def _wasserstein(sides: Sides) -> float:
 
 
 def _chisquare(sides: Sides) -> float:
+    from scipy import stats
+
     reference, current = sides.counts()
     expected = reference * (current.sum() / reference.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -211,6 +215,8 @@ def _chisquare(sides: Sides) -> float:
 
 def _z(sides: Sides) -> float:
     """Evidently's two-proportion Z-test: first (smallest) value against all others."""
+    from scipy import stats
+
     reference, current = sides.counts()
     if reference.size == 1:  # one value, the same on both sides
         return 1.0
@@ -224,6 +230,8 @@ def _z(sides: Sides) -> float:
 
 
 def _jensenshannon(sides: Sides) -> float:
+    from scipy.spatial import distance
+
     reference, current = sides.binned_shares()
     return float(distance.jensenshannon(reference, current))
 

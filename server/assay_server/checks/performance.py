@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import numpy as np
-import pandas as pd
+
+# pandas is imported by the functions that use it: the server and its CLI start without it
 
 HIGHER_IS_BETTER: Final[dict[str, bool]] = {
     "accuracy": True,
@@ -36,6 +37,8 @@ DEGRADATION_MODES: Final[tuple[str, ...]] = ("absolute", "relative")
 
 def factorize_outcomes(values: Any) -> tuple[np.ndarray, list[Any]]:
     """Return int64 codes (-1 where missing) and the distinct values of a 1-D array-like."""
+    import pandas as pd
+
     if isinstance(values, (pd.Series, pd.Index)):
         extension = isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
         values = values.array if extension else values.to_numpy()
@@ -52,6 +55,8 @@ def factorize_outcomes(values: Any) -> tuple[np.ndarray, list[Any]]:
 
 def numeric_values(values: Any) -> np.ndarray:
     """Return a 1-D array-like as float64, NaN where missing or not a number."""
+    import pandas as pd
+
     numbers = pd.to_numeric(pd.Series(values), errors="coerce")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -123,6 +128,8 @@ def _label_figures(
 
 
 def _binary_roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float | None:
+    import pandas as pd
+
     n_positive = int(is_positive.sum())
     n_negative = is_positive.size - n_positive
     if n_positive == 0 or n_negative == 0:

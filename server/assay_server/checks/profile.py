@@ -19,10 +19,12 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported by the functions that use it: the server starts without it
+    import pandas as pd
 
 NUMERICAL = "numerical"
 CATEGORICAL = "categorical"
@@ -49,6 +51,8 @@ def category_label(value: Any) -> str | None:
         return str(int(number)) if number.is_integer() else repr(number)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
+    import pandas as pd
+
     if value is pd.NA or value is pd.NaT:
         return None
     return str(value)
@@ -84,6 +88,8 @@ class CategoryCounts:
 
 
 def _as_series(values: Any) -> pd.Series:
+    import pandas as pd
+
     if isinstance(values, pd.Series):
         return values
     if isinstance(values, (pd.Categorical, pd.Index, pd.api.extensions.ExtensionArray)):
@@ -98,6 +104,8 @@ def _as_series(values: Any) -> pd.Series:
 
 def _codes(values: Any) -> tuple[np.ndarray, Sequence[Any]]:
     """Integer codes (-1 where missing) and the distinct values they index, hash-based."""
+    import pandas as pd
+
     series = _as_series(values)
     if isinstance(series.dtype, pd.CategoricalDtype):  # the window's text columns: free
         return series.cat.codes.to_numpy(), series.cat.categories
@@ -129,6 +137,8 @@ def category_labels(values: Any) -> np.ndarray:
 
 def numerical_values(values: Any) -> np.ndarray:
     """Return a column as float64, with NaN where a value is missing or not a number."""
+    import pandas as pd
+
     if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
         return values.astype(np.float64, copy=False)
     series = _as_series(values)

@@ -10,15 +10,19 @@ the largest kept key are taken in, so later parts cost little more than their ke
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported by the functions that use it: the server starts without it
+    import pandas as pd
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Frames one after the other; a categorical column stays categorical (its categories
     the union of the parts'), where ``pd.concat`` would turn it into Python objects."""
+    import pandas as pd
+
     frames = [frame for frame in frames if len(frame.columns)]
     if not frames:
         return pd.DataFrame()
@@ -47,6 +51,8 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def _union(parts: list[Any], categories: Any, sizes: list[int]) -> Any:
     """Categorical parts as one (None where a part lacks the column), or None when their
     categories are of different types."""
+    import pandas as pd
+
     filled = [
         part.array if part is not None else pd.Categorical([None] * size, categories=categories)
         for part, size in zip(parts, sizes, strict=True)
@@ -114,6 +120,8 @@ class SeededSample:
 
     def result(self) -> pd.DataFrame:
         """The sample, in the order its rows arrived."""
+        import pandas as pd
+
         self._drop_outbid()
         if not self._pieces:  # nothing offered
             return pd.DataFrame()
@@ -123,6 +131,8 @@ class SeededSample:
 def _renumbered(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` indexed 0..n-1, without the copy (and block consolidation) of
     ``reset_index``: the values are shared."""
+    import pandas as pd
+
     index = frame.index
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
         return frame

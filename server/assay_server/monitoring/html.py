@@ -18,9 +18,8 @@ import logging
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -34,6 +33,9 @@ from ..settings import Settings
 from ..storage import BlobMissing, open_storage
 from .drafts import class_labels
 from .models import Monitor, Report
+
+if TYPE_CHECKING:  # imported where a page is built: the scheduler starts without pandas
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -228,11 +230,15 @@ def sampled_window(
             sample.update(part.frame)
     frame = sample.result()
     if not len(frame.columns):
+        import pandas as pd
+
         frame = pd.DataFrame(columns=["prediction_id", "timestamp", "prediction", "label"])
     return PredictionWindow(frame=frame)
 
 
 def _labelled(window: Any) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(
         {"target": window.labels, "prediction": window.predictions}, index=window.frame.index
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pandas as pd
 from sqlalchemy.orm import Session
 
 from ..ingest.figures import rejected_rows
@@ -65,6 +64,8 @@ def read_run_window(
     sample = aggregates.sample
     frame = sample.result()
     if not len(frame.columns):  # nothing read: the columns every window has
+        import pandas as pd  # here, not at the top: the server starts without pandas
+
         frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in _COLUMNS})
     data = PredictionWindow(frame=frame)
     rejected = rejected_rows(session, version.id, start, end)

@@ -1,0 +1,46 @@
+"""The server and its CLI start without pandas, scipy or pyarrow: those load where a check, an
+upload or a window first needs them. ``assay-server --help`` and ``tokens create`` took 4 s on
+2 cores while they imported them, about half of that without."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.store_independent
+
+#: Imported by the functions that use them (``checks/``, ``monitoring/windows.py``), never by
+#: a module the app, the CLI or the scheduler import at start
+HEAVY_MODULES = ["pandas", "scipy", "pyarrow", "sklearn", "evidently", "lime", "skops"]
+
+
+def _loaded_after(statement: str) -> list[str]:
+    code = (
+        f"import json, sys; {statement}; "
+        f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return list(json.loads(result.stdout))
+
+
+def test_the_cli_the_app_and_the_scheduler_import_no_numeric_library() -> None:
+    statement = (
+        "import assay_server.cli, assay_server.scheduler; from assay_server.app import create_app"
+    )
+    assert _loaded_after(statement) == []
+
+
+def test_a_check_still_finds_them_where_it_runs() -> None:
+    statement = (
+        "from assay_server.checks.comparison import minimum_sample_per_arm; "
+        "minimum_sample_per_arm(0.2, 0.05)"
+    )
+    assert _loaded_after(statement) == ["scipy"]
