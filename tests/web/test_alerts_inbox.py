@@ -161,12 +161,12 @@ def test_silencing_one_alert_from_its_row(scenario: Scenario, monitored: Monitor
 
 
 def test_each_incident_carries_its_delivery_log_and_links_to_it(
-    scenario: Scenario, monitored: Monitored, signed_in
+    failed_deliveries: Scenario, monitored: Monitored, signed_in
 ):
     browser = signed_in("viewer")
     page = browser.get("/alerts").get_data(as_text=True)
-    for alert in scenario.alerts:
-        mine = [d for d in scenario.deliveries if d["alert_id"] == alert["id"]]
+    for alert in failed_deliveries.alerts:
+        mine = [d for d in failed_deliveries.deliveries if d["alert_id"] == alert["id"]]
         assert mine
         start = page.index(f'<details class="delivery-log" id="deliveries-{alert["id"]}">')
         log = page[start : page.index("</details>", start)]

@@ -375,12 +375,12 @@ def test_a_comment_longer_than_the_api_accepts_is_refused_and_nothing_changes(
 
 
 def test_the_delivery_log_highlights_failed_deliveries_with_every_attempt(
-    scenario: Scenario, signed_in
+    failed_deliveries: Scenario, signed_in
 ):
     page = signed_in("viewer").get("/deliveries").get_data(as_text=True)
     rows = {row.id: row for row in table_rows(page, "deliveries")}
-    assert set(rows) == {f"delivery-{d['id']}" for d in scenario.deliveries}
-    for delivery in scenario.deliveries:
+    assert set(rows) == {f"delivery-{d['id']}" for d in failed_deliveries.deliveries}
+    for delivery in failed_deliveries.deliveries:
         row = rows[f"delivery-{delivery['id']}"]
         assert "failed" in row.classes
         assert row.cells[1].startswith("failed HTTP 500 from http://127.0.0.1")
@@ -397,19 +397,19 @@ def test_the_delivery_log_highlights_failed_deliveries_with_every_attempt(
 
 
 @pytest.mark.parametrize("role", ["viewer", "contributor", "approver"])
-def test_only_an_admin_sees_the_redeliver_button(scenario: Scenario, signed_in, role):
+def test_only_an_admin_sees_the_redeliver_button(failed_deliveries: Scenario, signed_in, role):
     browser = signed_in(role)
     assert "Redeliver" not in browser.get("/deliveries").get_data(as_text=True)
-    delivery_id = scenario.deliveries[0]["id"]
+    delivery_id = failed_deliveries.deliveries[0]["id"]
     refused = browser.post(f"/deliveries/{delivery_id}/redeliver")
     assert refused.status_code == 403
     assert "This needs the admin role" in refused.get_data(as_text=True)
 
 
 def test_an_admin_redelivers_from_the_page_and_it_is_audited(
-    scenario: Scenario, monitored: Monitored, signed_in
+    failed_deliveries: Scenario, monitored: Monitored, signed_in
 ):
-    delivery_id = scenario.deliveries[0]["id"]
+    delivery_id = failed_deliveries.deliveries[0]["id"]
     browser = signed_in("admin", "ops-lead")
     page = browser.get("/deliveries").get_data(as_text=True)
     assert f'action="/deliveries/{delivery_id}/redeliver"' in page

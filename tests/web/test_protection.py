@@ -93,7 +93,7 @@ def test_signing_in_needs_the_csrf_token_of_the_sign_in_form(client, token_for, 
         assert session.scalars(select(UiSession)).all() == []
 
 
-def test_every_form_on_the_pages_carries_a_csrf_token(scenario: Scenario, signed_in):
+def test_every_form_on_the_pages_carries_a_csrf_token(failed_deliveries: Scenario, signed_in):
     browser = signed_in("admin", "root")
     pages = {path: browser.get(path).get_data(as_text=True) for path in ("/alerts", "/deliveries")}
     pages["/login"] = browser.application.test_client().get("/login").get_data(as_text=True)
