@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,9 +32,16 @@ def _loaded_after(statement: str) -> list[str]:
     return list(json.loads(result.stdout))
 
 
-def test_the_cli_the_app_and_the_scheduler_import_no_numeric_library() -> None:
+def test_the_cli_the_scheduler_and_a_built_app_import_no_numeric_library(
+    tmp_path: Path,
+) -> None:
+    # create_app imports each blueprint's routes: building an app is what a server does
     statement = (
-        "import assay_server.cli, assay_server.scheduler; from assay_server.app import create_app"
+        "import assay_server.cli, assay_server.scheduler; "
+        "from assay_server.app import create_app; "
+        "from assay_server.settings import Settings; "
+        f"create_app(Settings(data_dir={str(tmp_path)!r}, "
+        f"database_url='sqlite:///{tmp_path}/assay.db', secret_key='-'))"
     )
     assert _loaded_after(statement) == []
 

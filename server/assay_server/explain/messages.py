@@ -2,7 +2,8 @@
 
 A worker is sent a :class:`ExplainMessage` (or a ping) and answers with an :class:`Answer`;
 both cross the pipe as JSON text, so these are plain dicts, never objects. Importing this
-module imports nothing heavy: the worker reads it before its limits are set.
+module imports nothing heavy: the worker reads it before its limits are set, and the web
+process, which never imports pandas for an explanation, sums a global one here.
 """
 
 from __future__ import annotations
@@ -157,3 +158,20 @@ class GlobalResult(TypedDict):
     task: str
     features: list[FeatureImportance]
     rows: int
+
+
+def aggregate_global(explanations: list[RowExplanation]) -> list[FeatureImportance]:
+    """Mean absolute LIME weight per feature over many rows, strongest first."""
+    totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for item in explanations:
+        for weight in item["weights"]:
+            totals[weight["feature"]] = totals.get(weight["feature"], 0.0) + abs(weight["weight"])
+            counts[weight["feature"]] = counts.get(weight["feature"], 0) + 1
+    rows = max(len(explanations), 1)
+    ranked: list[FeatureImportance] = [
+        {"feature": name, "mean_abs_weight": total / rows, "rows_in_top": counts[name]}
+        for name, total in totals.items()
+    ]
+    ranked.sort(key=lambda item: item["mean_abs_weight"], reverse=True)
+    return ranked

@@ -21,12 +21,19 @@ from ..context import ServiceContext
 from ..errors import AssayError, NotFound
 from ..registry.models import ModelVersion
 from ..registry.service import RegistryService
-from .messages import GlobalParams, GlobalResult, LimeParams, LocalResult, Row, RowExplanation
+from .messages import (
+    GlobalParams,
+    GlobalResult,
+    LimeParams,
+    LocalResult,
+    Row,
+    RowExplanation,
+    aggregate_global,
+)
 from .models import Explanation, ExplanationStatus
 from .permissions import LoadPermissionService, features_of
 from .rows import check_rows, input_hash
 from .schemas import ExplainRequest, GlobalRequest
-from .tabular import aggregate_global
 from .work import LoadableVersion, WorkRequest
 
 LOCAL, GLOBAL = "local", "global"

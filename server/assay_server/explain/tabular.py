@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from .messages import FeatureImportance, FeatureSpec, Row, RowExplanation, Weight
+from .messages import FeatureSpec, Row, RowExplanation, Weight
 
 MAX_BACKGROUND_ROWS = 10_000
 
@@ -252,23 +252,6 @@ def _answer(
         "score": float(explanation.score),
         "weights": weights,
     }
-
-
-def aggregate_global(explanations: list[RowExplanation]) -> list[FeatureImportance]:
-    """Mean absolute LIME weight per feature over many rows, strongest first."""
-    totals: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for item in explanations:
-        for weight in item["weights"]:
-            totals[weight["feature"]] = totals.get(weight["feature"], 0.0) + abs(weight["weight"])
-            counts[weight["feature"]] = counts.get(weight["feature"], 0) + 1
-    rows = max(len(explanations), 1)
-    ranked: list[FeatureImportance] = [
-        {"feature": name, "mean_abs_weight": total / rows, "rows_in_top": counts[name]}
-        for name, total in totals.items()
-    ]
-    ranked.sort(key=lambda item: item["mean_abs_weight"], reverse=True)
-    return ranked
 
 
 def _code(known: list[object], value: object) -> int:
