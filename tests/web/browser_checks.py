@@ -20,6 +20,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: are still taken, into a temporary directory, so an ordinary run leaves the checkout alone.
 DOCS_SCREENSHOTS_VAR = "ASSAY_DOCS_SCREENSHOTS"
 _AXE = Axe()
+#: How long the charts of a page may take to draw: expect's default of 5 s was too short for
+#: seven charts after parsing plotly.js on a 2-core machine running the suite (CI, anchor 1.24 s)
+CHARTS_TIMEOUT_MS = 30_000
 
 
 def sign_in(page: Page, live_server: LiveServer, path: str, token: str) -> None:
@@ -34,7 +37,9 @@ def charts_drawn(page: Page, count: int | None = None) -> int:
     """Wait until every chart of the page (or ``count`` of them) drew; how many there are."""
     count = page.locator("div.plot").count() if count is None else count
     # a locator, not wait_for_function: that evaluates a string, which the page's CSP refuses
-    expect(page.locator("div.plot[data-drawn='true']")).to_have_count(count)
+    expect(page.locator("div.plot[data-drawn='true']")).to_have_count(
+        count, timeout=CHARTS_TIMEOUT_MS
+    )
     assert page.locator("div.plot .main-svg").count() >= count
     return count
 
