@@ -104,10 +104,10 @@ def _import_numeric_libraries() -> None:
     them. The server and its CLI import them only where a check runs, and start in half the
     time; without this, each worker would import them on its first check (1.6 s and 70 MB of
     memory of its own, measured)."""
-    import pandas  # noqa: F401
-    import scipy.optimize
-    import scipy.spatial
-    import scipy.stats  # noqa: F401
+    import importlib
+
+    for name in ("pandas", "scipy.optimize", "scipy.spatial", "scipy.stats"):
+        importlib.import_module(name)
 
 
 def _start_scheduler_child() -> None:
