@@ -32,6 +32,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/docs/<filename>"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/static/vendor/plotly.min.js"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,

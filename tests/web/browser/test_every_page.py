@@ -50,6 +50,7 @@ TIMEOUT_MS = 20_000
 NOT_PAGES = {
     "web.evidently_document": "Evidently's own document, shown framed by web.evidently_page",
     "web.plotly_js": "a script",
+    "web.favicon": "an icon",
     "web.audit_export": "a download",
 }
 GATE = """
