@@ -345,10 +345,11 @@ def missing_browser(chromium: Path, environ: Mapping[str, str]) -> tuple[str, bo
     return reason, required
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    """Headless Debian Chromium: skipped with the reason when it is missing, failed instead
-    under ``ASSAY_REQUIRE_BROWSER=1``."""
+    """Headless Debian Chromium, one per worker for the whole session (each test opens its own
+    context: a launch costs about 1 s of CPU, with Playwright's driver): skipped with the
+    reason when it is missing, failed instead under ``ASSAY_REQUIRE_BROWSER=1``."""
     missing = missing_browser(CHROMIUM, os.environ)
     if missing is not None:
         reason, required = missing

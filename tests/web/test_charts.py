@@ -65,15 +65,17 @@ def test_every_chart_draws_under_the_pages_policy_without_a_console_message(
     chromium: Any, chart_page: str
 ) -> None:
     page = chromium.new_page(viewport={"width": 1366, "height": 768})
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(message.text))
-    page.on("pageerror", lambda error: messages.append(str(error)))
-    page.on("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
-    page.goto(chart_page)
-    page.wait_for_function("document.querySelectorAll('div.plot[data-drawn]').length === 4")
-    assert page.locator("div.plot .main-svg").count() >= 4
-    # the heatmap is a PNG data URL: drawn, not blocked
-    assert page.locator("#chart-scores image").count() == 1
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
-    assert messages == []
-    page.close()
+    try:
+        messages: list[str] = []
+        page.on("console", lambda message: messages.append(message.text))
+        page.on("pageerror", lambda error: messages.append(str(error)))
+        page.on("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
+        page.goto(chart_page)
+        page.wait_for_function("document.querySelectorAll('div.plot[data-drawn]').length === 4")
+        assert page.locator("div.plot .main-svg").count() >= 4
+        # the heatmap is a PNG data URL: drawn, not blocked
+        assert page.locator("#chart-scores image").count() == 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        assert messages == []
+    finally:
+        page.close()  # and its context: the browser serves the whole session
