@@ -7,19 +7,9 @@ registers their routes on it, so app.py registers the whole UI with ``routes.bp`
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from flask import (
-    current_app,
-    g,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    session,
-    url_for,
-)
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ..access import public
@@ -47,16 +37,14 @@ from .blueprint import bp, safe_next
 
 __all__ = ["bp"]
 
-FAVICON = Path(__file__).parent / "static" / "favicon.svg"
-
 
 @bp.get("/favicon.ico")
 @public
 def favicon() -> Response:
     """The site's icon where a browser looks for it unasked: a document that names no icon
     (the printable compliance report, an API answer opened in a tab) would get a 404 and a
-    console error for it (public, cached for a day)."""
-    return send_file(FAVICON, mimetype="image/svg+xml", max_age=24 * 3600)
+    console error for it (public, served as the other static files are)."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.route("/login", methods=["GET", "POST"])
